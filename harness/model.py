@@ -1,0 +1,189 @@
+"""The data that flows between pipeline stages: frozen dataclasses and the closed outcome set.
+
+Every stage takes and returns these, so a stage can be tested on its own with values built by hand.
+The string forms (cell ids, outcome names) are contracts in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_EXPERIMENT_NAME = "default"
+
+
+class Outcome(str, enum.Enum):
+    """The closed set of outcomes of one run (or of one cell's build)."""
+
+    PASS = "pass"
+    CRASH = "crash"
+    CORRUPT = "corrupt"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    BUILD_ERROR = "build-error"
+    UNSUPPORTED = "unsupported"
+    INFRA_ERROR = "infra-error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FIXTURE_KINDS = ("stress", "bench", "claim")
+
+
+def experiment_id(goexperiment: str) -> str:
+    """`""` → `default`, `arenas,cgocheck2` → `arenas+cgocheck2` (DESIGN: canonical cell ids)."""
+    return goexperiment.replace(",", "+") if goexperiment else DEFAULT_EXPERIMENT_NAME
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One (Go version, GOEXPERIMENT value) pair: the unit that is built once.
+
+    `go` is the version as the matrix asks for it (`1.22` or `1.22.10`); the resolved patch release
+    is recorded in results, never in the id. `axes` holds further axes (GODEBUG, build mode) as
+    (name, value) pairs; an axis left at its default is simply absent, so adding an axis never
+    changes the ids of existing cells.
+    """
+
+    go: str
+    goexperiment: str = ""
+    axes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def id(self) -> str:
+        parts = [f"go{self.go}", experiment_id(self.goexperiment)]
+        parts += [f"{name}={value}" for name, value in self.axes]
+        return "-".join(parts)
+
+    @property
+    def nox_id(self) -> str:
+        """The nox session parameter id: `.` replaced by `_` so `nox -k` can name it."""
+        return self.id.replace(".", "_")
+
+    @property
+    def experiments(self) -> tuple[str, ...]:
+        return tuple(e for e in self.goexperiment.split(",") if e)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run settings of a cell: matrix `defaults`, overridden by profile and include entries."""
+
+    repeats_stress: int = 3
+    repeats_bench: int = 3
+    repeats_claim: int = 3
+    bench_warmup: int = 1
+    duration_s: float = 2.0
+    timeout_s: float = 60.0
+    grace_s: float = 5.0
+    build_timeout_s: float = 900.0
+    memory_limit_bytes: int = 1 << 30
+    build_memory_limit_bytes: int = 4 << 30
+    cpus: float = 2.0
+    pids_limit: int = 4096
+    env: tuple[tuple[str, str], ...] = ()
+
+    def repeats_for(self, kind: str) -> int:
+        return int(getattr(self, f"repeats_{kind}"))
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """One fixture: a main package of a Go module, and what is expected of it per experiment.
+
+    `expected` maps an experiment key (`default`, `arenas`, `arenas+cgocheck2`, or `*` for any) to
+    the outcomes that count as expected there. `module_dir` is the Go module holding `package`
+    (our go_fixtures/ or a user's external module).
+    """
+
+    name: str
+    kind: str
+    pattern: str
+    module_dir: Path
+    package: str
+    expected: tuple[tuple[str, tuple[Outcome, ...]], ...] = (("*", (Outcome.PASS,)),)
+    min_go: str | None = None
+    requires_experiments: tuple[str, ...] = ()
+    external: bool = False
+
+    @property
+    def binary_name(self) -> str:
+        """File name `go build -o DIR` gives this package: the last element of its path."""
+        return self.package.rstrip("/").rsplit("/", 1)[-1]
+
+    def expected_outcomes(self, goexperiment: str) -> tuple[Outcome, ...]:
+        table = dict(self.expected)
+        key = experiment_id(goexperiment)
+        if key in table:
+            return table[key]
+        for part in (e for e in goexperiment.split(",") if e):
+            if part in table:
+                return table[part]
+        return table.get("*", (Outcome.PASS,))
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A provisioned Go distribution."""
+
+    version: str  # resolved, e.g. "1.22.10"
+    goroot: Path
+    sha256: str  # of the wheel it came from: labels images, keys caches
+
+    @property
+    def go(self) -> Path:
+        return self.goroot / "bin" / "go"
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """One process to run on a backend: a build or a fixture run."""
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    cwd: Path
+    stdout_path: Path
+    stderr_path: Path
+    timeout_s: float
+    grace_s: float = 5.0
+    memory_limit_bytes: int | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    label: str = ""  # names the run and cell, e.g. "run-20261127-1040/go1.22-arenas/cgo_stress#3"
+    mounts: tuple[tuple[Path, bool], ...] = ()  # (host path, writable) a container must see
+    stdin_null: bool = True
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What happened to one process. Exactly what was observed, no interpretation yet."""
+
+    exit_code: int | None  # None when killed by a signal
+    signal: int | None  # the terminating signal number, if any
+    timed_out: bool
+    oom_killed: bool
+    seconds: float
+    peak_rss_bytes: int | None = None
+    infra_error: str | None = None  # the backend itself failed (could not start, engine gone)
+
+
+@dataclass(frozen=True)
+class Classified:
+    outcome: Outcome
+    signature: str | None = None
+    detail: str | None = None
+
+
+_SEMVER = re.compile(r"^1\.(\d+)(?:\.(\d+))?$")
+
+
+def go_version_key(version: str) -> tuple[int, int, int]:
+    """Sort key for `1.22` / `1.22.10` / `go1.22.10` (a bare minor sorts before its patches)."""
+    match = _SEMVER.match(version.removeprefix("go"))
+    if not match:
+        raise ValueError(f"not a Go version: {version!r}")
+    minor, patch = match.groups()
+    return (1, int(minor), int(patch) if patch is not None else -1)
