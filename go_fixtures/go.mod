@@ -1,0 +1,3 @@
+module gxm.dev/fixtures
+
+go 1.21

@@ -1,0 +1,83 @@
+package probe
+
+import (
+	"math"
+	"runtime/metrics"
+)
+
+// histogram is the difference of two runtime/metrics histograms of the same metric: the events
+// recorded between Start and Finish only.
+//
+// Quantiles are reported as the UPPER bound of the bucket that holds the requested rank, so a
+// reported pause is never shorter than the real one (the runtime's time buckets are narrow:
+// about 1/16 of a power of two, so the overestimate is small). A bucket whose upper bound is +Inf
+// has no finite upper bound; it is reported as its finite lower bound instead. A bucket with no
+// finite bound at all reports 0.
+type histogram struct {
+	counts  []uint64
+	buckets []float64 // len(buckets) == len(counts)+1; bucket i is [buckets[i], buckets[i+1])
+}
+
+// histDelta subtracts before from after. Both come from the same metric in the same process, so
+// their bucket boundaries are identical; a nil before (no snapshot) means "from zero".
+func histDelta(before, after *metrics.Float64Histogram) histogram {
+	h := histogram{counts: make([]uint64, len(after.Counts)), buckets: after.Buckets}
+	for i, c := range after.Counts {
+		if before != nil && i < len(before.Counts) && before.Counts[i] <= c {
+			c -= before.Counts[i]
+		}
+		h.counts[i] = c
+	}
+	return h
+}
+
+func (h histogram) total() uint64 {
+	var n uint64
+	for _, c := range h.counts {
+		n += c
+	}
+	return n
+}
+
+// quantile returns the q-quantile (0 < q <= 1) by the rule documented on histogram; 0 when the
+// histogram is empty.
+func (h histogram) quantile(q float64) float64 {
+	total := h.total()
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	if rank < 1 {
+		rank = 1
+	}
+	var seen uint64
+	for i, c := range h.counts {
+		seen += c
+		if seen >= rank {
+			return h.bucketValue(i)
+		}
+	}
+	return h.bucketValue(len(h.counts) - 1)
+}
+
+// max returns the value of the highest non-empty bucket; 0 when the histogram is empty.
+func (h histogram) max() float64 {
+	for i := len(h.counts) - 1; i >= 0; i-- {
+		if h.counts[i] > 0 {
+			return h.bucketValue(i)
+		}
+	}
+	return 0
+}
+
+func (h histogram) bucketValue(i int) float64 {
+	upper := h.buckets[i+1]
+	if !math.IsInf(upper, 0) {
+		return upper
+	}
+	lower := h.buckets[i]
+	if !math.IsInf(lower, 0) {
+		return lower
+	}
+	return 0
+}

@@ -1,0 +1,259 @@
+"""What each `gxm` subcommand does, on parsed arguments. Thin: the stages do the work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from harness import report, store, toolchains
+from harness.backends.select import open_backend
+from harness.cli import print_json
+from harness.context import Clock, Paths, Reporter, RunContext
+from harness.errors import NothingSelectedError, UsageError
+from harness.matrix import CellPlan, Matrix, github_matrix, load_matrix, select_cells
+from harness.model import Fixture
+from harness.pipeline import RunRequest, execute_run
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def default_matrix_path(given: Path | None) -> Path:
+    """--matrix, else ./matrix.yaml, else the matrix shipped beside the harness package."""
+    if given is not None:
+        if not given.is_file():
+            raise UsageError(f"{given}: no such matrix file")
+        return given
+    local = Path("matrix.yaml")
+    return local if local.is_file() else REPO / "matrix.yaml"
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part for value in values for part in value.split(",") if part]
+
+
+def selected_plans(args: argparse.Namespace, matrix: Matrix) -> list[CellPlan]:
+    """The cells and fixtures `--cells` / `--fixtures` select; exit 3 when nothing is left."""
+    plans = list(matrix.cells)
+    patterns = _split(getattr(args, "cells", []))
+    if patterns:
+        plans = list(select_cells(plans, patterns))
+    wanted = _split(getattr(args, "fixtures", []))
+    if wanted:
+        known = {f.name for f in matrix.fixtures}
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise UsageError(f"unknown fixture {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        plans = [replace(p, fixtures=tuple(f for f in p.fixtures if f in wanted)) for p in plans]
+        plans = [p for p in plans if p.fixtures]
+    if not plans:
+        raise NothingSelectedError("the selection matched no cell (see `gxm list`)")
+    return plans
+
+
+def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
+    plans = selected_plans(args, matrix)
+    if args.github_matrix:
+        print(json.dumps(github_matrix([p.cell for p in plans]), separators=(",", ":")))
+        return 0
+    rows = [
+        {
+            "id": p.cell.id,
+            "nox_session": f"cell({p.cell.nox_id})",
+            "go": p.cell.go,
+            "goexperiment": p.cell.goexperiment,
+            "fixtures": list(p.fixtures),
+        }
+        for p in plans
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    table = [
+        [
+            r["id"],
+            r["nox_session"],
+            r["go"],
+            r["goexperiment"] or "(default)",
+            ", ".join(r["fixtures"]),
+        ]
+        for r in rows
+    ]
+    print(
+        tabulate(
+            table,
+            headers=["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"],
+            disable_numparse=True,
+        )
+    )
+    return 0
+
+
+def _new_context(
+    args: argparse.Namespace, run_dir: Path, seed: int, backend_name: str, verbose: bool
+) -> RunContext:
+    cache = (args.cache or toolchains.cache_dir()).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "work").mkdir(exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{run_dir.name}-", dir=cache / "work"))
+    paths = Paths(
+        repo=REPO, results_root=run_dir.parent, cache=cache, run_dir=run_dir, work_dir=work_dir
+    )
+    return RunContext(paths, Reporter(verbose=verbose), Clock(), seed, backend_name)
+
+
+def _execute(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    matrix: Matrix,
+    plans: list[CellPlan],
+    *,
+    run_dir: Path,
+    seed: int,
+    previous: dict[str, Any] | None,
+    verbose: bool,
+) -> Path:
+    reporter = Reporter(verbose=verbose)
+    backend_name = args.backend or matrix.backend
+    backend = open_backend(backend_name, reporter)
+    ctx = _new_context(args, run_dir, seed, backend.name, verbose)
+    request = RunRequest(
+        matrix_path=str(matrix.path),
+        matrix_sha256=matrix.sha256,
+        profile=matrix.profile,
+        cells=tuple(p.cell.id for p in plans),
+        fixtures=tuple(_split(args.fixtures)) or None,
+        repeats=args.repeats,
+        seed=seed,
+        command=("gxm", *argv),
+    )
+    fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
+    reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, results in {run_dir}")
+    try:
+        with backend:
+            execute_run(ctx, backend, plans, fixtures, request, previous)
+    finally:
+        shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
+    return run_dir
+
+
+def _finish(run_dir: Path) -> int:
+    """Write the reports beside the results, print the tables, and return the exit code."""
+    store.write_text_atomic(run_dir / "report.md", report.render(run_dir, "md"))
+    text = report.render(run_dir, "txt")
+    store.write_text_atomic(run_dir / "report.txt", text)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+    print(f"results: {run_dir}", file=sys.stderr)
+    return report.exit_code_for(run_dir)
+
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    previous: dict[str, Any] | None = None
+    if args.resume:
+        run_dir = store.resolve_run(args.resume, args.out)
+        run = json.loads((run_dir / "run.json").read_text())
+        args.matrix = args.matrix or Path(run["matrix"]["path"])
+        args.profile = args.profile or run["matrix"]["profile"]
+        args.cells = args.cells or run["cells"]
+        args.fixtures = args.fixtures or (run.get("fixtures") or [])
+        args.repeats = args.repeats or run.get("repeats")
+        seed = run["seed"]
+        previous = {doc["cell"]["id"]: doc for doc in store.load_run(run_dir).cells}
+    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
+    plans = selected_plans(args, matrix)
+    if not args.resume:
+        seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+        run_dir = _create_run_dir(args.out)
+    _execute(
+        args,
+        argv,
+        matrix,
+        plans,
+        run_dir=run_dir,
+        seed=seed,
+        previous=previous,
+        verbose=args.verbose,
+    )
+    return _finish(run_dir)
+
+
+def _create_run_dir(results_root: Path) -> Path:
+    run_dir = results_root / store.new_run_id(datetime.now(timezone.utc))
+    (run_dir / "cells").mkdir(parents=True)
+    (run_dir / "logs").mkdir()
+    return run_dir.resolve()
+
+
+def cmd_cell(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    args.cells = [args.cell_id.removeprefix("cell(").removesuffix(")")]
+    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
+    plans = selected_plans(args, matrix)
+    if len(plans) != 1:
+        ids = ", ".join(p.cell.id for p in plans)
+        raise UsageError(f"{args.cell_id!r} names {len(plans)} cells ({ids}); name exactly one")
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    run_dir = _create_run_dir(args.out)
+    _execute(args, argv, matrix, plans, run_dir=run_dir, seed=seed, previous=None, verbose=True)
+    code = _finish(run_dir)
+    _print_reproduction(args, matrix, plans[0], run_dir, seed)
+    return code
+
+
+def _print_reproduction(
+    args: argparse.Namespace, matrix: Matrix, plan: CellPlan, run_dir: Path, seed: int
+) -> None:
+    """The crash output of failed runs, then the exact commands that reproduce the cell."""
+    doc = json.loads((run_dir / "cells" / f"{plan.cell.id}.json").read_text())
+    err = sys.stderr
+    for name, entry in doc["fixtures"].items():
+        failed = [r for r in entry["runs"] if r["outcome"] != "pass"]
+        if failed:
+            first = failed[0]
+            print(
+                f"\n--- {name} run {first['i']}: {first['outcome']} "
+                f"({first.get('signature') or first.get('detail') or ''}) — {first['log']}",
+                file=err,
+            )
+            print(log_excerpt(run_dir / first["log"]), file=err)
+    command = ["gxm", "cell", plan.cell.id, "--matrix", str(matrix.path), "--seed", str(seed)]
+    if matrix.profile:
+        command += ["--profile", matrix.profile]
+    for option in ("backend", "repeats"):
+        if getattr(args, option):
+            command += [f"--{option}", str(getattr(args, option))]
+    if args.fixtures:
+        command += ["--fixtures", ",".join(_split(args.fixtures))]
+    print("\nreproduce this cell:\n  " + shlex.join(command), file=err)
+    print("the exact build and run commands (also in the cell's JSON):", file=err)
+    for line in doc["build"].get("commands", []):
+        print(f"  {line}", file=err)
+
+
+def log_excerpt(path: Path, max_lines: int = 60) -> str:
+    """The start of a run log: the crash message, or the top of the goroutine dump."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return f"[no log at {path}]"
+    more = f"\n[… {len(lines) - max_lines} more lines in {path}]" if len(lines) > max_lines else ""
+    return "\n".join(lines[:max_lines]) + more
+
+
+def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    run_dir = store.resolve_run(args.run, args.out)
+    text = report.render(run_dir, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return report.exit_code_for(run_dir)

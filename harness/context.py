@@ -1,0 +1,107 @@
+"""The context passed through the stages: paths, the reporter, the clock.
+
+No stage reads module-level state; whatever differs between a test and a real run lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+log = logging.getLogger("gxm")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a run reads and writes. `work_dir` holds binaries and scratch; removed after the run."""
+
+    repo: Path  # the directory holding harness/ and go_fixtures/
+    results_root: Path
+    cache: Path
+    run_dir: Path
+    work_dir: Path
+
+
+class Reporter:
+    """Progress for long work, on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, *, verbose: bool = False, stream: object = None) -> None:
+        self.verbose = verbose
+        self._stream = stream or sys.stderr
+        self._progress: object | None = None
+        self._task: object | None = None
+
+    def info(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(message, highlight=False, markup=False)  # type: ignore[attr-defined]
+        else:
+            print(message, file=self._stream, flush=True)  # type: ignore[call-overload]
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            self.info(message)
+
+    @contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Callable[[str], None]]:
+        """Yield `advance(label)`; shows a live bar on a terminal, a line per step elsewhere."""
+        is_tty = getattr(self._stream, "isatty", lambda: False)()
+        if not is_tty:
+            done = [0]
+
+            def advance_plain(label: str) -> None:
+                done[0] += 1
+                self.info(f"[{done[0]}/{total}] {label}")
+
+            yield advance_plain
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(file=self._stream)  # type: ignore[arg-type]
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[label]}"),
+        )
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task(description, total=total, label="")
+            self._progress = bar
+
+            def advance_bar(label: str) -> None:
+                bar.update(task, advance=1, label=label)
+
+            try:
+                yield advance_bar
+            finally:
+                self._progress = None
+
+
+@dataclass
+class Clock:
+    """Wall clock and monotonic timer in one place so tests can substitute both."""
+
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    paths: Paths
+    reporter: Reporter
+    clock: Clock
+    seed: int
+    backend_name: str

@@ -1,0 +1,352 @@
+"""The fixture catalogue: go_fixtures/fixtures.yaml (schema 1), external modules, requirements.
+
+`load_fixtures` reads and validates fixtures.yaml (every problem is a one-line `file:line` error),
+`external_fixtures` turns a user's Go module into fixtures by finding its main packages without
+needing Go, and `fixture_applies` says why a fixture cannot run in a cell (the runner records such
+a fixture as `unsupported`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from harness.errors import MatrixError, UsageError
+from harness.model import FIXTURE_KINDS, Cell, Fixture, Outcome, experiment_id, go_version_key
+from harness.yamlsrc import (
+    YMap,
+    YSeq,
+    check_keys,
+    describe,
+    load_yaml,
+    require_map,
+    require_seq,
+    require_str,
+    suggest,
+)
+
+SCHEMA = 1
+FIXTURE_KEYS = ("kind", "package", "pattern", "min_go", "requires", "expected")
+EXTERNAL_KEYS = ("module", "packages", "kind", "expected")
+FIXTURE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
+EXPERIMENT_NAME = re.compile(r"^[a-z0-9]+$")
+EXPECTED_KEY = re.compile(r"^(\*|[a-z0-9]+([+,][a-z0-9]+)*)$")
+PACKAGE_PATH = re.compile(r"^\./[A-Za-z0-9_.\-/]+$")
+OUTCOMES = tuple(o.value for o in Outcome)
+Expected = tuple[tuple[str, tuple[Outcome, ...]], ...]
+DEFAULT_EXPECTED: Expected = (("*", (Outcome.PASS,)),)
+_SKIP_DIRS = ("testdata", "vendor")  # and names starting with `.` or `_`, as `go ./...` skips them
+
+
+def load_fixtures(path: Path) -> dict[str, Fixture]:
+    """Every fixture of a fixtures.yaml by name, in file order; its module is the file's folder."""
+    doc = load_yaml(path)
+    check_keys(doc, ("schema", "fixtures"), "fixtures.yaml", required=("schema", "fixtures"))
+    if type(doc["schema"]) is not int or doc["schema"] != SCHEMA:
+        raise doc.error("schema", f"schema must be 1, got {describe(doc['schema'])}", True)
+    entries = require_map(doc, "fixtures", "`fixtures`", null_ok=False)
+    if not entries:
+        raise doc.error("fixtures", "`fixtures` lists no fixture")
+    module_dir = Path(path).resolve().parent
+    fixtures: dict[str, Fixture] = {}
+    for name, entry in entries.items():
+        if not FIXTURE_NAME.match(name):
+            raise entries.error(name, f"bad fixture name {name!r}: use letters, digits, _ - and .")
+        if not isinstance(entry, YMap):
+            raise entries.error(name, f"fixture {name!r} must be a mapping, got {describe(entry)}")
+        fixtures[name] = _fixture(name, entry, module_dir)
+    return fixtures
+
+
+def _fixture(name: str, entry: YMap, module_dir: Path) -> Fixture:
+    where = f"fixture {name!r}"
+    check_keys(entry, FIXTURE_KEYS, where, required=("kind", "package", "pattern"))
+    package = require_str(entry, "package", f"{where}: package")
+    if not PACKAGE_PATH.match(package) or ".." in package.split("/"):
+        raise entry.error(
+            "package", f"{where}: package must be a directory like ./cmd/{name}", True
+        )
+    if not (module_dir / package).is_dir():
+        raise entry.error("package", f"{where}: package directory {package} does not exist", True)
+    min_go = None
+    if entry.get("min_go") is not None:
+        min_go = check_go_version(entry["min_go"], entry.raw("min_go"), _at(entry, "min_go"), where)
+    return Fixture(
+        name=name,
+        kind=parse_kind(entry, "kind", where),
+        pattern=require_str(entry, "pattern", f"{where}: pattern").strip(),
+        module_dir=module_dir,
+        package=package.rstrip("/"),
+        expected=parse_expected(entry, "expected", where),
+        min_go=min_go,
+        requires_experiments=_requires(entry, where),
+    )
+
+
+def _at(entry: YMap, key: str) -> Callable[[str], MatrixError]:
+    return lambda message: entry.error(key, message, True)
+
+
+def parse_kind(entry: YMap, key: str, where: str) -> str:
+    """A fixture kind: stress | bench | claim."""
+    kind = entry.get(key)
+    if kind not in FIXTURE_KINDS:
+        hint = suggest(kind, FIXTURE_KINDS) if isinstance(kind, str) else ""
+        message = f"{where}: kind must be {' | '.join(FIXTURE_KINDS)}, got {describe(kind)}{hint}"
+        raise entry.error(key, message, True)
+    return str(kind)
+
+
+def check_go_version(
+    value: object, raw: str | None, error: Callable[[str], MatrixError], where: str
+) -> str:
+    """A quoted Go version "1.N" or "1.N.P"; an unquoted 1.20 gets a hint to quote it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = raw or str(value)
+        read_as = f" (YAML reads {text} as the number {value!r})" if text != repr(value) else ""
+        raise error(f'{where}: write the Go version in quotes, "{text}"{read_as}')
+    if not isinstance(value, str) or not GO_VERSION.match(value.removeprefix("go")):
+        raise error(f'{where}: a Go version is "1.N" or "1.N.P" in quotes, got {describe(value)}')
+    return value.removeprefix("go")
+
+
+def _requires(entry: YMap, where: str) -> tuple[str, ...]:
+    items = require_seq(entry, "requires", f"{where}: requires")
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not EXPERIMENT_NAME.match(item):
+            raise items.error(
+                i, f"{where}: requires lists experiments like arenas, got {describe(item)}"
+            )
+    return tuple(items)
+
+
+def parse_expected(entry: YMap, key: str, where: str) -> Expected:
+    """An `expected` table: experiment key (`default`, `arenas+cgocheck2`, `*`) -> outcome(s)."""
+    if entry.get(key) is None:
+        return DEFAULT_EXPECTED
+    table = require_map(entry, key, f"{where}: expected", null_ok=False)
+    result: list[tuple[str, tuple[Outcome, ...]]] = []
+    for exp_key, value in table.items():
+        if not EXPECTED_KEY.match(exp_key):
+            allowed = '"*", "default" or experiments like arenas+cgocheck2'
+            raise table.error(exp_key, f"{where}: expected keys are {allowed}, got {exp_key!r}")
+        result.append((experiment_id(exp_key), _outcomes(table, exp_key, value, where)))
+    return tuple(result) or DEFAULT_EXPECTED
+
+
+def _outcomes(table: YMap, key: str, value: object, where: str) -> tuple[Outcome, ...]:
+    values = list(value) if isinstance(value, YSeq) else [value]
+    if not values:
+        raise table.error(key, f"{where}: expected[{key!r}] lists no outcome", True)
+    for item in values:
+        if item not in OUTCOMES:
+            hint = suggest(item, OUTCOMES) if isinstance(item, str) else ""
+            got = f"{describe(item)}{hint}"
+            raise table.error(
+                key, f"{where}: expected outcomes are {', '.join(OUTCOMES)}; got {got}", True
+            )
+    return tuple(Outcome(item) for item in values)
+
+
+def select_fixtures(
+    owner: YMap, key: str, catalogue: Mapping[str, Fixture], groups: Mapping[str, list[str]]
+) -> tuple[str, ...]:
+    """`all`, or a list of fixture names and external entry names (each: all of its fixtures)."""
+    value = owner.get(key)
+    if value == "all":
+        return tuple(catalogue)
+    if not isinstance(value, YSeq) or not value:
+        message = f'`{key}` must be "all" or a non-empty list of names, got {describe(value)}'
+        raise owner.error(key, message, True)
+    names: list[str] = []
+    for i, name in enumerate(value):
+        if isinstance(name, str) and name in groups:
+            names.extend(groups[name])
+        elif isinstance(name, str) and name in catalogue:
+            names.append(name)
+        else:
+            known = list(dict.fromkeys([*catalogue, *groups]))
+            shown = repr(name) if isinstance(name, str) else describe(name)
+            hint = suggest(name, known) if isinstance(name, str) else ""
+            message = f"unknown fixture {shown}{hint}; known: {', '.join(known)}"
+            raise value.error(i, message)
+    return tuple(dict.fromkeys(names))
+
+
+def load_externals(
+    block: YMap, matrix_path: Path, catalogue: dict[str, Fixture]
+) -> dict[str, list[str]]:
+    """Add the fixtures of each matrix `external:` entry to `catalogue`.
+
+    Returns entry name -> its fixture names. A module path is relative to the matrix file.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in block:
+        where = f"external {name!r}"
+        if not FIXTURE_NAME.match(name) or name in catalogue:
+            reason = "is a fixture of fixtures.yaml" if name in catalogue else "is not a plain name"
+            raise block.error(name, f"{where} {reason}; pick another name")
+        entry = require_map(block, name, where, null_ok=False)
+        check_keys(entry, EXTERNAL_KEYS, where, required=("module",))
+        module = _module_dir(entry, matrix_path, where)
+        packages = "./..."
+        if "packages" in entry:
+            packages = require_str(entry, "packages", f"{where}: packages")
+        kind = parse_kind(entry, "kind", where) if "kind" in entry else "stress"
+        expected = parse_expected(entry, "expected", where)
+        try:
+            found = external_fixtures(name, module, packages, kind, expected)
+        except UsageError as exc:
+            key = "packages" if "packages" in entry else "module"
+            raise entry.error(key, f"{where}: {exc}", True) from None
+        catalogue.update((fixture.name, fixture) for fixture in found)
+        groups[name] = [f.name for f in found]
+    return groups
+
+
+def _module_dir(entry: YMap, matrix_path: Path, where: str) -> Path:
+    text = require_str(entry, "module", f"{where}: module")
+    try:
+        module = (Path(matrix_path).resolve().parent / text).resolve()
+        found = (module / "go.mod").is_file()
+    except (OSError, ValueError):
+        raise entry.error(
+            "module", f"{where}: module {text!r} is not a usable path", True
+        ) from None
+    if not found:
+        message = f"{where}: module {text!r} is not a Go module: {module}/go.mod does not exist"
+        raise entry.error("module", message, True)
+    return module
+
+
+def external_fixtures(
+    name: str,
+    module_dir: Path,
+    packages: str,
+    kind: str,
+    expected: Expected | Mapping[str, Sequence[Outcome]] = DEFAULT_EXPECTED,
+) -> list[Fixture]:
+    """The main packages of a user's Go module matched by `packages`, as fixtures `<name>/<dir>`.
+
+    `packages` is `./dir` (that one package) or `./dir/...` (every main package below it, skipping
+    testdata, vendor, `.`/`_` directories and nested modules, as `go` does). A package's name is
+    its directory relative to the pattern root; the root itself is named just `<name>`. Finds
+    packages by reading `package` clauses, so no Go toolchain is needed. Raises UsageError when
+    the pattern is malformed, its directory is missing, or it matches no main package.
+    """
+    module_dir = Path(module_dir).resolve()
+    root_rel, recursive = _split_pattern(packages)
+    root = module_dir / root_rel
+    if not root.is_dir():
+        raise UsageError(f"packages {packages!r}: directory {root} does not exist")
+    dirs = _package_dirs(root, module_dir) if recursive else [root]
+    table = tuple(expected.items()) if isinstance(expected, Mapping) else tuple(expected)
+    found: list[Fixture] = []
+    for directory in dirs:
+        if not _is_main_package(directory):
+            continue
+        rel = directory.relative_to(root).as_posix()
+        package = "./" + directory.relative_to(module_dir).as_posix()
+        found.append(
+            Fixture(
+                name=name if rel == "." else f"{name}/{rel}",
+                kind=kind,
+                pattern=f"external: {package} in {module_dir}",
+                module_dir=module_dir,
+                package="." if package == "./." else package,
+                expected=tuple((k, tuple(v)) for k, v in table),
+                external=True,
+            )
+        )
+    if not found:
+        raise UsageError(f"packages {packages!r} matches no main package under {root}")
+    return found
+
+
+def _split_pattern(packages: str) -> tuple[str, bool]:
+    """`./cmd/...` -> (`cmd`, True); `./cmd/x` -> (`cmd/x`, False); `.` / `./...` -> module root."""
+    text = packages.strip()
+    recursive = text == "..." or text.endswith("/...")
+    base = text[: -len("...")].rstrip("/") if recursive else text.rstrip("/")
+    if base in ("", "."):
+        return ".", recursive
+    if not base.startswith("./") or "*" in base or ".." in base.split("/") or "..." in base:
+        example = '"./cmd/..." or "./cmd/tool"'
+        raise UsageError(f"packages {packages!r}: write a directory of the module like {example}")
+    return base[2:], recursive
+
+
+def _package_dirs(root: Path, module_dir: Path) -> list[Path]:
+    """`root` and the directories below it that `go` would visit for `root/...`, sorted."""
+    result: list[Path] = []
+    for current, subdirs, _ in os.walk(root, followlinks=False):
+        here = Path(current)
+        if here != module_dir and here != root and (here / "go.mod").exists():
+            subdirs[:] = []
+            continue  # a nested module is not part of this one
+        subdirs[:] = sorted(
+            d for d in subdirs if not d.startswith((".", "_")) and d not in _SKIP_DIRS
+        )
+        result.append(here)
+    return sorted(result)
+
+
+def _is_main_package(directory: Path) -> bool:
+    try:
+        files = sorted(p for p in directory.iterdir() if p.suffix == ".go" and p.is_file())
+    except OSError:
+        return False
+    return any(_package_clause(p) == "main" for p in files if not p.name.endswith("_test.go"))
+
+
+def _package_clause(path: Path) -> str | None:
+    """The package name a Go file declares; None for unreadable or `//go:build ignore` files."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:65536]
+    except OSError:
+        return None
+    pos = 0
+    while pos < len(text):
+        if text[pos].isspace():
+            pos += 1
+        elif text.startswith("//", pos):
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            if re.match(r"//go:build\s+ignore\s*$", text[pos:end]):
+                return None
+            pos = end
+        elif text.startswith("/*", pos):
+            end = text.find("*/", pos + 2)
+            pos = len(text) if end < 0 else end + 2
+        else:
+            match = re.match(r"package\s+([A-Za-z_][A-Za-z0-9_]*)", text[pos:])
+            return match.group(1) if match else None
+    return None
+
+
+def fixture_applies(fixture: Fixture, cell: Cell, go_resolved: str | None = None) -> str | None:
+    """Why `fixture` cannot run in `cell` (its min_go or required experiments), or None if it can.
+
+    With only the matrix version (`1.22`, newest patch not yet known) min_go is compared on the
+    minor version; with `go_resolved` (`1.22.10`) it is exact.
+    """
+    if fixture.min_go:
+        version = (go_resolved or cell.go).removeprefix("go")
+        try:
+            have = go_version_key(version)
+        except ValueError:  # an odd resolved version (a release candidate): judge by the matrix's
+            version, have = cell.go, go_version_key(cell.go)
+        need = go_version_key(fixture.min_go)
+        if have[2] < 0 or need[2] < 0:
+            have, need = have[:2] + (0,), need[:2] + (0,)
+        if have < need:
+            return f"needs Go >= {fixture.min_go}, cell has Go {version}"
+    missing = [e for e in fixture.requires_experiments if e not in cell.experiments]
+    if missing:
+        return (
+            f"needs GOEXPERIMENT {','.join(missing)}, cell has {experiment_id(cell.goexperiment)}"
+        )
+    return None

@@ -1,0 +1,537 @@
+"""matrix.yaml (schema 1): load and validate it, expand it into cells, select cells.
+
+`load_matrix` turns the file (with one profile applied) into `CellPlan`s: a cell, its settings and
+its fixtures. Every problem in the file is one `MatrixError` line `file:line: what is allowed`.
+`expand` is the pure GitHub Actions matrix expansion (exclude first, then include), shared by the
+CLI and the noxfile; `select_cells` and `github_matrix` serve `--cells` and `list --github-matrix`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import itertools
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.errors import MatrixError, NothingSelectedError, UsageError
+from harness.fixtures import (
+    FIXTURE_NAME,
+    check_go_version,
+    load_externals,
+    load_fixtures,
+    select_fixtures,
+)
+from harness.model import FIXTURE_KINDS, Cell, Fixture, Settings, go_version_key
+from harness.yamlsrc import (
+    YMap,
+    YSeq,
+    check_keys,
+    describe,
+    parse_duration,
+    parse_size,
+    parse_yaml,
+    read_source,
+    require_int,
+    require_map,
+    require_number,
+    require_seq,
+    require_str,
+    suggest,
+)
+
+__all__ = [
+    "CellPlan", "DockerSettings", "Matrix", "expand", "github_matrix", "load_matrix",
+    "parse_duration", "parse_size", "select_cells",
+]  # fmt: skip
+
+log = logging.getLogger("gxm.matrix")
+
+SCHEMA = 1
+BACKENDS = ("auto", "local", "docker")
+AXES = ("go", "goexperiment")
+DEFAULTS_KEYS = (
+    "repeats", "bench_warmup", "duration", "timeout", "grace", "build_timeout",
+    "memory", "build_memory", "cpus", "pids", "env",
+)  # fmt: skip
+PROFILE_KEYS = ("backend", "go", "goexperiment", "fixtures", "include", "exclude", "defaults")
+MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
+INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
+MIN_GO = (1, 21)
+GITHUB_MATRIX_LIMIT = 256  # GitHub Actions: "a matrix will generate a maximum of 256 jobs"
+MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
+EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_DURATION_FIELDS = {"duration": "duration_s", "timeout": "timeout_s", "grace": "grace_s"}
+_DURATION_FIELDS["build_timeout"] = "build_timeout_s"
+_SIZE_FIELDS = {"memory": "memory_limit_bytes", "build_memory": "build_memory_limit_bytes"}
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """The matrix's `docker:` block: a base image, or how to bootstrap one offline."""
+
+    base_image: str = ""
+    bootstrap_mirror: str = "http://deb.debian.org/debian"
+    bootstrap_suite: str = "bookworm"
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell to build, the settings its runs use, and the fixtures selected for it."""
+
+    cell: Cell
+    settings: Settings
+    fixtures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A validated matrix file with one profile applied; `fixtures` are those some cell selects."""
+
+    path: Path
+    sha256: str
+    profile: str | None
+    backend: str
+    cells: tuple[CellPlan, ...]
+    fixtures: tuple[Fixture, ...]
+    docker: DockerSettings
+    profiles: tuple[str, ...]
+
+    @property
+    def fixtures_by_name(self) -> dict[str, Fixture]:
+        return {f.name: f for f in self.fixtures}
+
+
+# --- expansion ---------------------------------------------------------------------------------
+
+
+def expand(
+    axes: Mapping[str, Sequence[Any]],
+    include: Sequence[Mapping[str, Any]],
+    exclude: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """GitHub Actions matrix expansion, in GitHub's order.
+
+    The product of `axes` (first axis varies slowest), minus every combination that an `exclude`
+    entry matches on all of its keys; then each `include` entry is merged into every original
+    combination whose values it does not contradict (values added by an earlier include may be
+    overwritten, original ones never), or, if it fits none, appended as a new combination. New
+    combinations are never matched by later includes.
+    """
+    keys = list(axes)
+    product = itertools.product(*(axes[k] for k in keys)) if keys else ()
+    originals = [dict(zip(keys, values, strict=True)) for values in product]
+    originals = [c for c in originals if not any(_all_match(c, e) for e in exclude)]
+    combos = [dict(c) for c in originals]
+    added: list[dict[str, Any]] = []
+    for entry in include:
+        fits = [i for i, original in enumerate(originals) if _fits(original, entry)]
+        for i in fits:
+            combos[i].update(entry)
+        if not fits:
+            added.append(dict(entry))
+    return combos + added
+
+
+def _all_match(combo: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
+    return all(k in combo and combo[k] == v for k, v in entry.items())
+
+
+def _fits(original: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
+    return all(original[k] == v for k, v in entry.items() if k in original)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def default_fixtures_path() -> Path:
+    """go_fixtures/fixtures.yaml beside the harness package."""
+    return Path(harness.__file__).resolve().parent.parent / "go_fixtures" / "fixtures.yaml"
+
+
+def load_matrix(
+    path: Path, profile: str | None = None, fixtures_path: Path | None = None
+) -> Matrix:
+    """Load, validate and expand `path` with `profile` (None: `smoke` if defined, else top level).
+
+    Every profile is validated, not only the one used, so a typo in `nightly` shows up in a smoke
+    run. Raises MatrixError (exit 2) naming file and line for any problem in either file.
+    """
+    data = read_source(Path(path))
+    doc = parse_yaml(data, str(path))
+    anchors = tuple(key for key in doc if key.startswith("x-"))  # room for `x-base: &base {...}`
+    check_keys(doc, (*MATRIX_KEYS, *anchors), "matrix.yaml", required=("schema",))
+    if type(doc["schema"]) is not int or doc["schema"] != SCHEMA:
+        raise doc.error("schema", f"schema must be 1, got {describe(doc['schema'])}", True)
+    catalogue = dict(load_fixtures(Path(fixtures_path or default_fixtures_path())))
+    groups = load_externals(require_map(doc, "external", "`external`"), Path(path), catalogue)
+    profiles = _profiles(doc)
+    chosen = _choose_profile(doc, profiles, profile)
+    docker = _docker(doc)
+    plans: dict[str | None, tuple[str, list[CellPlan]]] = {}
+    for name in [*profiles, *([] if "smoke" in profiles else [None])]:
+        overlay = profiles[name] if name else YMap(doc.source, doc.line)
+        plans[name] = _plan(doc, name, overlay, catalogue, groups, warn=name == chosen)
+    backend, cells = plans[chosen]
+    used = {name for plan in cells for name in plan.fixtures}
+    return Matrix(
+        path=Path(path),
+        sha256=hashlib.sha256(data).hexdigest(),
+        profile=chosen,
+        backend=backend,
+        cells=tuple(cells),
+        fixtures=tuple(f for name, f in catalogue.items() if name in used),
+        docker=docker,
+        profiles=tuple(profiles),
+    )
+
+
+def _profiles(doc: YMap) -> dict[str, YMap]:
+    block = require_map(doc, "profiles", "`profiles`")
+    profiles: dict[str, YMap] = {}
+    for name in block:
+        if not FIXTURE_NAME.match(name):
+            raise block.error(name, f"bad profile name {name!r}: use letters, digits, _ - and .")
+        profiles[name] = require_map(block, name, f"profile {name!r}")
+        check_keys(profiles[name], PROFILE_KEYS, f"profile {name!r}")
+    return profiles
+
+
+def _choose_profile(doc: YMap, profiles: dict[str, YMap], wanted: str | None) -> str | None:
+    if wanted is None:
+        return "smoke" if "smoke" in profiles else None
+    if wanted not in profiles:
+        defined = ", ".join(profiles) or "none"
+        line = doc.key_line("profiles") if "profiles" in doc else None
+        hint = suggest(wanted, profiles)
+        message = f"profile {wanted!r} is not defined{hint}; defined profiles: {defined}"
+        raise MatrixError(doc.source, line, message)
+    return wanted
+
+
+def _docker(doc: YMap) -> DockerSettings:
+    block = require_map(doc, "docker", "`docker`")
+    check_keys(block, ("base_image", "bootstrap"), "docker")
+    boot = require_map(block, "bootstrap", "docker: bootstrap")
+    check_keys(boot, ("mirror", "suite"), "docker: bootstrap")
+    found = DockerSettings()
+    base_image, mirror, suite = found.base_image, found.bootstrap_mirror, found.bootstrap_suite
+    if block.get("base_image") is not None:
+        base_image = require_str(block, "base_image", "docker: base_image").strip()
+    if "mirror" in boot:
+        mirror = require_str(boot, "mirror", "docker: bootstrap: mirror")
+        if not re.match(r"^(https?|file)://\S+$", mirror):
+            raise boot.error("mirror", "docker: bootstrap: mirror must be an http(s):// URL", True)
+    if "suite" in boot:
+        suite = require_str(boot, "suite", "docker: bootstrap: suite")
+        if not re.match(r"^[a-z][a-z0-9-]*$", suite):
+            raise boot.error("suite", "docker: bootstrap: suite must be like bookworm", True)
+    return DockerSettings(base_image, mirror, suite)
+
+
+def _plan(
+    doc: YMap,
+    name: str | None,
+    overlay: YMap,
+    catalogue: dict[str, Fixture],
+    groups: dict[str, list[str]],
+    warn: bool = False,
+) -> tuple[str, list[CellPlan]]:
+    """The backend and cell plans of the top level with profile `overlay` laid over it."""
+    owner = {key: overlay if key in overlay else doc for key in PROFILE_KEYS}
+    where = f"profile {name!r}" if name else "the top level"
+    backend = owner["backend"].get("backend", "auto")
+    if backend not in BACKENDS:
+        message = f"backend must be {' | '.join(BACKENDS)}, got {describe(backend)}"
+        raise owner["backend"].error("backend", message, True)
+    if "go" not in owner["go"]:
+        raise overlay.error(None, f'{where} has no `go` axis: add e.g. go: ["1.22", "1.26"]')
+    axes = {"go": _go_axis(owner["go"]), "goexperiment": _experiment_axis(owner["goexperiment"])}
+    selection = tuple(catalogue)
+    if "fixtures" in owner["fixtures"]:
+        selection = select_fixtures(owner["fixtures"], "fixtures", catalogue, groups)
+    exclude = [_axis_values(e, AXES, "exclude") for e in _entry_maps(owner["exclude"], "exclude")]
+    include_maps = list(_entry_maps(owner["include"], "include"))
+    include = [_include_entry(e, catalogue, groups) for e in include_maps]
+    base = _settings_block(require_map(doc, "defaults", "`defaults`"), "defaults")
+    if name:
+        defaults = require_map(overlay, "defaults", f"{where}: defaults")
+        base = _merge(base, _settings_block(defaults, f"{where}: defaults"))
+    if warn:
+        _warn_unused_excludes(doc.source, axes, exclude)
+    combos = expand(axes, include, exclude)
+    if not combos:
+        raise owner["exclude"].error("exclude", f"{where} has no cells: exclude removes them all")
+    return str(backend), _cell_plans(combos, include_maps, base, selection)
+
+
+def _warn_unused_excludes(source: str, axes: dict[str, Any], exclude: list[dict[str, Any]]) -> None:
+    """An exclude that matches nothing is legal (as on GitHub) but usually a typo: say so."""
+    combos = expand(axes, [], [])
+    for entry in exclude:
+        if not any(_all_match(combo, entry) for combo in combos):
+            log.warning("%s: exclude entry %s matches no cell", source, entry)
+
+
+# --- axes and include/exclude entries ----------------------------------------------------------
+
+Located = Callable[[str], MatrixError]
+
+
+def _go_axis(owner: YMap) -> list[str]:
+    seq = _axis_seq(owner, "go")
+    if not seq:
+        raise owner.error("go", 'the go axis is empty: list at least one version, e.g. ["1.22"]')
+    return _unique(_go_version(seq[i], seq.raw(i), _at_item(seq, i)) for i in range(len(seq)))
+
+
+def _experiment_axis(owner: YMap) -> list[str]:
+    if "goexperiment" not in owner:
+        return [""]
+    seq = _axis_seq(owner, "goexperiment")
+    if not seq:
+        raise owner.error("goexperiment", 'the goexperiment axis is empty: use [""] for default')
+    return _unique(_experiment(seq[i], _at_item(seq, i)) for i in range(len(seq)))
+
+
+def _axis_seq(owner: YMap, key: str) -> YSeq:
+    """An axis as a list; a single value (`go: "1.22"`) reads as a one-item list."""
+    value = owner.get(key)
+    if isinstance(value, YSeq):
+        return value
+    if isinstance(value, YMap):
+        raise owner.error(key, f"`{key}` must be a list of values, got a mapping", True)
+    seq = YSeq(owner.source, owner.value_line(key))
+    if value is not None:
+        seq.append(value)
+        seq.item_lines.append(owner.value_line(key))
+        seq.raws.append(owner.raw(key))
+    return seq
+
+
+def _at_item(seq: YSeq, index: int) -> Located:
+    return lambda message: seq.error(index, message)
+
+
+def _at_value(block: YMap, key: str) -> Located:
+    return lambda message: block.error(key, message, True)
+
+
+def _go_version(value: object, raw: str | None, error: Located) -> str:
+    version = check_go_version(value, raw, error, "go")
+    if go_version_key(version)[:2] < MIN_GO:
+        raise error(f"go {version} is too old: gxm supports Go 1.21 and newer")
+    return version
+
+
+def _experiment(value: object, error: Located) -> str:
+    """A GOEXPERIMENT value: "" (or `default`) for the toolchain default, else `a,b` names."""
+    if value in ("", "default"):
+        return ""
+    if not isinstance(value, str) or not EXPERIMENT_VALUE.match(value):
+        got = describe(value)
+        raise error(f'goexperiment is "" (default) or a,b names of [a-z0-9] only, got {got}')
+    return value
+
+
+def _unique(values: Any) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def _entry_maps(owner: YMap, key: str) -> YSeq:
+    """The `include`/`exclude` list, each item checked to be a non-empty mapping."""
+    seq = require_seq(owner, key, f"`{key}`")
+    for i, item in enumerate(seq):
+        if not isinstance(item, YMap) or not item:
+            example = '{go: "1.22", goexperiment: arenas}'
+            raise seq.error(
+                i, f"each {key} entry is a mapping like {example}, got {describe(item)}"
+            )
+    return seq
+
+
+def _axis_values(entry: YMap, allowed: Sequence[str], where: str) -> dict[str, Any]:
+    check_keys(entry, allowed, f"{where} entry")
+    values: dict[str, Any] = {}
+    if "go" in entry:
+        values["go"] = _go_version(entry["go"], entry.raw("go"), _at_value(entry, "go"))
+    if "goexperiment" in entry:
+        values["goexperiment"] = _experiment(
+            entry["goexperiment"], _at_value(entry, "goexperiment")
+        )
+    return values
+
+
+def _include_entry(
+    entry: YMap, catalogue: dict[str, Fixture], groups: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Axis values plus each override key parsed on its own (GitHub merges includes per key)."""
+    values = _axis_values(entry, INCLUDE_KEYS, "include")
+    for key in entry:
+        if key == "fixtures":
+            values[key] = select_fixtures(entry, key, catalogue, groups)
+        elif key in DEFAULTS_KEYS:
+            values[key] = _setting(entry, key, "include")
+    return values
+
+
+def _cell_plans(
+    combos: list[dict[str, Any]], include: list[YMap], base: Partial, selection: tuple[str, ...]
+) -> list[CellPlan]:
+    """One CellPlan per distinct cell id; a later duplicate lays its overrides over the first."""
+    found: dict[str, tuple[Cell, Partial, tuple[str, ...]]] = {}
+    for combo in combos:
+        if "go" not in combo:
+            source = next(
+                (e for e in include if "go" not in e and set(e) <= set(combo)), include[0]
+            )
+            raise source.error(
+                None, "this include entry matches no cell, so it adds a new one, which needs `go`"
+            )
+        cell = Cell(go=combo["go"], goexperiment=combo.get("goexperiment", ""))
+        _, extras, names = found.get(cell.id, (cell, {}, selection))
+        for key in DEFAULTS_KEYS:
+            if key in combo:
+                extras = _merge(extras, combo[key])
+        found[cell.id] = (cell, extras, combo.get("fixtures", names))
+    return [CellPlan(c, _settings(_merge(base, extras)), n) for c, extras, n in found.values()]
+
+
+# --- settings (`defaults:` and include overrides) ----------------------------------------------
+
+Partial = dict[str, Any]  # Settings field name -> value; `env` as a dict
+
+
+def _settings_block(block: YMap, where: str) -> Partial:
+    check_keys(block, DEFAULTS_KEYS, where)
+    partial: Partial = {}
+    for key in block:
+        partial = _merge(partial, _setting(block, key, where))
+    return partial
+
+
+def _setting(block: YMap, key: str, where: str) -> Partial:
+    """One `defaults` key parsed into the Settings fields it sets."""
+    what = f"{where}: {key}"
+    try:
+        if key in _DURATION_FIELDS:
+            return {_DURATION_FIELDS[key]: parse_duration(block[key])}
+        if key in _SIZE_FIELDS:
+            size = parse_size(block[key])
+            if size < MIN_MEMORY_BYTES:
+                raise UsageError(f"{size} bytes is less than the 6MiB a container needs")
+            return {_SIZE_FIELDS[key]: size}
+    except UsageError as exc:
+        raise block.error(key, f"{what}: {exc}", True) from None
+    if key == "repeats":
+        return _repeats(block, what)
+    if key == "env":
+        return {"env": _env(require_map(block, key, what), what)}
+    if key == "cpus":
+        return {"cpus": require_number(block, key, what)}
+    if key == "pids":
+        return {"pids_limit": require_int(block, key, what, minimum=1)}
+    return {"bench_warmup": require_int(block, key, what, minimum=0)}
+
+
+def _repeats(block: YMap, what: str) -> Partial:
+    per_kind = block["repeats"]
+    if isinstance(per_kind, YMap):
+        check_keys(per_kind, FIXTURE_KINDS, what)
+        return {
+            f"repeats_{k}": require_int(per_kind, k, f"{what}: {k}", minimum=1) for k in per_kind
+        }
+    if isinstance(per_kind, bool) or not isinstance(per_kind, int):
+        example = ", ".join(f"{k}: 3" for k in FIXTURE_KINDS)
+        raise block.error("repeats", f"{what} is a whole number or {{{example}}}", True)
+    count = require_int(block, "repeats", what, minimum=1)
+    return {f"repeats_{kind}": count for kind in FIXTURE_KINDS}
+
+
+def _env(block: YMap, where: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name in block:
+        if not ENV_NAME.match(name):
+            raise block.error(name, f"{where}: {name!r} is not a variable name like GOGC")
+        if name == "GOEXPERIMENT" or name.startswith("GXM_"):
+            raise block.error(name, f"{where}: gxm sets {name} itself (see the goexperiment axis)")
+        env[name] = require_str(block, name, f"{where}: {name}")
+    return env
+
+
+def _merge(base: Partial, override: Partial) -> Partial:
+    """`override` over `base`; `env` merges per variable."""
+    merged = {**base, **override}
+    if "env" in base and "env" in override:
+        merged["env"] = {**base["env"], **override["env"]}
+    return merged
+
+
+def _settings(partial: Partial) -> Settings:
+    fields = {k: v for k, v in partial.items() if k != "env"}
+    return Settings(**fields, env=tuple(partial.get("env", {}).items()))
+
+
+# --- selection and CI output -------------------------------------------------------------------
+
+
+def _cell_of(item: Any) -> Cell:
+    return item if isinstance(item, Cell) else item.cell
+
+
+def select_cells(cells: Sequence[Any], patterns: Sequence[str]) -> list[Any]:
+    """The cells (Cells or CellPlans) matching any pattern, in their original order.
+
+    A pattern is a canonical id (`go1.22-arenas`), a nox id (`go1_22-arenas`, `cell(go1_22-arenas)`)
+    or a shell glob of either (`go1.2*-arenas`). No patterns selects everything. A pattern that
+    matches nothing raises NothingSelectedError naming it and some valid ids.
+    """
+    chosen: set[int] = set() if patterns else set(range(len(cells)))
+    ids = [_cell_of(item).id for item in cells]
+    for pattern in patterns:
+        text = pattern.strip()
+        if text.startswith("cell(") and text.endswith(")"):
+            text = text[len("cell(") : -1]
+        hits = {i for i, item in enumerate(cells) if _cell_matches(_cell_of(item), text)}
+        if not hits:
+            shown = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
+            hint = suggest(text, ids)
+            raise NothingSelectedError(
+                f"no cell matches {pattern!r}{hint}; cells: {shown or 'none'}"
+            )
+        chosen |= hits
+    return [item for i, item in enumerate(cells) if i in chosen]
+
+
+def _cell_matches(cell: Cell, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(cell.id, pattern) or fnmatch.fnmatchcase(cell.nox_id, pattern)
+
+
+def github_matrix(cells: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
+    """A GitHub Actions `strategy.matrix` (for fromJSON): one include entry per cell, <= 256."""
+    if not cells:
+        raise NothingSelectedError("no cells selected: a GitHub Actions matrix needs at least one")
+    if len(cells) > GITHUB_MATRIX_LIMIT:
+        raise UsageError(
+            f"{len(cells)} cells exceed the {GITHUB_MATRIX_LIMIT} jobs a GitHub Actions matrix "
+            "may have: select fewer cells, or run shards (--shard i/n) in each job"
+        )
+    entries = []
+    for item in cells:
+        cell = _cell_of(item)
+        entries.append(
+            {
+                "cell": cell.id,
+                "nox_id": cell.nox_id,
+                "nox_session": f"cell({cell.nox_id})",
+                "go": cell.go,
+                "goexperiment": cell.goexperiment,
+            }
+        )
+    return {"include": entries}

@@ -1,0 +1,306 @@
+"""The whole pipeline for a selection of cells: provision → build → run → classify → store.
+
+Cell documents are rewritten (atomically) after every run, so an interrupted run leaves whole files
+and `--resume` continues with exactly the runs that are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import stats, toolchains
+from harness.backends import Backend
+from harness.build import BuildResult, build_cell
+from harness.context import RunContext
+from harness.errors import GxmError
+from harness.matrix import CellPlan
+from harness.model import Fixture, Outcome, Toolchain
+from harness.plan import RunTask, fixture_selection, plan_tasks
+from harness.run import execute_fixture_run
+from harness.store import write_json_atomic
+
+log = logging.getLogger("gxm.pipeline")
+BUILD_WORKERS = 2
+
+
+@dataclass
+class CellState:
+    """Everything known about one cell during a run; rendered by `cell_document`."""
+
+    plan: CellPlan
+    go_resolved: str | None = None
+    toolchain: Toolchain | None = None
+    build: BuildResult | None = None
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
+
+
+def fixture_document(state: CellState, fixture: Fixture, backend_name: str) -> dict[str, Any]:
+    """One entry of a cell document's `fixtures` (results schema 1)."""
+    expected = [o.value for o in fixture.expected_outcomes(state.plan.cell.goexperiment)]
+    runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r["i"])
+    status, reason = _fixture_status(state, fixture)
+    if status != "ran":
+        expected = expected + [Outcome.UNSUPPORTED.value] if status == "unsupported" else expected
+        outcomes = [status]
+    else:
+        outcomes = [run["outcome"] for run in runs]
+    return {
+        "kind": fixture.kind,
+        "pattern": fixture.pattern,
+        "expected": expected,
+        "status": status,
+        "reason": reason,
+        "runs": runs,
+        "summary": stats.summarize_runs(runs, fixture.kind),
+        "verdict": stats.verdict(outcomes, expected) if outcomes else "expected",
+    }
+
+
+def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None]:
+    """`ran`, or the outcome that stands for the whole fixture when it could not run."""
+    if fixture.name in state.excluded:
+        return Outcome.UNSUPPORTED.value, state.excluded[fixture.name]
+    build = state.build
+    if build is None:
+        return Outcome.INFRA_ERROR.value, "the cell was not built (toolchain unavailable)"
+    if build.status != "ok":
+        return build.status, build.detail
+    return "ran", None
+
+
+def cell_document(
+    state: CellState, fixtures: Mapping[str, Fixture], backend_name: str
+) -> dict[str, Any]:
+    cell = state.plan.cell
+    build = state.build
+    return {
+        "schema": "gxm.cell/1",
+        "cell": {
+            "id": cell.id,
+            "go": cell.go,
+            "go_resolved": state.go_resolved,
+            "goexperiment": cell.goexperiment,
+            "effective_experiments": list(build.effective_experiments) if build else [],
+            "experiment_status": build.experiment_status if build else None,
+            "runtime_version": build.runtime_version if build else None,
+            "backend": backend_name,
+            "settings": _settings_document(state.plan),
+        },
+        "build": {
+            "status": build.status if build else "infra-error",
+            "seconds": round(build.seconds, 3) if build else 0.0,
+            "log": _relative_log(build),
+            "commands": list(build.commands) if build else [],
+            "detail": build.detail if build else "toolchain unavailable",
+        },
+        "fixtures": {
+            name: fixture_document(state, fixtures[name], backend_name)
+            for name in state.plan.fixtures
+        },
+    }
+
+
+def _settings_document(plan: CellPlan) -> dict[str, Any]:
+    s = plan.settings
+    return {
+        "repeats": {"stress": s.repeats_stress, "bench": s.repeats_bench, "claim": s.repeats_claim},
+        "duration_s": s.duration_s,
+        "timeout_s": s.timeout_s,
+        "memory_limit_bytes": s.memory_limit_bytes,
+        "cpus": s.cpus,
+        "env": dict(s.env),
+    }
+
+
+def _relative_log(build: BuildResult | None) -> str | None:
+    if build is None or build.log is None:
+        return None
+    parts = build.log.parts
+    return "/".join(parts[parts.index("logs") :]) if "logs" in parts else str(build.log)
+
+
+class Pipeline:
+    """Runs a selection of cells into one run directory."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        backend: Backend,
+        plans: Sequence[CellPlan],
+        fixtures: Mapping[str, Fixture],
+        *,
+        repeats: int | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.backend = backend
+        self.fixtures = fixtures
+        self.repeats = repeats
+        self.states = {plan.cell.id: CellState(plan) for plan in plans}
+
+    def write_cell(self, cell_id: str) -> None:
+        doc = cell_document(self.states[cell_id], self.fixtures, self.backend.name)
+        write_json_atomic(self.ctx.paths.run_dir / "cells" / f"{cell_id}.json", doc)
+
+    def restore(self, documents: Mapping[str, Mapping[str, Any]]) -> list[RunTask]:
+        """Take back the runs a previous, interrupted attempt recorded; return them as done."""
+        done: list[RunTask] = []
+        for cell_id, doc in documents.items():
+            if cell_id not in self.states:
+                continue
+            for name, entry in doc.get("fixtures", {}).items():
+                runs = [r for r in entry.get("runs", []) if r.get("outcome") != "infra-error"]
+                self.states[cell_id].runs[name] = runs
+                done.extend(RunTask(cell_id, name, r["i"]) for r in runs)
+        return done
+
+    def provision(self) -> None:
+        """Resolve and fetch every Go version the selection needs (once per version)."""
+        versions = sorted({s.plan.cell.go for s in self.states.values()})
+        with self.ctx.reporter.progress("toolchains", len(versions)) as advance:
+            for spec in versions:
+                try:
+                    toolchain = toolchains.provision(spec, self.ctx.paths.cache)
+                    self.backend.prepare(toolchain)
+                except GxmError as exc:
+                    self.ctx.reporter.info(f"go {spec}: {exc}")
+                    toolchain = None
+                for state in self.states.values():
+                    if state.plan.cell.go == spec and toolchain is not None:
+                        state.toolchain, state.go_resolved = toolchain, toolchain.version
+                advance(f"go {spec} → {toolchain.version if toolchain else 'unavailable'}")
+
+    def build_all(self) -> None:
+        """Build every cell, BUILD_WORKERS at a time; each cell document is written as it ends."""
+        buildable = [s for s in self.states.values() if s.toolchain is not None]
+        with (
+            self.ctx.reporter.progress("builds", len(buildable)) as advance,
+            ThreadPoolExecutor(max_workers=BUILD_WORKERS) as pool,
+        ):
+            futures = {pool.submit(self._build_one, state): state for state in buildable}
+            for future, state in futures.items():
+                future.result()
+                self.write_cell(state.plan.cell.id)
+                build = state.build
+                advance(f"{state.plan.cell.id}: {build.status if build else '?'}")
+        for state in self.states.values():
+            if state.toolchain is None:
+                self.write_cell(state.plan.cell.id)
+
+    def _build_one(self, state: CellState) -> None:
+        runnable, excluded = fixture_selection(state.plan, self.fixtures)
+        state.excluded = {e.fixture: e.reason for e in excluded}
+        assert state.toolchain is not None
+        state.build = build_cell(self.ctx, self.backend, state.toolchain, state.plan, runnable)
+
+    def run_all(self, done: Sequence[RunTask]) -> None:
+        """Every planned run, interleaved in the seeded order."""
+        plans = [
+            s.plan for s in self.states.values() if s.build is not None and s.build.status == "ok"
+        ]
+        tasks = plan_tasks(
+            plans, self.fixtures, self.ctx.seed, repeats_override=self.repeats, already_done=done
+        )
+        with self.ctx.reporter.progress("runs", len(tasks)) as advance:
+            for task in tasks:
+                record = self._run_one(task)
+                label = f"{task.cell_id} {task.fixture}#{task.i}: {record['outcome']}"
+                if record.get("signature"):
+                    label += f" ({record['signature'][:60]})"
+                advance(label)
+
+    def _run_one(self, task: RunTask) -> dict[str, Any]:
+        state = self.states[task.cell_id]
+        assert state.toolchain is not None and state.build is not None
+        record = execute_fixture_run(
+            self.ctx,
+            self.backend,
+            state.toolchain,
+            state.plan,
+            self.fixtures[task.fixture],
+            state.build.binaries[task.fixture],
+            task.i,
+        )
+        state.runs.setdefault(task.fixture, []).append(record)
+        self.write_cell(task.cell_id)
+        return record
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `gxm run` / `gxm cell` asked for, recorded in run.json so a run can be resumed."""
+
+    matrix_path: str
+    matrix_sha256: str
+    profile: str | None
+    cells: tuple[str, ...]
+    fixtures: tuple[str, ...] | None
+    repeats: int | None
+    seed: int
+    command: tuple[str, ...]
+
+
+def run_document(
+    ctx: RunContext, request: RunRequest, status: str, started: str, ended: str | None
+) -> dict[str, Any]:
+    """run.json (results schema 1)."""
+    from harness import __version__
+    from harness.store import host_info
+
+    return {
+        "schema": "gxm.run/1",
+        "run_id": ctx.paths.run_dir.name,
+        "started": started,
+        "ended": ended,
+        "status": status,
+        "host": host_info(),
+        "backend": ctx.backend_name,
+        "matrix": {
+            "path": request.matrix_path,
+            "sha256": request.matrix_sha256,
+            "profile": request.profile,
+        },
+        "seed": request.seed,
+        "cells": list(request.cells),
+        "fixtures": list(request.fixtures) if request.fixtures is not None else None,
+        "repeats": request.repeats,
+        "command": list(request.command),
+        "gxm_version": __version__,
+    }
+
+
+def execute_run(
+    ctx: RunContext,
+    backend: Backend,
+    plans: Sequence[CellPlan],
+    fixtures: Mapping[str, Fixture],
+    request: RunRequest,
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """Run the whole selection into ctx.paths.run_dir; return the final run status.
+
+    run.json says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C: re-raised
+    after the record is written) or `failed` (an unexpected harness error, re-raised).
+    """
+    run_json = ctx.paths.run_dir / "run.json"
+    started = ctx.clock.now().isoformat(timespec="seconds")
+    write_json_atomic(run_json, run_document(ctx, request, "running", started, None))
+    pipeline = Pipeline(ctx, backend, plans, fixtures, repeats=request.repeats)
+    status = "failed"
+    try:
+        done = pipeline.restore(previous or {})
+        pipeline.provision()
+        pipeline.build_all()
+        pipeline.run_all(done)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        ended = ctx.clock.now().isoformat(timespec="seconds")
+        write_json_atomic(run_json, run_document(ctx, request, status, started, ended))
+    return status

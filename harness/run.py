@@ -1,0 +1,139 @@
+"""Run: one fixture run on a backend, classified and measured into a run record.
+
+The environment a fixture sees is an allow-list (DESIGN "Backends"): a fixed PATH, a scratch HOME
+and TMPDIR, the GXM_* knobs, and the matrix's `env` — never the shell's environment.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.backends import Backend
+from harness.classify import classify, read_fixture_result
+from harness.command import shell_line
+from harness.context import RunContext
+from harness.matrix import CellPlan
+from harness.model import ExecResult, ExecSpec, Fixture, Toolchain
+from harness.store import mask_secrets
+
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+STDERR_TAIL_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    stdout: Path
+    stderr: Path
+    result: Path
+
+
+def log_stem(fixture_name: str, i: int) -> str:
+    """`mysdk/worker`, 3 → `mysdk__worker.3`: one flat file name per run."""
+    return f"{fixture_name.replace('/', '__')}.{i}"
+
+
+def run_files(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> RunFiles:
+    stem = log_stem(fixture_name, i)
+    logs = ctx.paths.run_dir / "logs" / cell_id
+    scratch = ctx.paths.work_dir / "results" / cell_id
+    logs.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    return RunFiles(logs / f"{stem}.stdout", logs / f"{stem}.stderr", scratch / f"{stem}.json")
+
+
+def fixture_env(ctx: RunContext, plan: CellPlan, files: RunFiles, i: int) -> dict[str, str]:
+    """The complete environment of one fixture run."""
+    scratch = ctx.paths.work_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": BASE_PATH,
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "LANG": "C.UTF-8",
+        "GXM_RESULT": str(files.result),
+        "GXM_DURATION": f"{plan.settings.duration_s:g}",
+        "GXM_SEED": str(ctx.seed * 1000 + i),
+    }
+    env.update(dict(plan.settings.env))
+    return env
+
+
+def fixture_spec(
+    ctx: RunContext, plan: CellPlan, fixture: Fixture, binary: Path, i: int
+) -> ExecSpec:
+    files = run_files(ctx, plan.cell.id, fixture.name, i)
+    files.result.unlink(missing_ok=True)
+    settings = plan.settings
+    return ExecSpec(
+        argv=(str(binary),),
+        env=tuple(sorted(fixture_env(ctx, plan, files, i).items())),
+        cwd=ctx.paths.work_dir / "scratch",
+        stdout_path=files.stdout,
+        stderr_path=files.stderr,
+        timeout_s=settings.timeout_s,
+        grace_s=settings.grace_s,
+        memory_limit_bytes=settings.memory_limit_bytes,
+        cpus=settings.cpus,
+        pids_limit=settings.pids_limit,
+        label=f"{ctx.paths.run_dir.name}/{plan.cell.id}/{fixture.name}#{i}",
+        mounts=(
+            (binary.parent, False),
+            (files.result.parent, True),
+            (ctx.paths.work_dir / "scratch", True),
+        ),
+    )
+
+
+def reproduce_line(spec: ExecSpec) -> str:
+    """A shell line that runs this fixture binary again with the same environment."""
+    env = {k: v for k, v in mask_secrets(dict(spec.env)).items()}
+    return shell_line(spec.argv, env, spec.cwd)
+
+
+def read_tail(path: Path, limit: int = STDERR_TAIL_BYTES) -> str:
+    """The last `limit` bytes of a log (crash output is at the end; a dump can be huge)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            return handle.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def execute_fixture_run(
+    ctx: RunContext,
+    backend: Backend,
+    toolchain: Toolchain,
+    plan: CellPlan,
+    fixture: Fixture,
+    binary: Path,
+    i: int,
+) -> dict[str, Any]:
+    """Run fixture `i` once and return its run record (results schema 1, `runs[]` entry)."""
+    spec = fixture_spec(ctx, plan, fixture, binary, i)
+    ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
+    result: ExecResult = backend.execute(spec, toolchain)
+    stderr = read_tail(spec.stderr_path)
+    classified = classify(result, stderr)
+    report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
+    return {
+        "i": i,
+        "outcome": classified.outcome.value,
+        "exit_code": result.exit_code,
+        "signal": result.signal,
+        "seconds": round(result.seconds, 3),
+        "signature": classified.signature,
+        "detail": classified.detail or result.infra_error,
+        "metrics": dict(report.metrics) if report.status == "ok" else {},
+        "checks": dict(report.checks) if report.status == "ok" else {},
+        "result_status": report.status,
+        "runtime_version": report.runtime_version,
+        "peak_rss_bytes": result.peak_rss_bytes,
+        "log": str(spec.stderr_path.relative_to(ctx.paths.run_dir)),
+        "command": " ".join(shlex.quote(a) for a in spec.argv),
+    }

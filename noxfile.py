@@ -1,0 +1,73 @@
+# /// script
+# dependencies = ["nox>=2025.2.9", "pyyaml>=6.0"]
+# ///
+"""nox sessions for gxm. Thin on purpose: every session calls `gxm` or pytest.
+
+- `nox` (default session `matrix`): run the smoke profile on the embedded default backend.
+- `nox -s "cell(go1_22-arenas)"`: run one cell of the nightly matrix; `nox -t arenas -l` lists a
+  column, `nox -t go1.22 -l` a row. Extra arguments pass through: `-- --repeats 20`.
+- `nox -s tests`: unit and integration tests. `nox -s lint`: ruff.
+
+The cell sessions are generated from matrix.yaml with the same `load_matrix` the CLI uses (the
+`# /// script` block above makes nox provide pyyaml for that).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from harness.matrix import load_matrix  # noqa: E402
+from harness.model import experiment_id  # noqa: E402
+
+nox.needs_version = ">=2025.2.9"
+nox.options.sessions = ["matrix"]
+nox.options.reuse_venv = "yes"
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    target = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", target)
+
+
+def _nightly_cells() -> list[nox.param]:
+    matrix = load_matrix(ROOT / "matrix.yaml", "nightly")
+    return [
+        nox.param(plan.cell.id, id=plan.cell.nox_id,
+                  tags=[f"go{plan.cell.go}", experiment_id(plan.cell.goexperiment)])
+        for plan in matrix.cells
+    ]
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Run the smoke profile (or `-- --profile nightly`, or any `gxm run` options)."""
+    _install(session)
+    session.run("gxm", "run", *(session.posargs or ["--profile", "smoke"]))
+
+
+@nox.session
+@nox.parametrize("cell", _nightly_cells())
+def cell(session: nox.Session, cell: str) -> None:
+    """Run one cell of the nightly matrix (`-- --fixtures X --repeats N` pass through)."""
+    _install(session)
+    session.run("gxm", "run", "--profile", "nightly", "--cells", cell, *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests, then integration tests with real Go toolchains (`-- -k X` passes through)."""
+    _install(session, "test")
+    session.run("pytest", "-q", "-rs", *(session.posargs or ["tests"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.4")
+    session.run("ruff", "check", "harness", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")

@@ -1,0 +1,3 @@
+module example.com/external_sdk
+
+go 1.21

@@ -1,0 +1,7 @@
+//go:build linux
+
+/* a block
+   comment */
+package main
+
+func main() {}

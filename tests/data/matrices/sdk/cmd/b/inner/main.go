@@ -1,0 +1,4 @@
+// inner is a second main package below b
+package main
+
+func main() {}

@@ -1,0 +1,138 @@
+"""go_fixtures built with real Go 1.22 and 1.26 toolchains (default and arenas), each fixture run
+briefly: it must pass and write a result file that harness.classify reads as `ok`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.classify import effective_experiments, read_fixture_result
+from harness.command import run_command
+
+pytestmark = pytest.mark.integration
+
+FIXTURES_DIR = Path(__file__).resolve().parents[2] / "go_fixtures"
+FIXTURES = yaml.safe_load((FIXTURES_DIR / "fixtures.yaml").read_text())["fixtures"]
+GO_MINORS = ("1.22", "1.26")
+EXPERIMENTS = ("", "arenas")
+BUILD_CELLS = [(minor, experiment) for minor in GO_MINORS for experiment in EXPERIMENTS]
+RUN_TIMEOUT_S = 30.0
+
+
+def go_binary(minor: str) -> Path:
+    """The `go` command of a Go 1.<minor> toolchain: env GXM_TEST_GO1xx, else a scratch path.
+
+    The one place to swap for the harness's real toolchain provisioning.
+    """
+    defaults = {"1.22": "/tmp/gob/x/go/bin/go", "1.26": "/tmp/gob/x126/go/bin/go"}
+    go = Path(os.environ.get(f"GXM_TEST_GO{minor.replace('.', '')}", defaults[minor]))
+    if not go.is_file():
+        pytest.fail(f"no Go {minor} toolchain at {go}: set GXM_TEST_GO{minor.replace('.', '')}")
+    return go
+
+
+def go_env(scratch: Path, goexperiment: str) -> dict[str, str]:
+    """An allow-listed environment for `go`: caches under scratch, no network, no user config."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(scratch),
+        "GOCACHE": str(scratch / "gocache"),
+        "GOPATH": str(scratch / "gopath"),
+        "GOENV": "off",
+        "GOTOOLCHAIN": "local",
+        "GOFLAGS": "-buildvcs=false",
+        "GOPROXY": "off",
+        "CGO_ENABLED": "1",
+        "GOEXPERIMENT": goexperiment,
+    }
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build caches and binaries of this module's tests, removed afterwards (GOCACHE is big)."""
+    path = tmp_path_factory.mktemp("go-fixtures")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def go_cache_dir(scratch: Path, minor: str) -> Path:
+    """One GOCACHE/GOPATH/HOME per toolchain, shared by its builds."""
+    path = scratch / f"go{minor}"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(
+    scope="module", params=BUILD_CELLS, ids=[f"go{m}-{e or 'default'}" for m, e in BUILD_CELLS]
+)
+def built(request: pytest.FixtureRequest, scratch: Path) -> tuple[str, str, Path]:
+    """(minor, goexperiment, directory holding every fixture binary)."""
+    minor, goexperiment = request.param
+    out = scratch / f"bin-go{minor}-{goexperiment or 'default'}"
+    run_command(
+        [str(go_binary(minor)), "build", "-o", str(out) + "/", "./cmd/..."],
+        timeout_s=900,
+        env=go_env(go_cache_dir(scratch, minor), goexperiment),
+        cwd=FIXTURES_DIR,
+    )
+    return minor, goexperiment, out
+
+
+def run_fixture(binary: Path, result: Path, **knobs: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "GXM_DURATION": "0.5", "GXM_SEED": "7"}
+    env |= {"GXM_RESULT": str(result), **knobs}
+    return subprocess.run(
+        [str(binary)], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_fixture_passes_and_reports_metrics(
+    built: tuple[str, str, Path], name: str, tmp_path: Path
+) -> None:
+    minor, goexperiment, out = built
+    fixture = FIXTURES[name]
+    binary = out / fixture["package"].rstrip("/").rsplit("/", 1)[-1]
+    result = tmp_path / "result.json"
+    proc = run_fixture(binary, result)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    report = read_fixture_result(result)
+    assert report.status == "ok", report.error
+    assert (report.runtime_version or "").startswith(f"go{minor}.")
+    assert effective_experiments(report.runtime_version or "") == tuple(
+        e for e in goexperiment.split(",") if e
+    )
+    metrics = report.metrics
+    assert metrics["gc_cycles"] > 0 and metrics["ops"] > 0 and metrics["alloc_bytes"] > 0
+    assert 0 <= metrics["gc_cpu_fraction"] <= 1
+    assert metrics["peak_rss_bytes"] > 0 and metrics["wall_ns"] >= 500_000_000
+    if fixture["kind"] == "bench":
+        assert 0 < metrics["gc_pause_p50_ns"] <= metrics["gc_pause_p99_ns"]
+        assert metrics["gc_pause_p99_ns"] <= metrics["gc_pause_max_ns"]
+    if name == "cmem_finalizer":
+        checks = report.checks
+        assert 0 < checks["handles_finalized"] <= checks["handles_created"]
+
+
+def test_bad_knob_is_a_usage_error_without_result(
+    built: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    _, _, out = built
+    result = tmp_path / "result.json"
+    proc = run_fixture(out / "gc_small_objects", result, GXM_DURATION="soon")
+    assert proc.returncode == 2 and proc.stderr.startswith("gxm: usage: GXM_DURATION")
+    assert read_fixture_result(result).status == "missing"
+
+
+@pytest.mark.parametrize("minor", GO_MINORS)
+def test_go_vet_and_probe_tests_pass(minor: str, scratch: Path) -> None:
+    go = str(go_binary(minor))
+    env = go_env(go_cache_dir(scratch, minor), "")
+    run_command([go, "vet", "./..."], timeout_s=600, env=env, cwd=FIXTURES_DIR)
+    run_command([go, "test", "./internal/..."], timeout_s=600, env=env, cwd=FIXTURES_DIR)

@@ -1,0 +1,70 @@
+"""cli.py: usage errors are one line with exit code 2; selection errors exit 3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_unknown_option_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "--no-such-option")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_matrix_file_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "list", "--matrix", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "nope.yaml" in err
+
+
+def test_bad_matrix_names_file_and_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "matrix.yaml"
+    bad.write_text("schema: 1\ngo: ['1.22']\ngoexperiment: ['']\nfixtures: all\nbogus: 1\n")
+    code, _, err = run_cli(capsys, "list", "--matrix", str(bad))
+    assert code == 2
+    assert f"{bad}:5" in err and len(err.strip().splitlines()) == 1
+
+
+def test_nothing_selected_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "list", "--matrix", str(REPO / "matrix.yaml"),
+                           "--cells", "go9.99-nothing")
+    assert code == 3 and "go9.99-nothing" in err
+
+
+def test_nightly_list_has_35_cells_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "list", "--matrix", str(REPO / "matrix.yaml"),
+                           "--profile", "nightly", "--json")
+    assert code == 0
+    cells = json.loads(out)
+    assert len(cells) == 35
+    assert {"id": "go1.22-arenas", "nox_session": "cell(go1_22-arenas)"}.items() <= next(
+        c for c in cells if c["id"] == "go1.22-arenas").items()
+
+
+def test_github_matrix_is_an_include_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "list", "--matrix", str(REPO / "matrix.yaml"),
+                           "--profile", "nightly", "--github-matrix")
+    assert code == 0
+    matrix = json.loads(out)
+    assert len(matrix["include"]) == 35
+    assert all(isinstance(v, str) for entry in matrix["include"] for v in entry.values())
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("list", "run", "cell", "report"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        assert "usage: gxm" in capsys.readouterr().out

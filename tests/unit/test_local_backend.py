@@ -1,0 +1,228 @@
+"""The local backend with /bin/sh and python3 children (no Go): limits, signals, env, cleanup."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.backends.local import LocalBackend
+from harness.errors import InfraError
+from harness.model import ExecSpec, Toolchain
+
+TOOLCHAIN = Toolchain("1.22.10", Path("/nonexistent/go"), "0" * 64)
+ENV = (("PATH", "/usr/bin:/bin"), ("GXM_MARK", "1"))
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent that is not us."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_dead(pid: int, within_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not alive(pid)
+
+
+def wait_for_file(path: Path, within_s: float = 10.0) -> str:
+    deadline = time.monotonic() + within_s
+    while not (path.exists() and path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return path.read_text().strip()
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes() -> Iterator[None]:
+    """Every test must leave no live child or grandchild of the test process behind."""
+    yield
+    survivors = [p for p in psutil.Process().children(recursive=True) if alive(p.pid)]
+    assert survivors == []
+
+
+@pytest.fixture
+def backend() -> Iterator[LocalBackend]:
+    with LocalBackend() as local:
+        yield local
+    assert local.live_pids() == []
+
+
+def spec(tmp_path: Path, *argv: str, timeout_s: float = 30.0, **kwargs: object) -> ExecSpec:
+    return ExecSpec(
+        argv=argv,
+        env=kwargs.pop("env", ENV),  # type: ignore[arg-type]
+        cwd=tmp_path,
+        stdout_path=tmp_path / "logs" / "out.txt",
+        stderr_path=tmp_path / "logs" / "err.txt",
+        timeout_s=timeout_s,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_exit_code_is_reported(backend: LocalBackend, tmp_path: Path) -> None:
+    result = backend.execute(
+        spec(tmp_path, "sh", "-c", "echo hi; echo oops >&2; exit 3"), TOOLCHAIN
+    )
+    assert (result.exit_code, result.signal, result.timed_out, result.oom_killed) == (
+        3,
+        None,
+        False,
+        False,
+    )
+    assert result.infra_error is None
+    assert (tmp_path / "logs" / "out.txt").read_text() == "hi\n"
+    assert (tmp_path / "logs" / "err.txt").read_text() == "oops\n"
+
+
+def test_fatal_signal_is_reported(backend: LocalBackend, tmp_path: Path) -> None:
+    result = backend.execute(spec(tmp_path, "sh", "-c", "kill -SEGV $$"), TOOLCHAIN)
+    assert result.exit_code is None and result.signal == signal.SIGSEGV
+
+
+def test_env_is_exactly_the_spec(
+    backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GXM_SHOULD_NOT_LEAK", "secret")
+    backend.execute(spec(tmp_path, "/usr/bin/env"), TOOLCHAIN)
+    printed = (tmp_path / "logs" / "out.txt").read_text().splitlines()
+    assert sorted(printed) == ["GXM_MARK=1", "PATH=/usr/bin:/bin"]
+
+
+def test_stdin_is_dev_null_and_cwd_is_the_spec(backend: LocalBackend, tmp_path: Path) -> None:
+    backend.execute(spec(tmp_path, "sh", "-c", "readlink /proc/self/fd/0; pwd; cat"), TOOLCHAIN)
+    assert (tmp_path / "logs" / "out.txt").read_text().splitlines() == ["/dev/null", str(tmp_path)]
+
+
+def test_one_file_for_both_streams_keeps_both(backend: LocalBackend, tmp_path: Path) -> None:
+    both = tmp_path / "both.log"
+    run = ExecSpec(("sh", "-c", "echo a; echo b >&2"), ENV, tmp_path, both, both, 30.0)
+    backend.execute(run, TOOLCHAIN)
+    assert sorted(both.read_text().split()) == ["a", "b"]
+
+
+def test_timeout_sends_sigquit_first(backend: LocalBackend, tmp_path: Path) -> None:
+    script = "trap 'echo dumping goroutines >&2; exit 2' QUIT; sleep 60 & wait"
+    result = backend.execute(spec(tmp_path, "sh", "-c", script, timeout_s=0.3), TOOLCHAIN)
+    assert result.timed_out and result.exit_code == 2
+    assert "dumping goroutines" in (tmp_path / "logs" / "err.txt").read_text()
+
+
+def test_timeout_of_a_plain_sleep(backend: LocalBackend, tmp_path: Path) -> None:
+    result = backend.execute(spec(tmp_path, "sleep", "60", timeout_s=0.2), TOOLCHAIN)
+    assert result.timed_out and result.signal == signal.SIGQUIT and not result.oom_killed
+
+
+def test_ignored_sigquit_ends_in_sigkill_after_grace(backend: LocalBackend, tmp_path: Path) -> None:
+    run = spec(tmp_path, "sh", "-c", "trap '' QUIT; sleep 60", timeout_s=0.2, grace_s=0.3)
+    result = backend.execute(run, TOOLCHAIN)
+    assert result.timed_out and result.signal == signal.SIGKILL
+
+
+def test_memory_over_the_limit_is_killed(backend: LocalBackend, tmp_path: Path) -> None:
+    hog = "import time; b = bytearray(300 << 20); time.sleep(60)"
+    run = spec(tmp_path, sys.executable, "-c", hog, memory_limit_bytes=100 << 20)
+    result = backend.execute(run, TOOLCHAIN)
+    assert result.oom_killed and result.signal == signal.SIGKILL and not result.timed_out
+    assert result.peak_rss_bytes is not None and result.peak_rss_bytes > 100 << 20
+
+
+def test_memory_of_children_counts(backend: LocalBackend, tmp_path: Path) -> None:
+    hog = "import time; b = bytearray(300 << 20); time.sleep(60)"
+    script = f'"{sys.executable}" -c "{hog}"; echo survived'
+    run = spec(tmp_path, "sh", "-c", script, memory_limit_bytes=100 << 20)
+    result = backend.execute(run, TOOLCHAIN)
+    assert result.oom_killed
+    assert "survived" not in (tmp_path / "logs" / "out.txt").read_text()
+
+
+def test_under_the_limit_runs_and_reports_peak_rss(backend: LocalBackend, tmp_path: Path) -> None:
+    small = "b = bytearray(20 << 20)"
+    run = spec(tmp_path, sys.executable, "-c", small, memory_limit_bytes=500 << 20)
+    result = backend.execute(run, TOOLCHAIN)
+    assert result.exit_code == 0 and not result.oom_killed
+    assert result.peak_rss_bytes is not None and result.peak_rss_bytes >= 20 << 20
+
+
+@pytest.mark.parametrize("kind", ["missing", "not-executable", "bad-cwd"])
+def test_failure_to_start_is_an_infra_error(
+    backend: LocalBackend, tmp_path: Path, kind: str
+) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\n")
+    argv = {"missing": str(tmp_path / "nope"), "not-executable": str(script)}.get(kind, "true")
+    run = spec(tmp_path, argv)
+    if kind == "bad-cwd":
+        run = ExecSpec(run.argv, ENV, tmp_path / "gone", run.stdout_path, run.stderr_path, 30.0)
+    result = backend.execute(run, TOOLCHAIN)
+    assert result.infra_error and "could not start" in result.infra_error
+    assert result.exit_code is None and not result.timed_out
+
+
+def test_prepare_checks_the_toolchain(backend: LocalBackend, tmp_path: Path) -> None:
+    with pytest.raises(InfraError, match="no go binary"):
+        backend.prepare(TOOLCHAIN)
+    go = tmp_path / "go" / "bin" / "go"
+    go.parent.mkdir(parents=True)
+    go.write_text("")
+    backend.prepare(Toolchain("1.22.10", tmp_path / "go", "0" * 64))
+
+
+def test_leftover_grandchildren_are_killed_when_the_leader_exits(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    script = "sleep 60 & echo $! > grandchild.pid"
+    result = backend.execute(spec(tmp_path, "sh", "-c", script), TOOLCHAIN)
+    assert result.exit_code == 0
+    assert wait_dead(int((tmp_path / "grandchild.pid").read_text()))
+
+
+def interrupt_main_after(delay_s: float) -> None:
+    """Deliver a KeyboardInterrupt to the main thread as Ctrl-C would, after `delay_s`."""
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, delay_s)
+
+
+def test_keyboard_interrupt_kills_the_whole_tree(tmp_path: Path) -> None:
+    script = "sleep 60 & echo $! > grandchild.pid; setsid sleep 60 & echo $! > escaped.pid; wait"
+    previous = signal.getsignal(signal.SIGALRM)
+    backend = LocalBackend()
+    try:
+        interrupt_main_after(0.5)
+        with pytest.raises(KeyboardInterrupt):
+            backend.execute(spec(tmp_path, "sh", "-c", script), TOOLCHAIN)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert backend.live_pids() == []
+    for name in ("grandchild.pid", "escaped.pid"):
+        assert wait_dead(int(wait_for_file(tmp_path / name))), name
+
+
+def test_exit_kills_what_another_thread_is_running(tmp_path: Path) -> None:
+    results = []
+    with LocalBackend() as backend:
+        worker = threading.Thread(
+            target=lambda: results.append(backend.execute(spec(tmp_path, "sleep", "60"), TOOLCHAIN))
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not backend.live_pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert backend.live_pids()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert results[0].signal == signal.SIGKILL and not results[0].timed_out
