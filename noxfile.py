@@ -37,8 +37,11 @@ def _install(session: nox.Session, *extras: str) -> None:
 def _nightly_cells() -> list[nox.param]:
     matrix = load_matrix(ROOT / "matrix.yaml", "nightly")
     return [
-        nox.param(plan.cell.id, id=plan.cell.nox_id,
-                  tags=[f"go{plan.cell.go}", experiment_id(plan.cell.goexperiment)])
+        nox.param(
+            plan.cell.id,
+            id=plan.cell.nox_id,
+            tags=[f"go{plan.cell.go}", experiment_id(plan.cell.goexperiment)],
+        )
         for plan in matrix.cells
     ]
 

@@ -19,7 +19,9 @@ from harness.errors import CommandError
 log = logging.getLogger("gxm.shell")
 
 
-def shell_line(argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
+def shell_line(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> str:
     """A line a user can paste into a shell to run the same command again."""
     env_part = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
     cmd = " ".join(shlex.quote(str(a)) for a in argv)

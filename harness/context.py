@@ -19,7 +19,7 @@ log = logging.getLogger("gxm")
 
 @dataclass(frozen=True)
 class Paths:
-    """Where a run reads and writes. `work_dir` holds binaries and scratch; removed after the run."""
+    """Where a run reads and writes. `work_dir` (binaries, scratch) is removed after the run."""
 
     repo: Path  # the directory holding harness/ and go_fixtures/
     results_root: Path
@@ -29,7 +29,7 @@ class Paths:
 
 
 class Reporter:
-    """Progress for long work, on stderr: a rich progress bar on a terminal, plain lines otherwise."""
+    """Progress for long work, on stderr: a live bar on a terminal, plain lines otherwise."""
 
     def __init__(self, *, verbose: bool = False, stream: object = None) -> None:
         self.verbose = verbose

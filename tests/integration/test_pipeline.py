@@ -21,9 +21,14 @@ EXTERNAL_SDK = REPO / "tests" / "data" / "external_sdk"
 
 
 def gxm(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def write_matrix(tmp_path: Path, body: str) -> Path:
@@ -43,7 +48,9 @@ def only_run_dir(out: Path) -> Path:
 
 
 def test_two_versions_two_experiments_give_tables_and_results(tmp_path: Path) -> None:
-    matrix = write_matrix(tmp_path, """
+    matrix = write_matrix(
+        tmp_path,
+        """
         schema: 1
         backend: local
         go: ["1.22", "1.26"]
@@ -53,14 +60,19 @@ def test_two_versions_two_experiments_give_tables_and_results(tmp_path: Path) ->
           repeats: 1
           duration: 300ms
           timeout: 60s
-    """)
+    """,
+    )
     result = gxm("run", "--matrix", str(matrix), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")
     run = json.loads((run_dir / "run.json").read_text())
     assert run["schema"] == "gxm.run/1" and run["status"] == "complete"
-    assert sorted(run["cells"]) == ["go1.22-arenas", "go1.22-default",
-                                    "go1.26-arenas", "go1.26-default"]
+    assert sorted(run["cells"]) == [
+        "go1.22-arenas",
+        "go1.22-default",
+        "go1.26-arenas",
+        "go1.26-default",
+    ]
     arenas = cell_doc(run_dir, "go1.22-arenas")
     assert arenas["cell"]["go_resolved"].startswith("1.22.")
     assert arenas["cell"]["effective_experiments"] == ["arenas"]
@@ -73,14 +85,17 @@ def test_two_versions_two_experiments_give_tables_and_results(tmp_path: Path) ->
 
 
 def test_experiment_unknown_to_toolchain_is_unsupported_and_exits_zero(tmp_path: Path) -> None:
-    matrix = write_matrix(tmp_path, """
+    matrix = write_matrix(
+        tmp_path,
+        """
         schema: 1
         backend: local
         go: ["1.22"]
         goexperiment: [greenteagc]
         fixtures: [cmem_finalizer]
         defaults: {repeats: 1, duration: 200ms}
-    """)
+    """,
+    )
     result = gxm("run", "--matrix", str(matrix), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     doc = cell_doc(only_run_dir(tmp_path / "out"), "go1.22-greenteagc")
@@ -95,7 +110,7 @@ EXTERNAL_MATRIX = f"""
     backend: local
     go: ["1.22"]
     goexperiment: [""]
-    fixtures: []
+    fixtures: [hangs, hogs, panics]
     defaults: {{repeats: 1, duration: 200ms, timeout: 4s, grace: 3s, memory: 256MiB}}
     external:
       hangs:
@@ -122,12 +137,12 @@ def test_external_fixtures_end_as_timeout_oom_and_crash(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")
     fixtures = cell_doc(run_dir, "go1.22-default")["fixtures"]
-    hang = fixtures["hangs/hang"]["runs"][0]
+    hang = fixtures["hangs"]["runs"][0]
     assert hang["outcome"] == "timeout"
     dump = (run_dir / hang["log"]).read_text()
     assert "SIGQUIT: quit" in dump and "goroutine " in dump
-    assert fixtures["hogs/hog"]["runs"][0]["outcome"] == "oom"
-    crash = fixtures["panics/panicker"]["runs"][0]
+    assert fixtures["hogs"]["runs"][0]["outcome"] == "oom"
+    crash = fixtures["panics"]["runs"][0]
     assert crash["outcome"] == "crash"
     assert crash["signature"].startswith("panic: runtime error: invalid memory address")
 
@@ -141,20 +156,44 @@ def _gxm_descendants_alive(marker: str) -> list[psutil.Process]:
     return alive
 
 
+def _hang_processes() -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and p.info["cmdline"][0].endswith("/hang")
+    ]
+
+
 def test_ctrl_c_leaves_no_process_and_only_whole_json(tmp_path: Path) -> None:
     matrix = write_matrix(tmp_path, EXTERNAL_MATRIX.replace("timeout: 4s", "timeout: 120s"))
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--matrix", str(matrix), "--out", str(out),
-         "--fixtures", "hangs/hang", "--seed", "1"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 600
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--matrix",
+            str(matrix),
+            "--out",
+            str(out),
+            "--fixtures",
+            "hangs",
+            "--seed",
+            "1",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        if out.exists() and list(out.glob("*/logs/*/hangs__hang.0.stderr")):
-            if any(p.info["cmdline"] and p.info["cmdline"][0].endswith("/hang")
-                   for p in psutil.process_iter(["cmdline"])):
-                break
+        if out.exists() and _hang_processes():
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"gxm ended before the fixture started: {proc.communicate()[1][-2000:]}")
         time.sleep(0.2)
     else:
         proc.kill()
@@ -164,8 +203,7 @@ def test_ctrl_c_leaves_no_process_and_only_whole_json(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr[-2000:]
     run_dir = only_run_dir(out)
     assert _gxm_descendants_alive(str(run_dir.name)) == []
-    assert not [p for p in psutil.process_iter(["cmdline"])
-                if p.info["cmdline"] and p.info["cmdline"][0].endswith("/hang")]
+    assert _hang_processes() == []
     for path in run_dir.rglob("*.json"):
         json.loads(path.read_text())
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"

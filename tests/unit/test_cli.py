@@ -38,24 +38,34 @@ def test_bad_matrix_names_file_and_line(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_nothing_selected_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(capsys, "list", "--matrix", str(REPO / "matrix.yaml"),
-                           "--cells", "go9.99-nothing")
+    code, _, err = run_cli(
+        capsys, "list", "--matrix", str(REPO / "matrix.yaml"), "--cells", "go9.99-nothing"
+    )
     assert code == 3 and "go9.99-nothing" in err
 
 
 def test_nightly_list_has_35_cells_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "list", "--matrix", str(REPO / "matrix.yaml"),
-                           "--profile", "nightly", "--json")
+    code, out, _ = run_cli(
+        capsys, "list", "--matrix", str(REPO / "matrix.yaml"), "--profile", "nightly", "--json"
+    )
     assert code == 0
     cells = json.loads(out)
     assert len(cells) == 35
     assert {"id": "go1.22-arenas", "nox_session": "cell(go1_22-arenas)"}.items() <= next(
-        c for c in cells if c["id"] == "go1.22-arenas").items()
+        c for c in cells if c["id"] == "go1.22-arenas"
+    ).items()
 
 
 def test_github_matrix_is_an_include_list(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "list", "--matrix", str(REPO / "matrix.yaml"),
-                           "--profile", "nightly", "--github-matrix")
+    code, out, _ = run_cli(
+        capsys,
+        "list",
+        "--matrix",
+        str(REPO / "matrix.yaml"),
+        "--profile",
+        "nightly",
+        "--github-matrix",
+    )
     assert code == 0
     matrix = json.loads(out)
     assert len(matrix["include"]) == 35

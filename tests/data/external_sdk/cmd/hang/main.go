@@ -1,20 +1,23 @@
-// hang blocks forever in a cgo-free select: gxm must end it as `timeout` after SIGQUIT,
-// keeping the goroutine dump in the run's stderr log.
+// hang never finishes (a worker blocked on a lock that is never released, main waiting on a
+// timer loop so the runtime's deadlock detector does not end it): gxm must end it as `timeout`
+// after SIGQUIT, keeping the goroutine dump in the run's stderr log.
 package main
 
 import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 func main() {
 	fmt.Fprintln(os.Stderr, "hang: waiting forever")
 	var mu sync.Mutex
-	done := make(chan struct{})
+	mu.Lock()
 	go func() {
-		mu.Lock()
-		<-done
+		mu.Lock() // never acquired
 	}()
-	<-done
+	for {
+		time.Sleep(time.Hour)
+	}
 }
