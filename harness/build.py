@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import toolchains
+from harness import goenv
 from harness.backends import Backend
 from harness.classify import effective_experiments
 from harness.command import shell_line
@@ -51,7 +51,7 @@ def build_spec(
 ) -> ExecSpec:
     """The `go build -o OUT/ pkg…` invocation for one module of one cell."""
     gocache = gocache_dir(ctx.paths.cache, toolchain)
-    env = toolchains.go_env(toolchain, plan.cell.goexperiment, gocache, {})
+    env = goenv.go_env(toolchain, plan.cell.goexperiment, gocache, {})
     argv = (str(toolchain.go), "build", "-o", f"{out_dir}/", *packages)
     return ExecSpec(
         argv=argv,
@@ -77,9 +77,7 @@ def build_cell(
 ) -> BuildResult:
     """Build every fixture of `plan`'s cell; never raises for the cell's own failure."""
     cell_id = plan.cell.id
-    if plan.cell.goexperiment and not toolchains.experiment_supported(
-        toolchain, plan.cell.goexperiment
-    ):
+    if plan.cell.goexperiment and not goenv.experiment_supported(toolchain, plan.cell.goexperiment):
         return BuildResult(
             "unsupported",
             0.0,
@@ -144,7 +142,7 @@ def _with_experiments(toolchain: Toolchain, plan: CellPlan, built: BuildResult) 
         return built
     first = next(iter(sorted(built.binaries.values())))
     try:
-        version = toolchains.binary_runtime_version(toolchain, first)
+        version = goenv.binary_runtime_version(toolchain, first)
     except GxmError as exc:
         return BuildResult(
             "infra-error",
@@ -154,7 +152,7 @@ def _with_experiments(toolchain: Toolchain, plan: CellPlan, built: BuildResult) 
             detail=f"could not read the binary's Go version: {exc}",
         )
     effective = effective_experiments(version)
-    status = toolchains.experiment_status(plan.cell.goexperiment, effective)
+    status = goenv.experiment_status(plan.cell.goexperiment, effective)
     return BuildResult(
         built.status,
         built.seconds,

@@ -130,7 +130,7 @@ def _execute(
     backend = open_backend(backend_name, reporter)
     ctx = _new_context(args, run_dir, seed, backend.name, verbose)
     request = RunRequest(
-        matrix_path=str(matrix.path),
+        matrix_path=str(matrix.path.resolve()),
         matrix_sha256=matrix.sha256,
         profile=matrix.profile,
         cells=tuple(p.cell.id for p in plans),
@@ -228,7 +228,8 @@ def _print_reproduction(
                 file=err,
             )
             print(log_excerpt(run_dir / first["log"]), file=err)
-    command = ["gxm", "cell", plan.cell.id, "--matrix", str(matrix.path), "--seed", str(seed)]
+    matrix_path = str(matrix.path.resolve())
+    command = ["gxm", "cell", plan.cell.id, "--matrix", matrix_path, "--seed", str(seed)]
     if matrix.profile:
         command += ["--profile", matrix.profile]
     for option in ("backend", "repeats"):
@@ -237,7 +238,9 @@ def _print_reproduction(
     if args.fixtures:
         command += ["--fixtures", ",".join(_split(args.fixtures))]
     print("\nreproduce this cell:\n  " + shlex.join(command), file=err)
-    print("the exact build and run commands (also in the cell's JSON):", file=err)
+    print(
+        "its go build command (the -o directory was temporary; `gxm cell` rebuilds it):", file=err
+    )
     for line in doc["build"].get("commands", []):
         print(f"  {line}", file=err)
 

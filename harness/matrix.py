@@ -4,6 +4,7 @@
 its fixtures. Every problem in the file is one `MatrixError` line `file:line: what is allowed`.
 `expand` is the pure GitHub Actions matrix expansion (exclude first, then include), shared by the
 CLI and the noxfile; `select_cells` and `github_matrix` serve `--cells` and `list --github-matrix`.
+The `defaults:` blocks and include overrides are parsed by `harness.settings`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from harness.fixtures import (
     load_fixtures,
     select_fixtures,
 )
-from harness.model import FIXTURE_KINDS, Cell, Fixture, Settings, go_version_key
+from harness.model import Cell, Fixture, Settings, go_version_key
+from harness.settings import (
+    DEFAULTS_KEYS,
+    Partial,
+    merge_settings,
+    parse_setting,
+    parse_settings_block,
+    to_settings,
+)
 from harness.yamlsrc import (
     YMap,
     YSeq,
@@ -37,9 +46,7 @@ from harness.yamlsrc import (
     parse_size,
     parse_yaml,
     read_source,
-    require_int,
     require_map,
-    require_number,
     require_seq,
     require_str,
     suggest,
@@ -55,21 +62,12 @@ log = logging.getLogger("gxm.matrix")
 SCHEMA = 1
 BACKENDS = ("auto", "local", "docker")
 AXES = ("go", "goexperiment")
-DEFAULTS_KEYS = (
-    "repeats", "bench_warmup", "duration", "timeout", "grace", "build_timeout",
-    "memory", "build_memory", "cpus", "pids", "env",
-)  # fmt: skip
 PROFILE_KEYS = ("backend", "go", "goexperiment", "fixtures", "include", "exclude", "defaults")
 MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
 GITHUB_MATRIX_LIMIT = 256  # GitHub Actions: "a matrix will generate a maximum of 256 jobs"
-MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_DURATION_FIELDS = {"duration": "duration_s", "timeout": "timeout_s", "grace": "grace_s"}
-_DURATION_FIELDS["build_timeout"] = "build_timeout_s"
-_SIZE_FIELDS = {"memory": "memory_limit_bytes", "build_memory": "build_memory_limit_bytes"}
 
 
 @dataclass(frozen=True)
@@ -259,10 +257,10 @@ def _plan(
     exclude = [_axis_values(e, AXES, "exclude") for e in _entry_maps(owner["exclude"], "exclude")]
     include_maps = list(_entry_maps(owner["include"], "include"))
     include = [_include_entry(e, catalogue, groups) for e in include_maps]
-    base = _settings_block(require_map(doc, "defaults", "`defaults`"), "defaults")
+    base = parse_settings_block(require_map(doc, "defaults", "`defaults`"), "defaults")
     if name:
         defaults = require_map(overlay, "defaults", f"{where}: defaults")
-        base = _merge(base, _settings_block(defaults, f"{where}: defaults"))
+        base = merge_settings(base, parse_settings_block(defaults, f"{where}: defaults"))
     if warn:
         _warn_unused_excludes(doc.source, axes, exclude)
     combos = expand(axes, include, exclude)
@@ -377,7 +375,7 @@ def _include_entry(
         if key == "fixtures":
             values[key] = select_fixtures(entry, key, catalogue, groups)
         elif key in DEFAULTS_KEYS:
-            values[key] = _setting(entry, key, "include")
+            values[key] = parse_setting(entry, key, "include")
     return values
 
 
@@ -398,84 +396,12 @@ def _cell_plans(
         _, extras, names = found.get(cell.id, (cell, {}, selection))
         for key in DEFAULTS_KEYS:
             if key in combo:
-                extras = _merge(extras, combo[key])
+                extras = merge_settings(extras, combo[key])
         found[cell.id] = (cell, extras, combo.get("fixtures", names))
-    return [CellPlan(c, _settings(_merge(base, extras)), n) for c, extras, n in found.values()]
-
-
-# --- settings (`defaults:` and include overrides) ----------------------------------------------
-
-Partial = dict[str, Any]  # Settings field name -> value; `env` as a dict
-
-
-def _settings_block(block: YMap, where: str) -> Partial:
-    check_keys(block, DEFAULTS_KEYS, where)
-    partial: Partial = {}
-    for key in block:
-        partial = _merge(partial, _setting(block, key, where))
-    return partial
-
-
-def _setting(block: YMap, key: str, where: str) -> Partial:
-    """One `defaults` key parsed into the Settings fields it sets."""
-    what = f"{where}: {key}"
-    try:
-        if key in _DURATION_FIELDS:
-            return {_DURATION_FIELDS[key]: parse_duration(block[key])}
-        if key in _SIZE_FIELDS:
-            size = parse_size(block[key])
-            if size < MIN_MEMORY_BYTES:
-                raise UsageError(f"{size} bytes is less than the 6MiB a container needs")
-            return {_SIZE_FIELDS[key]: size}
-    except UsageError as exc:
-        raise block.error(key, f"{what}: {exc}", True) from None
-    if key == "repeats":
-        return _repeats(block, what)
-    if key == "env":
-        return {"env": _env(require_map(block, key, what), what)}
-    if key == "cpus":
-        return {"cpus": require_number(block, key, what)}
-    if key == "pids":
-        return {"pids_limit": require_int(block, key, what, minimum=1)}
-    return {"bench_warmup": require_int(block, key, what, minimum=0)}
-
-
-def _repeats(block: YMap, what: str) -> Partial:
-    per_kind = block["repeats"]
-    if isinstance(per_kind, YMap):
-        check_keys(per_kind, FIXTURE_KINDS, what)
-        return {
-            f"repeats_{k}": require_int(per_kind, k, f"{what}: {k}", minimum=1) for k in per_kind
-        }
-    if isinstance(per_kind, bool) or not isinstance(per_kind, int):
-        example = ", ".join(f"{k}: 3" for k in FIXTURE_KINDS)
-        raise block.error("repeats", f"{what} is a whole number or {{{example}}}", True)
-    count = require_int(block, "repeats", what, minimum=1)
-    return {f"repeats_{kind}": count for kind in FIXTURE_KINDS}
-
-
-def _env(block: YMap, where: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for name in block:
-        if not ENV_NAME.match(name):
-            raise block.error(name, f"{where}: {name!r} is not a variable name like GOGC")
-        if name == "GOEXPERIMENT" or name.startswith("GXM_"):
-            raise block.error(name, f"{where}: gxm sets {name} itself (see the goexperiment axis)")
-        env[name] = require_str(block, name, f"{where}: {name}")
-    return env
-
-
-def _merge(base: Partial, override: Partial) -> Partial:
-    """`override` over `base`; `env` merges per variable."""
-    merged = {**base, **override}
-    if "env" in base and "env" in override:
-        merged["env"] = {**base["env"], **override["env"]}
-    return merged
-
-
-def _settings(partial: Partial) -> Settings:
-    fields = {k: v for k, v in partial.items() if k != "env"}
-    return Settings(**fields, env=tuple(partial.get("env", {}).items()))
+    return [
+        CellPlan(cell, to_settings(merge_settings(base, extras)), names)
+        for cell, extras, names in found.values()
+    ]
 
 
 # --- selection and CI output -------------------------------------------------------------------

@@ -285,7 +285,7 @@ def _verdicts(data: RunData) -> list[tuple[str, str, Mapping[str, Any]]]:
 def header_lines(data: RunData) -> list[str]:
     """Run id, status, backend, start, profile; toolchains; outcome counts and unexpected count."""
     run = data.run
-    profile = (run.get("matrix") or {}).get("profile", "?")
+    profile = (run.get("matrix") or {}).get("profile") or "(top level)"
     first = (
         f"status {run.get('status', '?')} · backend {run.get('backend', '?')}"
         f" · started {run.get('started') or '?'} · profile {profile}"

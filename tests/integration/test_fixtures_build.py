@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import toolchains
+from harness import goenv, toolchains
 from harness.classify import effective_experiments, read_fixture_result
 from harness.command import run_command
 from harness.model import Toolchain
@@ -28,14 +28,14 @@ RUN_TIMEOUT_S = 30.0
 
 def toolchain(minor: str) -> Toolchain:
     """Go 1.<minor> from the user's gxm cache, provisioned there on first use (real pip)."""
-    return toolchains.provision(minor, toolchains.cache_dir())
+    return toolchains.provision(minor, goenv.cache_dir())
 
 
 def go_env(minor: str, goexperiment: str) -> dict[str, str]:
     """The harness's own allow-listed Go environment, with the shared per-version GOCACHE."""
     chain = toolchain(minor)
-    gocache = toolchains.cache_dir() / "gocache" / f"go{chain.version}"
-    return toolchains.go_env(chain, goexperiment, gocache, {})
+    gocache = goenv.cache_dir() / "gocache" / f"go{chain.version}"
+    return goenv.go_env(chain, goexperiment, gocache, {})
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import toolchains
+from harness import goenv, toolchains
 from harness.backends.local import LocalBackend
 from harness.model import ExecResult, ExecSpec, Toolchain
 
@@ -47,7 +47,7 @@ func main() { panic("boom") }
 @pytest.fixture(scope="module")
 def go122() -> Toolchain:
     """Go 1.22 from the user's gxm cache (provisioned there on first use)."""
-    return toolchains.provision("1.22", toolchains.cache_dir())
+    return toolchains.provision("1.22", goenv.cache_dir())
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,8 @@ def binaries(go122: Toolchain, tmp_path_factory: pytest.TempPathFactory) -> Path
         (module / name).mkdir()
         (module / name / "main.go").write_text(source)
     out = module / "bin"
-    gocache = toolchains.cache_dir() / "gocache" / f"go{go122.version}"
-    env = toolchains.go_env(go122, "", gocache, {})
+    gocache = goenv.cache_dir() / "gocache" / f"go{go122.version}"
+    env = goenv.go_env(go122, "", gocache, {})
     argv = (str(go122.go), "build", "-o", f"{out}/", "./hang", "./hog", "./boom")
     build = ExecSpec(
         argv, tuple(env.items()), module, module / "build.out", module / "build.err", 600

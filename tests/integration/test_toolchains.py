@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import toolchains
+from harness import goenv, toolchains
 from harness.classify import effective_experiments
 from harness.command import run_command
 from harness.model import Toolchain
@@ -42,7 +42,7 @@ def build_hello(toolchain: Toolchain, cache: Path, tmp_path: Path, goexperiment:
     (tmp_path / "go.mod").write_text("module hello\n\ngo 1.22\n")
     (tmp_path / "main.go").write_text(HELLO)
     gocache = cache / "gocache" / f"go{toolchain.version}"
-    env = toolchains.go_env(toolchain, goexperiment, gocache, {})
+    env = goenv.go_env(toolchain, goexperiment, gocache, {})
     run_command(
         [str(toolchain.go), "build", "-o", "hello", "."], env=env, cwd=tmp_path, timeout_s=600
     )
@@ -52,7 +52,7 @@ def build_hello(toolchain: Toolchain, cache: Path, tmp_path: Path, goexperiment:
 def test_provisioned_go_reports_the_resolved_version(go122: Toolchain, cache: Path) -> None:
     assert go122.version.startswith("1.22.")
     assert go122.goroot == cache / "toolchains" / f"go{go122.version}" / "go"
-    env = toolchains.go_env(go122, "", cache / "gocache" / "probe", {})
+    env = goenv.go_env(go122, "", cache / "gocache" / "probe", {})
     out = run_command([str(go122.go), "version"], env=env, timeout_s=60).stdout
     assert out.split()[2] == f"go{go122.version}"
     assert len(go122.sha256) == 64
@@ -76,37 +76,35 @@ def test_second_provision_asks_pip_nothing(
 
 
 def test_go122_knows_arenas_but_not_greenteagc(go122: Toolchain) -> None:
-    assert toolchains.experiment_supported(go122, "arenas")
-    assert toolchains.experiment_supported(go122, "arenas,cgocheck2")
-    assert not toolchains.experiment_supported(go122, "greenteagc")
-    assert not toolchains.experiment_supported(go122, "nogreenteagc")
+    assert goenv.experiment_supported(go122, "arenas")
+    assert goenv.experiment_supported(go122, "arenas,cgocheck2")
+    assert not goenv.experiment_supported(go122, "greenteagc")
+    assert not goenv.experiment_supported(go122, "nogreenteagc")
 
 
 def test_go126_knows_greenteagc_both_ways(go126: Toolchain) -> None:
     assert go126.version.startswith("1.26.")
-    assert toolchains.experiment_supported(go126, "greenteagc")
-    assert toolchains.experiment_supported(go126, "nogreenteagc")
-    assert not toolchains.experiment_supported(go126, "nosuchexperiment")
+    assert goenv.experiment_supported(go126, "greenteagc")
+    assert goenv.experiment_supported(go126, "nogreenteagc")
+    assert not goenv.experiment_supported(go126, "nosuchexperiment")
 
 
 def test_runtime_version_of_an_arenas_binary(go122: Toolchain, cache: Path, tmp_path: Path) -> None:
     binary = build_hello(go122, cache, tmp_path, "arenas")
-    version = toolchains.binary_runtime_version(go122, binary)
+    version = goenv.binary_runtime_version(go122, binary)
     assert version == f"go{go122.version} X:arenas"
 
 
 def test_greenteagc_on_126_is_the_default(go126: Toolchain, cache: Path, tmp_path: Path) -> None:
     (tmp_path / "on").mkdir()
     (tmp_path / "off").mkdir()
-    on = toolchains.binary_runtime_version(
+    on = goenv.binary_runtime_version(
         go126, build_hello(go126, cache, tmp_path / "on", "greenteagc")
     )
-    off = toolchains.binary_runtime_version(
+    off = goenv.binary_runtime_version(
         go126, build_hello(go126, cache, tmp_path / "off", "nogreenteagc")
     )
     assert on == f"go{go126.version}"
     assert off == f"go{go126.version}-X:nogreenteagc"
-    assert (
-        toolchains.experiment_status("greenteagc", effective_experiments(on)) == "same-as-default"
-    )
-    assert toolchains.experiment_status("nogreenteagc", effective_experiments(off)) == "active"
+    assert goenv.experiment_status("greenteagc", effective_experiments(on)) == "same-as-default"
+    assert goenv.experiment_status("nogreenteagc", effective_experiments(off)) == "active"

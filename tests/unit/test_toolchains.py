@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import toolchains
+from harness import goenv, toolchains
 from harness.errors import InfraError, UsageError
 from harness.model import Toolchain
 
@@ -156,12 +156,12 @@ def test_bad_spec_is_a_usage_error() -> None:
     ],
 )
 def test_go_version_output_gives_the_runtime_version(output: str, expected: str) -> None:
-    assert toolchains.parse_go_version_output(output) == expected
+    assert goenv.parse_go_version_output(output) == expected
 
 
 def test_unreadable_go_version_output_is_an_infra_error() -> None:
     with pytest.raises(InfraError):
-        toolchains.parse_go_version_output("f: could not read Go build info")
+        goenv.parse_go_version_output("f: could not read Go build info")
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_unreadable_go_version_output_is_an_infra_error() -> None:
     ],
 )
 def test_experiment_status(requested: str, effective: tuple[str, ...], status: str) -> None:
-    assert toolchains.experiment_status(requested, effective) == status
+    assert goenv.experiment_status(requested, effective) == status
 
 
 # --- resolution and its cache -------------------------------------------------------------------
@@ -260,12 +260,12 @@ def test_unknown_minor_is_an_infra_error(tmp_path: Path, monkeypatch: pytest.Mon
 def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GXM_CACHE", str(tmp_path / "g"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert toolchains.cache_dir() == tmp_path / "g"
+    assert goenv.cache_dir() == tmp_path / "g"
     monkeypatch.delenv("GXM_CACHE")
-    assert toolchains.cache_dir() == tmp_path / "x" / "gxm"
+    assert goenv.cache_dir() == tmp_path / "x" / "gxm"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "h"))
-    assert toolchains.cache_dir() == tmp_path / "h" / ".cache" / "gxm"
+    assert goenv.cache_dir() == tmp_path / "h" / ".cache" / "gxm"
 
 
 # --- provisioning -------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def test_go_env_is_an_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "leak")
     monkeypatch.delenv("CC", raising=False)
     toolchain = fake_toolchain(tmp_path, "")
-    env = toolchains.go_env(toolchain, "", tmp_path / "gocache", {})
+    env = goenv.go_env(toolchain, "", tmp_path / "gocache", {})
     assert set(env) == {
         "PATH", "GOROOT", "HOME", "GOCACHE", "GOPATH", "GOTOOLCHAIN", "GOFLAGS", "GOPROXY",
         "CGO_ENABLED",
@@ -404,7 +404,7 @@ def test_go_env_adds_experiment_cc_and_extra(
 ) -> None:
     monkeypatch.setenv("CC", "clang")
     toolchain = fake_toolchain(tmp_path, "")
-    env = toolchains.go_env(toolchain, "arenas", tmp_path / "gc", {"GOGC": "50", "GOPROXY": "x"})
+    env = goenv.go_env(toolchain, "arenas", tmp_path / "gc", {"GOGC": "50", "GOPROXY": "x"})
     assert env["GOEXPERIMENT"] == "arenas" and env["CC"] == "clang"
     assert env["GOGC"] == "50" and env["GOPROXY"] == "x"
 
@@ -420,14 +420,14 @@ echo "$GOEXPERIMENT"
 
 def test_experiment_supported_reads_go_env(tmp_path: Path) -> None:
     toolchain = fake_toolchain(tmp_path, FAKE_GO_ENV)
-    assert toolchains.experiment_supported(toolchain, "arenas")
-    assert not toolchains.experiment_supported(toolchain, "arenas,bogus")
+    assert goenv.experiment_supported(toolchain, "arenas")
+    assert not goenv.experiment_supported(toolchain, "arenas,bogus")
     with pytest.raises(InfraError, match="cannot find GOROOT"):
-        toolchains.experiment_supported(toolchain, "broken")
+        goenv.experiment_supported(toolchain, "broken")
 
 
 def test_binary_runtime_version_reads_go_version(tmp_path: Path) -> None:
     script = 'test "$1" = version && echo "$2: go1.22.10 X:arenas"\n'
     toolchain = fake_toolchain(tmp_path, script)
     binary = tmp_path / "my bin"
-    assert toolchains.binary_runtime_version(toolchain, binary) == "go1.22.10 X:arenas"
+    assert goenv.binary_runtime_version(toolchain, binary) == "go1.22.10 X:arenas"
