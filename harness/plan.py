@@ -71,3 +71,44 @@ def plan_tasks(
     random.Random(seed).shuffle(tasks)
     done = set(already_done)
     return [task for task in tasks if task not in done]
+
+
+BUILD_COST_S = 20.0  # a cold `go build` of the fixture module, roughly, on 2 cores
+RUN_OVERHEAD_S = 0.5  # process start, result file, classification
+
+
+def estimated_cost_s(plan: CellPlan, fixtures: Mapping[str, Fixture]) -> float:
+    """What one cell is expected to cost: its build plus every run at its configured duration."""
+    runnable, _ = fixture_selection(plan, fixtures)
+    runs = sum(plan.settings.repeats_for(f.kind) for f in runnable)
+    return BUILD_COST_S + runs * (plan.settings.duration_s + RUN_OVERHEAD_S)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`2/3` → (2, 3): shard 2 of 3, counted from 1. ValueError with a readable message."""
+    index_text, sep, count_text = text.partition("/")
+    if not sep or not index_text.isdigit() or not count_text.isdigit():
+        raise ValueError(f"--shard takes I/N (e.g. 2/3), got {text!r}")
+    index, count = int(index_text), int(count_text)
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text}: I must be between 1 and N")
+    return index, count
+
+
+def shard_plans(
+    plans: Sequence[CellPlan], fixtures: Mapping[str, Fixture], index: int, count: int
+) -> list[CellPlan]:
+    """The cells of shard `index` of `count` (from 1): a split balanced by expected cost.
+
+    Longest-processing-time-first over cells sorted by (cost, id), ties to the lowest shard: the
+    same matrix gives the same split on every machine, and every cell lands in exactly one shard.
+    """
+    loads = [0.0] * count
+    members: list[list[CellPlan]] = [[] for _ in range(count)]
+    ordered = sorted(plans, key=lambda p: (-estimated_cost_s(p, fixtures), p.cell.id))
+    for plan in ordered:
+        target = min(range(count), key=lambda k: (loads[k], k))
+        loads[target] += estimated_cost_s(plan, fixtures)
+        members[target].append(plan)
+    chosen = {p.cell.id for p in members[index - 1]}
+    return [p for p in plans if p.cell.id in chosen]

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.matrix import CellPlan
 from harness.model import Cell, Fixture, Settings
-from harness.plan import RunTask, fixture_selection, plan_tasks
+from harness.plan import (
+    RunTask,
+    estimated_cost_s,
+    fixture_selection,
+    parse_shard,
+    plan_tasks,
+    shard_plans,
+)
 
 FIXTURES = {
     "stress_a": Fixture("stress_a", "stress", "p", Path("/m"), "./cmd/stress_a"),
@@ -62,3 +71,44 @@ def test_fixture_excluded_by_requirement_is_reported_with_reason() -> None:
     runnable, excluded = fixture_selection(plans()[0], FIXTURES)
     assert [f.name for f in runnable] == ["stress_a", "bench_b"]
     assert excluded[0].fixture == "arena_c" and "arenas" in excluded[0].reason
+
+
+def many_plans(count: int) -> list[CellPlan]:
+    versions = [f"1.{minor}" for minor in range(21, 28)]
+    experiments = ["", "arenas", "cgocheck2", "greenteagc", "nogreenteagc"]
+    cells = [Cell(v, e) for v in versions for e in experiments][:count]
+    return [CellPlan(c, SETTINGS, tuple(FIXTURES)) for c in cells]
+
+
+def test_shards_partition_the_cells_exactly() -> None:
+    plans = many_plans(35)
+    shards = [shard_plans(plans, FIXTURES, i, 4) for i in range(1, 5)]
+    ids = [p.cell.id for shard in shards for p in shard]
+    assert sorted(ids) == sorted(p.cell.id for p in plans)
+    assert len(ids) == len(set(ids))
+
+
+def test_shards_are_balanced_by_expected_cost() -> None:
+    plans = many_plans(35)
+    costs = [
+        sum(estimated_cost_s(p, FIXTURES) for p in shard_plans(plans, FIXTURES, i, 3))
+        for i in range(1, 4)
+    ]
+    assert max(costs) - min(costs) <= max(estimated_cost_s(p, FIXTURES) for p in plans)
+
+
+def test_shard_split_does_not_depend_on_input_order() -> None:
+    plans = many_plans(12)
+    forward = [p.cell.id for p in shard_plans(plans, FIXTURES, 2, 3)]
+    backward = [p.cell.id for p in shard_plans(plans[::-1], FIXTURES, 2, 3)]
+    assert sorted(forward) == sorted(backward)
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "1-3", "a/b", "3"])
+def test_bad_shard_text_is_rejected(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_shard(text)
+
+
+def test_shard_text_parses() -> None:
+    assert parse_shard("2/3") == (2, 3)
