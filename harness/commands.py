@@ -170,6 +170,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.cells = args.cells or run["cells"]
         args.fixtures = args.fixtures or (run.get("fixtures") or [])
         args.repeats = args.repeats or run.get("repeats")
+        args.backend = args.backend or run.get("backend")
         seed = run["seed"]
         previous = {doc["cell"]["id"]: doc for doc in store.load_run(run_dir).cells}
     matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
