@@ -50,6 +50,26 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
         metavar="PATTERN",
         help="cell ids, nox ids or shell globs ('go1.2*-arenas'); repeat or comma-separate",
     )
+    parser.add_argument(
+        "--go",
+        action="append",
+        default=[],
+        metavar="VERSIONS",
+        help="only cells of these Go versions, as the matrix writes them (1.22,1.26)",
+    )
+    parser.add_argument(
+        "--goexperiment",
+        action="append",
+        default=[],
+        metavar="VALUES",
+        help="only cells of these experiments (`default` for none; arenas+cgocheck2 for a list)",
+    )
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="only shard I of N: a split of the selected cells balanced by expected cost",
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="JSON for a GitHub Actions strategy.matrix (fromJSON)",
     )
+    p_list.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --github-matrix: one job per shard (gxm run --shard i/N) instead of per cell",
+    )
 
     p_run = sub.add_parser("run", help="run a matrix selection and print the tables", epilog=EPILOG)
     _add_selection(p_run)
@@ -131,16 +158,88 @@ def build_parser() -> argparse.ArgumentParser:
     p_cell.add_argument("--profile", default=None, help="matrix profile")
     _add_run_options(p_cell)
 
-    p_report = sub.add_parser("report", help="render the tables of a finished run", epilog=EPILOG)
-    p_report.add_argument("run", metavar="RUN", help="run id, run directory, or `latest`")
-    p_report.add_argument("--format", choices=("txt", "md", "json"), default="txt")
-    p_report.add_argument(
+    p_merge = sub.add_parser(
+        "merge", help="combine shard run directories into one run", epilog=EPILOG
+    )
+    p_merge.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="shard run dirs")
+    p_merge.add_argument(
         "--out",
         type=Path,
         default=Path("results"),
-        help="results directory to look for RUN in (default: ./results)",
+        help="directory the merged run directory is created in (default: ./results)",
     )
+
+    _add_report_commands(sub)
     return parser
+
+
+def _add_results_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="results directory to look for runs in (default: ./results)",
+    )
+
+
+REPORT_FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
+TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
+
+
+def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """report, compare, trend, publish: commands that read finished runs."""
+    p_report = sub.add_parser("report", help="render the tables of a finished run", epilog=EPILOG)
+    p_report.add_argument("run", metavar="RUN", help="run id, run directory, or `latest`")
+    p_report.add_argument("--format", choices=REPORT_FORMATS, default="txt")
+    p_report.add_argument(
+        "--claims", action="store_true", help="add the claims section (needs harness/claims.py)"
+    )
+    p_report.add_argument(
+        "--write",
+        action="store_true",
+        help="also rewrite the run's report files and plots/ (report.md/.txt/.html, bench.txt, "
+        "junit.xml)",
+    )
+    _add_results_root(p_report)
+
+    p_compare = sub.add_parser(
+        "compare",
+        help="outcome changes, then significant metric changes, from RUN_A to RUN_B",
+        epilog="Exit code 1 when an outcome changed into an unexpected one; metric changes "
+        "never fail.",
+    )
+    p_compare.add_argument("run_a", metavar="RUN_A", help="the earlier run (id, dir, `latest`)")
+    p_compare.add_argument("run_b", metavar="RUN_B", help="the later run")
+    p_compare.add_argument("--format", choices=TABLE_FORMATS, default="txt")
+    _add_results_root(p_compare)
+
+    p_trend = sub.add_parser(
+        "trend", help="a metric's median per cell across every run under results/", epilog=EPILOG
+    )
+    p_trend.add_argument("--fixture", default=None, help="one bench fixture (default: all)")
+    p_trend.add_argument(
+        "--metric", default=None, help="one metric, e.g. gc_pause_p99_ns (default: pauses, GC CPU)"
+    )
+    p_trend.add_argument("--format", choices=TABLE_FORMATS, default="txt")
+    p_trend.add_argument(
+        "--plots", type=Path, default=None, help="where trend PNGs go (default: <out>/trends)"
+    )
+    _add_results_root(p_trend)
+
+    p_publish = sub.add_parser(
+        "publish", help="write a run's pages into a GitHub wiki and push them", epilog=EPILOG
+    )
+    p_publish.add_argument("run", metavar="RUN", help="run id, run directory, or `latest`")
+    p_publish.add_argument(
+        "--wiki",
+        required=True,
+        metavar="DIR_OR_URL",
+        help="a wiki checkout, a bare repository, or a URL (https://github.com/O/R.wiki.git)",
+    )
+    p_publish.add_argument(
+        "--cache", type=Path, default=None, help="where clones live (default: the gxm cache)"
+    )
+    _add_results_root(p_publish)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

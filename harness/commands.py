@@ -22,9 +22,17 @@ from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import NothingSelectedError, UsageError
-from harness.matrix import CellPlan, Matrix, github_matrix, load_matrix, select_cells
+from harness.matrix import (
+    CellPlan,
+    Matrix,
+    github_matrix,
+    github_shard_matrix,
+    load_matrix,
+    select_cells,
+)
 from harness.model import Fixture
 from harness.pipeline import RunRequest, execute_run
+from harness.plan import parse_shard, shard_plans
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,6 +57,7 @@ def selected_plans(args: argparse.Namespace, matrix: Matrix) -> list[CellPlan]:
     patterns = _split(getattr(args, "cells", []))
     if patterns:
         plans = list(select_cells(plans, patterns))
+    plans = _filter_axes(args, plans)
     wanted = _split(getattr(args, "fixtures", []))
     if wanted:
         known = {f.name for f in matrix.fixtures}
@@ -59,14 +68,44 @@ def selected_plans(args: argparse.Namespace, matrix: Matrix) -> list[CellPlan]:
         plans = [p for p in plans if p.fixtures]
     if not plans:
         raise NothingSelectedError("the selection matched no cell (see `gxm list`)")
+    if getattr(args, "shard", None):
+        plans = _shard(args.shard, plans, matrix)
     return plans
+
+
+def _filter_axes(args: argparse.Namespace, plans: list[CellPlan]) -> list[CellPlan]:
+    """`--go 1.22,1.26` and `--goexperiment default,arenas` narrow the selection."""
+    versions = {v.removeprefix("go") for v in _split(getattr(args, "go", []))}
+    if versions:
+        plans = [p for p in plans if p.cell.go in versions]
+    experiments = {e.replace("+", ",") for e in _split(getattr(args, "goexperiment", []))}
+    if experiments:
+        wanted = {"" if e == "default" else e for e in experiments}
+        plans = [p for p in plans if p.cell.goexperiment in wanted]
+    return plans
+
+
+def _shard(text: str, plans: list[CellPlan], matrix: Matrix) -> list[CellPlan]:
+    try:
+        index, count = parse_shard(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    chosen = shard_plans(plans, {f.name: f for f in matrix.fixtures}, index, count)
+    if not chosen:
+        raise NothingSelectedError(f"shard {text} has no cells ({len(plans)} cells selected)")
+    return chosen
 
 
 def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
     plans = selected_plans(args, matrix)
     if args.github_matrix:
-        print(json.dumps(github_matrix([p.cell for p in plans]), separators=(",", ":")))
+        jobs = (
+            github_shard_matrix(args.shards)
+            if args.shards
+            else github_matrix([p.cell for p in plans])
+        )
+        print(json.dumps(jobs, separators=(",", ":")))
         return 0
     rows = [
         {
@@ -151,9 +190,8 @@ def _execute(
 
 def _finish(run_dir: Path) -> int:
     """Write the reports beside the results, print the tables, and return the exit code."""
-    store.write_text_atomic(run_dir / "report.md", report.render(run_dir, "md"))
-    text = report.render(run_dir, "txt")
-    store.write_text_atomic(run_dir / "report.txt", text)
+    report.write_reports(run_dir)
+    text = (run_dir / "report.txt").read_text(encoding="utf-8")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
     print(f"results: {run_dir}", file=sys.stderr)
@@ -258,6 +296,59 @@ def log_excerpt(path: Path, max_lines: int = 60) -> str:
 
 def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     run_dir = store.resolve_run(args.run, args.out)
-    text = report.render(run_dir, args.format)
+    if args.write:
+        for path in report.write_reports(run_dir):
+            print(f"wrote {path}", file=sys.stderr)
+    text = report.render(run_dir, args.format, claims=bool(args.claims))
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return report.exit_code_for(run_dir)
+
+
+def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from harness import history
+
+    run_a = store.resolve_run(args.run_a, args.out)
+    run_b = store.resolve_run(args.run_b, args.out)
+    comparison = history.compare(run_a, run_b)
+    sys.stdout.write(history.render_comparison(comparison, args.format))
+    return comparison.exit_code
+
+
+def cmd_trend(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from harness import history, plots
+
+    runs = history.load_history(args.out)
+    if not runs:
+        raise UsageError(f"no runs under {args.out}/ yet; start one with `gxm run`")
+    found = history.trends(runs, args.fixture, args.metric)
+    plot_dir = args.plots or args.out / "trends"
+    written = plots.write_trend_plots(found, plot_dir)
+    images = {key: str(path) for key, path in written.items()}
+    sys.stdout.write(history.render_trends(found, args.format, images))
+    for path in written.values():
+        print(f"plot: {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from harness import publish
+
+    run_dir = store.resolve_run(args.run, args.out)
+    result = publish.publish(run_dir, args.wiki, cache=args.cache)
+    state = f"committed {result.commit[:12]}" if result.commit else "no change, nothing committed"
+    pushed = ", pushed" if result.pushed else ""
+    print(f"wiki {result.checkout}: {', '.join(result.pages)} — {state}{pushed}", file=sys.stderr)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Combine shard run directories; print the merged run's tables, exit as `gxm run` would."""
+    from harness.merge import merge_runs
+
+    for run_dir in args.runs:
+        if not (run_dir / "run.json").is_file():
+            raise UsageError(f"{run_dir}: not a gxm run directory (no run.json)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    merged = merge_runs(args.runs, args.out)
+    print(f"merged {len(args.runs)} runs into {merged}", file=sys.stderr)
+    return _finish(merged)

@@ -53,7 +53,8 @@ from harness.yamlsrc import (
 )
 
 __all__ = [
-    "CellPlan", "DockerSettings", "Matrix", "expand", "github_matrix", "load_matrix",
+    "CellPlan", "DockerSettings", "Matrix", "expand", "github_matrix",
+    "github_shard_matrix", "load_matrix",
     "parse_duration", "parse_size", "select_cells",
 ]  # fmt: skip
 
@@ -458,6 +459,24 @@ def github_matrix(cells: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
                 "nox_session": f"cell({cell.nox_id})",
                 "go": cell.go,
                 "goexperiment": cell.goexperiment,
+                "name": cell.id,
+                "selection": f"--cells {cell.id}",
             }
         )
     return {"include": entries}
+
+
+def github_shard_matrix(count: int) -> dict[str, list[dict[str, str]]]:
+    """A GitHub Actions `strategy.matrix` with one job per shard (`gxm run --shard i/N`)."""
+    if not 1 <= count <= GITHUB_MATRIX_LIMIT:
+        raise UsageError(f"--shards takes 1 to {GITHUB_MATRIX_LIMIT}, got {count}")
+    return {
+        "include": [
+            {
+                "name": f"shard-{i}-of-{count}",
+                "shard": f"{i}/{count}",
+                "selection": f"--shard {i}/{count}",
+            }
+            for i in range(1, count + 1)
+        ]
+    }

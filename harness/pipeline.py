@@ -19,9 +19,9 @@ from harness.context import RunContext
 from harness.errors import GxmError
 from harness.matrix import CellPlan
 from harness.model import Fixture, Outcome, Toolchain
-from harness.plan import RunTask, fixture_selection, plan_tasks
+from harness.plan import RunTask, fixture_selection, plan_tasks, warmup_tasks
 from harness.run import execute_fixture_run
-from harness.store import write_json_atomic
+from harness.store import mask_secrets, write_json_atomic
 
 log = logging.getLogger("gxm.pipeline")
 BUILD_WORKERS = 2
@@ -109,11 +109,12 @@ def _settings_document(plan: CellPlan) -> dict[str, Any]:
     s = plan.settings
     return {
         "repeats": {"stress": s.repeats_stress, "bench": s.repeats_bench, "claim": s.repeats_claim},
+        "bench_warmup": s.bench_warmup,
         "duration_s": s.duration_s,
         "timeout_s": s.timeout_s,
         "memory_limit_bytes": s.memory_limit_bytes,
         "cpus": s.cpus,
-        "env": dict(s.env),
+        "env": mask_secrets(dict(s.env)),
     }
 
 
@@ -175,18 +176,25 @@ class Pipeline:
                 advance(f"go {spec} → {toolchain.version if toolchain else 'unavailable'}")
 
     def build_all(self) -> None:
-        """Build every cell, BUILD_WORKERS at a time; each cell document is written as it ends."""
+        """Build every cell, BUILD_WORKERS at a time; each cell document is written as it ends.
+
+        On Ctrl-C the pool is abandoned without waiting: the backend's exit kills the builds, and
+        the worker threads end as soon as their `go build` is gone.
+        """
         buildable = [s for s in self.states.values() if s.toolchain is not None]
-        with (
-            self.ctx.reporter.progress("builds", len(buildable)) as advance,
-            ThreadPoolExecutor(max_workers=BUILD_WORKERS) as pool,
-        ):
-            futures = {pool.submit(self._build_one, state): state for state in buildable}
-            for future, state in futures.items():
-                future.result()
-                self.write_cell(state.plan.cell.id)
-                build = state.build
-                advance(f"{state.plan.cell.id}: {build.status if build else '?'}")
+        pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="gxm-build")
+        try:
+            with self.ctx.reporter.progress("builds", len(buildable)) as advance:
+                futures = {pool.submit(self._build_one, state): state for state in buildable}
+                for future, state in futures.items():
+                    future.result()
+                    self.write_cell(state.plan.cell.id)
+                    build = state.build
+                    advance(f"{state.plan.cell.id}: {build.status if build else '?'}")
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         for state in self.states.values():
             if state.toolchain is None:
                 self.write_cell(state.plan.cell.id)
@@ -202,13 +210,14 @@ class Pipeline:
         plans = [
             s.plan for s in self.states.values() if s.build is not None and s.build.status == "ok"
         ]
-        tasks = plan_tasks(
+        tasks = warmup_tasks(plans, self.fixtures, already_done=done) + plan_tasks(
             plans, self.fixtures, self.ctx.seed, repeats_override=self.repeats, already_done=done
         )
         with self.ctx.reporter.progress("runs", len(tasks)) as advance:
             for task in tasks:
                 record = self._run_one(task)
-                label = f"{task.cell_id} {task.fixture}#{task.i}: {record['outcome']}"
+                number = f"warm-up {-task.i}" if task.warmup else f"#{task.i}"
+                label = f"{task.cell_id} {task.fixture} {number}: {record['outcome']}"
                 if record.get("signature"):
                     label += f" ({record['signature'][:60]})"
                 advance(label)
@@ -225,6 +234,8 @@ class Pipeline:
             state.build.binaries[task.fixture],
             task.i,
         )
+        if task.warmup:
+            record["warmup"] = True  # run, recorded, never counted (stats.measured_runs)
         state.runs.setdefault(task.fixture, []).append(record)
         self.write_cell(task.cell_id)
         return record

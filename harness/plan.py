@@ -23,6 +23,11 @@ class RunTask:
     fixture: str
     i: int
 
+    @property
+    def warmup(self) -> bool:
+        """Warm-up runs have negative numbers (see `warmup_tasks`)."""
+        return self.i < 0
+
 
 @dataclass(frozen=True)
 class Exclusion:
@@ -70,6 +75,28 @@ def plan_tasks(
             tasks.extend(RunTask(plan.cell.id, fixture.name, i) for i in range(count))
     random.Random(seed).shuffle(tasks)
     done = set(already_done)
+    return [task for task in tasks if task not in done]
+
+
+def warmup_tasks(
+    plans: Sequence[CellPlan],
+    fixtures: Mapping[str, Fixture],
+    *,
+    already_done: Iterable[RunTask] = (),
+) -> list[RunTask]:
+    """The warm-up runs of bench fixtures (`bench_warmup` per cell), minus `already_done`.
+
+    A warm-up is numbered `i = -1, -2, …` so it never collides with a measured run (and its log
+    and resume bookkeeping stay apart); it runs before the measured runs and is never counted.
+    """
+    done = set(already_done)
+    tasks = [
+        RunTask(plan.cell.id, fixture.name, -(w + 1))
+        for plan in sorted(plans, key=lambda p: p.cell.id)
+        for fixture in fixture_selection(plan, fixtures)[0]
+        if fixture.kind == "bench"
+        for w in range(plan.settings.bench_warmup)
+    ]
     return [task for task in tasks if task not in done]
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
 from harness.command import shell_line
@@ -105,6 +107,15 @@ def read_tail(path: Path, limit: int = STDERR_TAIL_BYTES) -> str:
         return ""
 
 
+def host_load_avg() -> list[float]:
+    """The 1, 5 and 15-minute load averages of the host now ([] where psutil cannot tell): recorded
+    before each run so reports can say when the machine was too busy to trust a timing."""
+    try:
+        return [round(x, 2) for x in psutil.getloadavg()]
+    except (OSError, AttributeError):
+        return []
+
+
 def execute_fixture_run(
     ctx: RunContext,
     backend: Backend,
@@ -117,6 +128,7 @@ def execute_fixture_run(
     """Run fixture `i` once and return its run record (results schema 1, `runs[]` entry)."""
     spec = fixture_spec(ctx, plan, fixture, binary, i)
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
+    load_avg = host_load_avg()
     result: ExecResult = backend.execute(spec, toolchain)
     stderr = read_tail(spec.stderr_path)
     classified = classify(result, stderr)
@@ -134,6 +146,7 @@ def execute_fixture_run(
         "result_status": report.status,
         "runtime_version": report.runtime_version,
         "peak_rss_bytes": result.peak_rss_bytes,
+        "load_avg": load_avg,
         "log": str(spec.stderr_path.relative_to(ctx.paths.run_dir)),
         "command": " ".join(shlex.quote(a) for a in spec.argv),
     }

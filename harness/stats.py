@@ -1,7 +1,9 @@
-"""Basic statistics for results: medians with distribution-free intervals, Wilson intervals for
-crash rates, the per-fixture `summary` object of a cell document, and the verdict.
+"""Statistics for results: medians with distribution-free intervals, Wilson intervals for crash
+rates, the per-fixture `summary` object of a cell document, the verdict, and comparisons against a
+baseline (Mann–Whitney U for metrics, Fisher's exact test for crash rates, via scipy.stats).
 
-Pure functions over plain values and dicts (the cell JSON shapes), no I/O and no scipy.
+Pure functions over plain values and dicts (the cell JSON shapes), no I/O. Warm-up runs (run
+records with `"warmup": true`) are never counted in a summary or a comparison.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from harness.model import FIXTURE_KINDS, Outcome
@@ -77,6 +80,21 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def measured_runs(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The runs that count: every run record except warm-ups."""
+    return [run for run in runs if not run.get("warmup")]
+
+
+def metric_samples(runs: Iterable[Mapping[str, Any]], name: str) -> list[float]:
+    """The values of metric `name` from passing, measured (non-warm-up) runs, in run order."""
+    values = []
+    for run in measured_runs(runs):
+        value = (run.get("metrics") or {}).get(name)
+        if run.get("outcome") == "pass" and isinstance(value, (int, float)) and _is_number(value):
+            values.append(float(value))
+    return values
+
+
 def _metric_summaries(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per metric over passing runs: median, 95% interval of the median, n."""
     samples: dict[str, list[float]] = {}
@@ -116,22 +134,34 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, An
       With n = 0, `rate` and `ci95` are null;
     - `metrics`: per metric reported by passing runs, the median, its 95% interval and n (a
       crashed run's partial numbers would skew the distribution);
-    - `top_signature`: the most common crash signature, or null.
+    - `top_signature`: the most common crash signature, or null;
+    - `warmup` (only when there were warm-up runs): their outcome counts. Warm-ups are left out
+      of everything above; the verdict still sees them, so a crashing warm-up is never hidden.
 
     `kind` is one of the fixture kinds; all kinds are summarised alike today.
     """
     if kind not in FIXTURE_KINDS:
         raise ValueError(f"unknown fixture kind {kind!r}")
-    counts = Counter(str(r.get("outcome")) for r in runs)
+    measured = measured_runs(runs)
+    counts = _ordered_counts(Counter(str(r.get("outcome")) for r in measured))
+    summary: dict[str, Any] = {
+        "n": len(measured),
+        "outcomes": counts,
+        "crash_rate": _crash_rate(Counter(counts)),
+        "metrics": _metric_summaries(measured),
+        "top_signature": _top_signature(measured),
+    }
+    warmups = [r for r in runs if r.get("warmup")]
+    if warmups:
+        summary["warmup"] = _ordered_counts(Counter(str(r.get("outcome")) for r in warmups))
+    return summary
+
+
+def _ordered_counts(counts: Counter[str]) -> dict[str, int]:
+    """Outcome counts in the closed set's order, zero counts left out, unknown names last."""
     ordered = {o: counts[o] for o in _OUTCOME_ORDER if counts[o]}
     ordered.update({o: c for o, c in counts.items() if o not in ordered})
-    return {
-        "n": len(runs),
-        "outcomes": ordered,
-        "crash_rate": _crash_rate(counts),
-        "metrics": _metric_summaries(runs),
-        "top_signature": _top_signature(runs),
-    }
+    return ordered
 
 
 def verdict(outcomes: Sequence[str | Outcome], expected: Sequence[str | Outcome]) -> str:
@@ -147,3 +177,194 @@ def verdict(outcomes: Sequence[str | Outcome], expected: Sequence[str | Outcome]
     if not seen or "infra-error" in seen:
         return "unexpected"
     return "expected" if seen <= allowed else "unexpected"
+
+
+# --- comparisons against a baseline -------------------------------------------------------------
+
+ALPHA = 0.05  # a change is significant when p < ALPHA (benchstat's default)
+MAX_RELATIVE_SPREAD = 0.10  # robust spread (scaled MAD / median) above this is too noisy to trust
+MIN_TRUSTED_RUNS = 5
+
+
+def min_p_value(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p a Mann–Whitney U test can give for sample sizes n_a and n_b.
+
+    With 3 runs a side it is 0.1: no difference, however large, can be significant at 0.05.
+    """
+    if n_a < 1 or n_b < 1:
+        return 1.0
+    return min(1.0, 2 / math.comb(n_a + n_b, n_a))
+
+
+def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Mann–Whitney U p-value of samples a and b (scipy.stats; exact for small samples
+    without ties, normal approximation with tie correction otherwise). 1.0 when all values tie."""
+    if not a or not b:
+        raise ValueError("Mann–Whitney U needs at least one value on each side")
+    from scipy.stats import mannwhitneyu
+
+    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def fisher_p(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
+    """Two-sided Fisher exact p-value that failure rates k_a/n_a and k_b/n_b differ."""
+    if not (0 <= k_a <= n_a and 0 <= k_b <= n_b) or n_a == 0 or n_b == 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got {k_a}/{n_a} and {k_b}/{n_b}")
+    from scipy.stats import fisher_exact
+
+    return float(fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]]).pvalue)
+
+
+def p_text(p_value: float) -> str:
+    """`p=0.036`, or `p<0.001` rather than a misleading `p=0.000`."""
+    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """A metric of one cell against its baseline: ratio of medians and a Mann–Whitney U p.
+
+    `p_value` is None when a side has no values; `testable` is False when the sample sizes are
+    too small for any difference to reach significance (see `min_p_value`).
+    """
+
+    n: int
+    n_baseline: int
+    median: float | None
+    baseline_median: float | None
+    p_value: float | None
+    alpha: float = ALPHA
+
+    @property
+    def ratio(self) -> float | None:
+        if self.median is None or not self.baseline_median:
+            return None
+        return self.median / self.baseline_median
+
+    @property
+    def testable(self) -> bool:
+        return min_p_value(self.n, self.n_baseline) < self.alpha
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.testable and self.p_value < self.alpha
+
+    @property
+    def delta_text(self) -> str:
+        """`+12%` when significant, `~` when not, `?` when too few runs to tell, `-` when a side
+        is missing (benchstat's notation)."""
+        if self.p_value is None:
+            return "-"
+        if not self.testable:
+            return "?"
+        if not self.significant:
+            return "~"
+        ratio = self.ratio
+        return "changed" if ratio is None else f"{(ratio - 1) * 100:+.0f}%"
+
+    @property
+    def detail_text(self) -> str:
+        """`+12% (p=0.003 n=10+10)`: the delta with its evidence."""
+        if self.p_value is None:
+            return self.delta_text
+        return f"{self.delta_text} ({p_text(self.p_value)} n={self.n}+{self.n_baseline})"
+
+
+def compare_samples(
+    values: Sequence[float], baseline: Sequence[float], alpha: float = ALPHA
+) -> MetricChange:
+    """`values` against `baseline`: medians, and the Mann–Whitney U p when both sides have data."""
+    p = mann_whitney_p(values, baseline) if values and baseline else None
+    return MetricChange(
+        n=len(values),
+        n_baseline=len(baseline),
+        median=median(values) if values else None,
+        baseline_median=median(baseline) if baseline else None,
+        p_value=p,
+        alpha=alpha,
+    )
+
+
+@dataclass(frozen=True)
+class RateChange:
+    """A crash rate k/n against the baseline's, with Fisher's exact p (None when a side has n=0)."""
+
+    k: int
+    n: int
+    k_baseline: int
+    n_baseline: int
+    p_value: float | None
+    alpha: float = ALPHA
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < self.alpha
+
+    @property
+    def text(self) -> str:
+        """`3/10 vs 0/10 (p=0.211)`; `~` prefix when not significant."""
+        base = f"{self.k}/{self.n} vs {self.k_baseline}/{self.n_baseline}"
+        if self.p_value is None:
+            return base
+        mark = "" if self.significant else "~ "
+        return f"{mark}{base} ({p_text(self.p_value)})"
+
+
+def compare_rates(k: int, n: int, k_baseline: int, n_baseline: int) -> RateChange:
+    """Crash rate k/n against k_baseline/n_baseline with Fisher's exact test."""
+    p = fisher_p(k, n, k_baseline, n_baseline) if n and n_baseline else None
+    return RateChange(k, n, k_baseline, n_baseline, p)
+
+
+def relative_spread(values: Sequence[float]) -> float | None:
+    """Scaled median absolute deviation over |median| (≈ the coefficient of variation for normal
+    data, but not thrown by one outlier); None for fewer than 2 values or a zero median."""
+    if len(values) < 2:
+        return None
+    centre = median(values)
+    if centre == 0:
+        return None
+    mad = median(abs(v - centre) for v in values)
+    return 1.4826 * mad / abs(centre)
+
+
+@dataclass(frozen=True)
+class SpreadWarning:
+    """One reason not to trust a metric: `kind` is `few-runs`, `spread` or `load`."""
+
+    kind: str
+    text: str
+
+
+def spread_warnings(
+    values: Sequence[float],
+    load_avgs: Sequence[float] = (),
+    cpus: int | None = None,
+) -> list[SpreadWarning]:
+    """Why a metric's numbers should not be trusted (empty when no reason applies): too few runs
+    (under MIN_TRUSTED_RUNS), a relative spread over MAX_RELATIVE_SPREAD, or a noisy machine (the
+    1-minute load average recorded before a run exceeded the CPU count)."""
+    reasons = []
+    if len(values) < MIN_TRUSTED_RUNS:
+        reasons.append(
+            SpreadWarning("few-runs", f"only {len(values)} runs (want ≥{MIN_TRUSTED_RUNS})")
+        )
+    spread = relative_spread(values)
+    if spread is not None and spread > MAX_RELATIVE_SPREAD:
+        limit = f"{MAX_RELATIVE_SPREAD * 100:.0f}%"
+        reasons.append(SpreadWarning("spread", f"spread ±{spread * 100:.0f}% (over {limit})"))
+    if cpus and load_avgs and max(load_avgs) > cpus:
+        text = f"noisy machine: load average up to {max(load_avgs):.1f} on {cpus} CPUs"
+        reasons.append(SpreadWarning("load", text))
+    return reasons
+
+
+def run_load_avgs(runs: Iterable[Mapping[str, Any]]) -> list[float]:
+    """The 1-minute load averages recorded before each measured run (`load_avg[0]`)."""
+    loads = []
+    for run in measured_runs(runs):
+        load = run.get("load_avg")
+        if isinstance(load, (list, tuple)) and load and _is_number(load[0]):
+            loads.append(float(load[0]))
+    return loads

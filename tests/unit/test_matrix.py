@@ -15,6 +15,7 @@ from harness.matrix import (
     Matrix,
     expand,
     github_matrix,
+    github_shard_matrix,
     load_matrix,
     parse_duration,
     parse_size,
@@ -411,6 +412,8 @@ def test_github_matrix_shape() -> None:
                 "nox_session": "cell(go1_22-default)",
                 "go": "1.22",
                 "goexperiment": "",
+                "name": "go1.22-default",
+                "selection": "--cells go1.22-default",
             },
             {
                 "cell": "go1.22-arenas",
@@ -418,9 +421,23 @@ def test_github_matrix_shape() -> None:
                 "nox_session": "cell(go1_22-arenas)",
                 "go": "1.22",
                 "goexperiment": "arenas",
+                "name": "go1.22-arenas",
+                "selection": "--cells go1.22-arenas",
             },
         ]
     }
+
+
+def test_github_shard_matrix_has_one_job_per_shard() -> None:
+    out = github_shard_matrix(3)
+    assert [job["selection"] for job in out["include"]] == [
+        "--shard 1/3",
+        "--shard 2/3",
+        "--shard 3/3",
+    ]
+    assert len({job["name"] for job in out["include"]}) == 3
+    with pytest.raises(UsageError):
+        github_shard_matrix(0)
 
 
 def test_github_matrix_limit_and_empty() -> None:

@@ -1,20 +1,26 @@
-"""Tests for harness.report: crash and pause tables in txt / md / mediawiki, json, exit codes."""
+"""Tests for harness.report (and the tables it renders): crash, crash-rate and pause tables in
+txt / md / mediawiki / html, json, the claims hook, secret masking, exit codes."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
+from harness import report
 from harness.errors import UsageError
+from harness.pauses import format_metric, pause_table
 from harness.report import (
-    change_text,
     exit_code_for,
     format_ns,
     render,
+    render_table,
     signature_tag,
+    write_reports,
 )
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
@@ -35,6 +41,7 @@ def _fixture(
     p99_ns: int = 200_000,
     signature: str | None = None,
     expected: tuple[str, ...] = ("pass",),
+    step_ns: int = 1,
 ) -> dict:
     runs = [
         {
@@ -44,7 +51,7 @@ def _fixture(
             "signal": None,
             "seconds": 2.0,
             "signature": signature if o == "crash" else None,
-            "metrics": {"gc_pause_p99_ns": p99_ns + i, "gc_cpu_fraction": 0.05}
+            "metrics": {"gc_pause_p99_ns": p99_ns + i * step_ns, "gc_cpu_fraction": 0.05}
             if o == "pass"
             else {},
             "result_status": "ok",
@@ -67,6 +74,7 @@ def _make_run(
     cells: dict[str, dict],
     listed: list[str] | None = None,
     build: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Path:
     """A run directory with one cell document per entry of `cells` (id → fixtures)."""
     store = RunStore.create(root, "20261127T120000Z-0001")
@@ -80,6 +88,7 @@ def _make_run(
                     "go_resolved": f"{go}.4",
                     "goexperiment": "" if exp == "default" else exp,
                     "backend": "local",
+                    "settings": {"env": env or {}},
                 },
                 "build": {"status": (build or {}).get(cid, "ok"), "seconds": 1.0},
                 "fixtures": fixtures,
@@ -91,6 +100,7 @@ def _make_run(
             "status": "complete",
             "backend": "local",
             "started": "2026-11-27T12:00:00Z",
+            "host": {"cpus": 4},
             "matrix": {"profile": "nightly"},
             "cells": list(cells) if listed is None else listed,
         }
@@ -113,13 +123,21 @@ def _pipe_tables(markdown: str) -> list[list[list[str]]]:
     return tables
 
 
+def _table(markdown: str, *first_headers: str) -> list[list[str]]:
+    """The pipe table whose header starts with `first_headers`."""
+    found = [t for t in _pipe_tables(markdown) if t[0][: len(first_headers)] == list(first_headers)]
+    assert len(found) == 1, [t[0] for t in _pipe_tables(markdown)]
+    return found[0]
+
+
 # --- sample run ---------------------------------------------------------------------------------
 
 
 def test_md_crash_table_is_a_pipe_table_with_a_column_per_cell() -> None:
     md = render(SAMPLE, "md")
     assert "## Crashes" in md and "## GC pauses" in md
-    crash, pauses = _pipe_tables(md)
+    crash = _table(md, "fixture", "go1.22 default")
+    pauses = _table(md, "fixture", "go", "experiment")
     header, separator, *rows = crash
     assert header == ["fixture"] + [c.replace("-", " ", 1) for c in SAMPLE_CELLS]
     assert all(re.fullmatch(r":?-+:?", s) for s in separator)
@@ -133,7 +151,9 @@ def test_md_crash_table_is_a_pipe_table_with_a_column_per_cell() -> None:
         "pass 3/3",
     ]
     assert by_fixture["gc_small_objects"][4] == "timeout 1/3 !"
-    assert all(len(row) == 11 for row in pauses)
+    assert all(len(row) == 10 for row in pauses)
+    cells = _table(md, "cell", "go", "GOEXPERIMENT")
+    assert [row[0] for row in cells[2:]] == SAMPLE_CELLS
 
 
 def test_txt_report_reads_like_a_dashboard() -> None:
@@ -147,19 +167,29 @@ def test_txt_report_reads_like_a_dashboard() -> None:
 
 
 def test_pause_table_units_and_change_against_baseline() -> None:
-    _, pauses = _pipe_tables(render(SAMPLE, "md"))
-    rows = {(r[1], r[2]): r for r in pauses[2:]}
-    assert set(rows) == {
+    header, _, *rows = _table(render(SAMPLE, "md"), "fixture", "go", "experiment")
+    assert header == [
+        "fixture", "go", "experiment", "p50 pause", "p99 pause", "max pause",
+        "GC CPU", "GC cycles", "peak RSS", "n",
+    ]  # fmt: skip
+    by_cell = {(r[1], r[2]): r for r in rows}
+    assert set(by_cell) == {
         ("1.22", "default"),
         ("1.22", "arenas"),
         ("1.26", "default"),
         ("1.26", "arenas"),
     }  # the unsupported cell did not build: no row
-    base, arenas = rows[("1.22", "default")], rows[("1.22", "arenas")]
-    assert base[4] == "213µs" and base[5] == "746µs" and base[6] == "6.2%"
-    assert base[8] == "52.7 MiB" and base[9] == "3" and base[10] == "base"
-    assert arenas[10] == "+8%"
-    assert rows[("1.26", "arenas")][9:] == ["2", "?"]  # one run timed out: n < 3
+    base, arenas = by_cell[("1.22", "default")], by_cell[("1.22", "arenas")]
+    assert base[3:10] == ["32.7µs", "213µs", "746µs", "6.2%", "955", "52.7 MiB", "3"]
+    assert arenas[4] == "230µs ?"  # 3 runs a side: no difference can be significant
+    assert by_cell[("1.26", "arenas")][4:] == [
+        "169µs ?",
+        "453µs ?",
+        "5.1% ?",
+        "888 ?",
+        "51.0 MiB ?",
+        "2",
+    ]
 
 
 def test_json_round_trips_the_whole_run() -> None:
@@ -192,10 +222,56 @@ def test_version_text_stays_text_in_md(tmp_path: Path) -> None:
     bench = _fixture("bench", ["pass"] * 3)
     run_dir = _make_run(tmp_path, {"go1.20-default": {"b": bench}, "go1.20-arenas": {"b": bench}})
     md = render(run_dir, "md")
-    crash, pauses = _pipe_tables(md)
+    crash, pauses = _pipe_tables(md)[:2]
     assert crash[0] == ["fixture", "go1.20 default", "go1.20 arenas"]
     assert [row[1] for row in pauses[2:]] == ["1.20", "1.20"]
-    assert [row[10] for row in pauses[2:]] == ["base", "+0%"]
+    assert [row[4] for row in pauses[2:]] == ["200µs", "200µs ?"]
+
+
+def test_significant_change_is_shown_with_its_evidence(tmp_path: Path) -> None:
+    base = _fixture("bench", ["pass"] * 10, p99_ns=200_000, step_ns=2_000)
+    slower = _fixture("bench", ["pass"] * 10, p99_ns=250_000, step_ns=2_000)
+    same = _fixture("bench", ["pass"] * 10, p99_ns=201_000, step_ns=2_000)
+    cells = {"go1.22-default": {"b": base}, "go1.22-arenas": {"b": slower}}
+    cells["go1.22-cgocheck2"] = {"b": same}
+    md = render(_make_run(tmp_path, cells), "md")
+    rows = {row[2]: row for row in _pipe_tables(md)[1][2:]}
+    assert rows["default"][4] == "209µs"
+    assert rows["arenas"][4] == "259µs +24%"
+    assert rows["cgocheck2"][4] == "210µs ~"
+    assert "go1.22-arenas b gc_pause_p99_ns: 209µs → 259µs +24% (p<0.001 n=10+10)" in md
+    assert "cgocheck2 b gc_pause_p99_ns" not in md
+
+
+def test_spread_warnings_say_why_numbers_are_not_to_trust(tmp_path: Path) -> None:
+    noisy = _fixture("bench", ["pass"] * 3, p99_ns=100_000, step_ns=60_000)
+    for run in noisy["runs"]:
+        run["load_avg"] = [7.5, 3.0, 1.0]
+    md = render(_make_run(tmp_path, {"go1.22-default": {"b": noisy}}), "md")
+    assert "### Numbers not to trust yet" in md
+    line = next(li for li in md.splitlines() if li.startswith("- go1.22-default b:"))
+    assert "only 3 runs (want ≥5)" in line
+    assert "noisy machine: load average up to 7.5 on 4 CPUs" in line
+    assert "p99 pause ±" in line
+
+
+def test_crash_rates_with_wilson_interval_and_fisher_against_baseline(tmp_path: Path) -> None:
+    cells = {
+        "go1.22-default": {"s": _fixture("stress", ["pass"] * 10)},
+        "go1.22-arenas": {"s": _fixture("stress", ["crash"] * 6 + ["pass"] * 4, signature="x")},
+    }
+    md = render(_make_run(tmp_path, cells), "md")
+    rates = next(t for t in _pipe_tables(md) if t[0][0] == "fixture" and t[0][1] == "cell")
+    assert rates[0] == [
+        "fixture",
+        "cell",
+        "failed",
+        "rate",
+        "95% interval",
+        "baseline",
+        "vs baseline",
+    ]
+    assert rates[2:] == [["s", "go1.22-arenas", "6/10", "60%", "31%–83%", "0/10", "p=0.011"]]
 
 
 def test_md_escapes_pipes_in_values(tmp_path: Path) -> None:
@@ -277,9 +353,117 @@ def test_signature_tag(signature: str | None, tag: str) -> None:
     assert signature_tag(signature) == tag
 
 
-def test_change_text() -> None:
-    base = {"median": 200.0, "n": 5}
-    assert change_text({"median": 224.0, "n": 5}, base) == "+12%"
-    assert change_text({"median": 180.0, "n": 3}, base) == "-10%"
-    assert change_text({"median": 180.0, "n": 2}, base) == "?"
-    assert change_text(None, base) == "-" and change_text({"median": 1, "n": 5}, None) == "-"
+def test_format_metric_units() -> None:
+    assert format_metric("gc_pause_p99_ns", 212_400) == "212µs"
+    assert format_metric("peak_rss_bytes", 3 * 2**20) == "3.0 MiB"
+    assert format_metric("gc_cpu_fraction", 0.0625) == "6.2%"
+    assert format_metric("gc_cycles", 82.0) == "82" and format_metric("gc_cycles", 55.5) == "55.5"
+    assert format_metric("ops", None) == "-"
+
+
+# --- html, claims, masking, files ---------------------------------------------------------------
+
+
+def test_html_is_a_whole_page_with_escaped_tables(tmp_path: Path) -> None:
+    crashy = _fixture("stress", ["crash", "pass"], signature="panic: <bad> & worse")
+    page = render(_make_run(tmp_path, {"go1.22-default": {"s": crashy}}), "html")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<h2>Crashes</h2>" in page and "<table>" in page
+    assert "&lt;bad&gt; &amp;" in page and "<bad>" not in page
+
+
+def test_claims_hook_calls_render_claims_when_the_module_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def render_claims(run_dir: Path, fmt: str) -> str:
+        calls.append((run_dir, fmt))
+        return "| claim | holds |\n|---|---|\n| x | yes |"
+
+    fake = types.ModuleType("harness.claims")
+    fake.render_claims = render_claims  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "harness.claims", fake)
+    run_dir = _make_run(tmp_path, {"go1.22-default": {"s": _fixture("stress", ["pass"])}})
+    md = render(run_dir, "md", claims=True)
+    assert "## Claims\n\n| claim | holds |" in md
+    assert calls == [(run_dir, "md")]
+    assert "Claims" not in render(run_dir, "md")  # off unless asked for
+
+
+def test_claims_required_but_missing_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report, "_claims_module", lambda: None)
+    run_dir = _make_run(tmp_path, {"go1.22-default": {"s": _fixture("stress", ["pass"])}})
+    with pytest.raises(UsageError, match="claims"):
+        render(run_dir, "md", claims=True)
+    assert "Claims" not in render(run_dir, "md", claims=None)
+
+
+@pytest.mark.parametrize("fmt", report.FORMATS)
+def test_secret_looking_env_values_never_reach_a_report(tmp_path: Path, fmt: str) -> None:
+    bench = _fixture("bench", ["pass"] * 3)
+    bench["runs"][0]["command"] = "GITHUB_TOKEN=ghp_leak1 ./fixture"
+    env = {"API_TOKEN": "hunter2", "DB_PASSWORD": "pw-leak", "GOGC": "50"}
+    run_dir = _make_run(tmp_path, {"go1.22-default": {"b": bench}}, env=env)
+    text = render(run_dir, fmt)
+    assert "hunter2" not in text and "pw-leak" not in text and "ghp_leak1" not in text
+    if fmt in ("txt", "md"):
+        assert "API_TOKEN=***" in text and "GOGC=50" in text
+
+
+def test_render_table_serves_every_table_format() -> None:
+    rows = [["1.20", "a|b"]]
+    assert "1.20" in render_table(["go", "x"], rows, "txt")
+    assert "a\\|b" in render_table(["go", "x"], rows, "md")
+    assert "a&#124;b" in render_table(["go", "x"], rows, "mediawiki")
+    assert "<td>1.20</td>" in render_table(["go", "x"], rows, "html").replace(" ", "")
+    with pytest.raises(UsageError):
+        render_table(["go"], [["1"]], "junit")
+
+
+def test_write_reports_leaves_every_file_beside_the_run(tmp_path: Path) -> None:
+    cells = {"go1.22-default": {"b": _fixture("bench", ["pass"] * 3)}}
+    run_dir = _make_run(tmp_path, cells)
+    written = write_reports(run_dir, with_plots=False)
+    names = {p.name for p in written}
+    assert names == {"report.txt", "report.md", "report.html", "bench.txt", "junit.xml"}
+    assert (run_dir / "bench.txt").read_text().startswith("# gxm run")
+
+
+def test_pause_table_ignores_warmup_runs(tmp_path: Path) -> None:
+    bench = _fixture("bench", ["pass"] * 3)
+    warm = dict(bench["runs"][0], i=-1, warmup=True)
+    warm["metrics"] = {"gc_pause_p99_ns": 9_000_000}
+    bench["runs"].insert(0, warm)
+    bench["summary"] = summarize_runs(bench["runs"], "bench")
+    data = load_run(_make_run(tmp_path, {"go1.22-default": {"b": bench}}))
+    assert pause_table(data)[0][4] == "200µs" and pause_table(data)[0][-1] == "3"
+
+
+@pytest.mark.parametrize("fmt", report.FORMATS)
+def test_cli_report_prints_every_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["report", str(SAMPLE), "--format", fmt]) == 1  # the sample has unexpected outcomes
+    out = capsys.readouterr().out
+    assert out.strip() and out == render(SAMPLE, fmt)
+
+
+def test_cli_help_for_the_report_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    for command in ("report", "compare", "trend", "publish"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0 and "usage: gxm" in capsys.readouterr().out
+
+
+def test_pause_table_leaves_out_cells_a_fixture_could_not_run_in(tmp_path: Path) -> None:
+    excluded = {"kind": "bench", "expected": ["pass", "unsupported"], "status": "unsupported"}
+    excluded |= {"reason": "needs arenas", "runs": [], "verdict": "expected"}
+    excluded["summary"] = summarize_runs([], "bench")
+    cells = {"go1.22-default": {"b": excluded}, "go1.22-arenas": {"b": _fixture("bench", ["pass"])}}
+    data = load_run(_make_run(tmp_path, cells))
+    assert [(row[2], row[4]) for row in pause_table(data)] == [("arenas", "200µs")]

@@ -7,7 +7,22 @@ import random
 import pytest
 
 from harness.model import Outcome
-from harness.stats import median, median_ci95, summarize_runs, verdict, wilson_ci95
+from harness.stats import (
+    compare_rates,
+    compare_samples,
+    fisher_p,
+    mann_whitney_p,
+    median,
+    median_ci95,
+    metric_samples,
+    min_p_value,
+    relative_spread,
+    run_load_avgs,
+    spread_warnings,
+    summarize_runs,
+    verdict,
+    wilson_ci95,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,3 +135,92 @@ def test_summarize_runs_without_runs() -> None:
 )
 def test_verdict(outcomes: list, expected: list, result: str) -> None:
     assert verdict(outcomes, expected) == result
+
+
+# --- comparisons against a baseline -------------------------------------------------------------
+
+
+def _sample(rng: random.Random, centre: float, n: int = 10, cv: float = 0.10) -> list[float]:
+    """n values around `centre` with a 10% coefficient of variation, like a GC metric."""
+    return [rng.gauss(centre, centre * cv) for _ in range(n)]
+
+
+def test_a_25_percent_shift_at_n10_is_significant() -> None:
+    for seed in range(10):
+        rng = random.Random(seed)
+        baseline, shifted = _sample(rng, 1000.0), _sample(rng, 1250.0)
+        change = compare_samples(shifted, baseline)
+        assert change.significant, (seed, change)
+        assert change.delta_text.startswith("+") and change.delta_text.endswith("%")
+        assert 15 <= int(change.delta_text[1:-1]) <= 35
+
+
+def test_two_samples_of_one_distribution_are_tilde_in_at_least_9_of_10_trials() -> None:
+    verdicts = []
+    for seed in range(10):
+        rng = random.Random(1000 + seed)
+        verdicts.append(compare_samples(_sample(rng, 1000.0), _sample(rng, 1000.0)).delta_text)
+    assert verdicts.count("~") >= 9, verdicts
+
+
+def test_too_few_runs_can_never_be_significant() -> None:
+    assert min_p_value(3, 3) == pytest.approx(0.1)
+    assert min_p_value(4, 4) == pytest.approx(2 / 70)
+    change = compare_samples([10.0, 11.0, 12.0], [100.0, 101.0, 102.0])
+    assert change.p_value == pytest.approx(0.1)
+    assert not change.testable and not change.significant and change.delta_text == "?"
+    assert compare_samples([], [1.0]).delta_text == "-"
+
+
+def test_change_text_carries_its_evidence() -> None:
+    change = compare_samples([125.0, 126.0, 127.0, 128.0], [100.0, 101.0, 102.0, 103.0])
+    assert change.significant and change.ratio == pytest.approx(126.5 / 101.5)
+    assert change.delta_text == "+25%"
+    assert change.detail_text == "+25% (p=0.029 n=4+4)"
+
+
+def test_mann_whitney_of_identical_values_is_not_significant() -> None:
+    assert mann_whitney_p([5.0] * 6, [5.0] * 6) == 1.0
+    with pytest.raises(ValueError):
+        mann_whitney_p([], [1.0])
+
+
+def test_fisher_exact_known_value_and_rate_change() -> None:
+    assert fisher_p(3, 10, 0, 10) == pytest.approx(0.2105, abs=1e-4)
+    assert fisher_p(10, 10, 0, 10) < 0.001
+    assert compare_rates(3, 10, 0, 10).text == "~ 3/10 vs 0/10 (p=0.211)"
+    assert compare_rates(10, 10, 0, 10).text == "10/10 vs 0/10 (p<0.001)"
+    assert compare_rates(1, 3, 0, 0).p_value is None
+    with pytest.raises(ValueError):
+        fisher_p(4, 3, 0, 3)
+
+
+def test_relative_spread_ignores_one_outlier() -> None:
+    assert relative_spread([100.0, 100.0, 100.0, 100.0, 10_000.0]) == 0.0
+    assert relative_spread([90.0, 100.0, 110.0]) == pytest.approx(0.14826)
+    assert relative_spread([1.0]) is None and relative_spread([0.0, 0.0]) is None
+
+
+def test_spread_warnings_say_why() -> None:
+    steady = [100.0, 101.0, 99.0, 100.0, 100.5, 99.5]
+    assert spread_warnings(steady, [0.5] * 6, cpus=4) == []
+    kinds = {w.kind: w.text for w in spread_warnings([100.0, 150.0, 60.0], [6.3], cpus=2)}
+    assert kinds["few-runs"] == "only 3 runs (want ≥5)"
+    assert kinds["spread"].startswith("spread ±")
+    assert kinds["load"] == "noisy machine: load average up to 6.3 on 2 CPUs"
+
+
+def test_warmups_are_run_but_never_counted() -> None:
+    runs = [
+        {"i": -1, "outcome": "pass", "warmup": True, "metrics": {"m": 999}, "load_avg": [9, 9, 9]},
+        _run(0, "pass", {"m": 10}),
+        _run(1, "pass", {"m": 12}),
+    ]
+    runs[1]["load_avg"] = [1.5, 1.0, 0.5]
+    summary = summarize_runs(runs, "bench")
+    assert summary["n"] == 2 and summary["outcomes"] == {"pass": 2}
+    assert summary["metrics"]["m"] == {"median": 11, "ci95": [10, 12], "n": 2}
+    assert summary["warmup"] == {"pass": 1}
+    assert metric_samples(runs, "m") == [10.0, 12.0]
+    assert run_load_avgs(runs) == [1.5]
+    assert "warmup" not in summarize_runs(runs[1:], "bench")

@@ -1,0 +1,226 @@
+"""The two report formats that are not tables: Go benchmark format (for benchstat) and JUnit XML.
+
+benchstat text follows the Go benchmark data format (golang.org/design/14313-benchmark-format):
+lower-case `key: value` configuration lines that hold until overwritten (`goversion:`,
+`goexperiment:`, `fixture:` and the runs' extra environment), one `Benchmark<Name> <iterations>
+<value> <unit>…` line per measured run, and `Unit <unit> better=…` metadata lines. So
+`benchstat -col goexperiment bench.txt` compares experiments the way Go people are used to.
+
+JUnit: one test suite per cell, one test case per fixture; an unexpected verdict is a `<failure>`
+carrying the crash signature and the tail of the first bad run's log, an infra-error an `<error>`
+(never blamed on the cell), and a fixture that could not run as expected a `<skipped>`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import pauses, stats, tables
+from harness.store import RunData, mask_secrets
+
+# Metrics in the order benchstat shows them, and which direction is better (none: no Unit line).
+METRIC_ORDER = (
+    "gc_pause_p50_ns",
+    "gc_pause_p99_ns",
+    "gc_pause_max_ns",
+    "gc_cpu_fraction",
+    "gc_cycles",
+    "peak_rss_bytes",
+    "heap_live_bytes",
+    "alloc_bytes",
+    "ops",
+    "wall_ns",
+)
+BETTER = {name: "lower" for name in METRIC_ORDER} | {"ops": "higher", "alloc_bytes": ""}
+_CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_-]*$")
+LOG_TAIL_LINES = 40
+
+
+# --- benchstat ----------------------------------------------------------------------------------
+
+
+def benchmark_name(fixture: str) -> str:
+    """`gc_small_objects` → `BenchmarkGcSmallObjects`; `mysdk/worker` → `BenchmarkMysdk/Worker`.
+
+    The format wants `Benchmark` followed by an upper-case letter, and no spaces.
+    """
+    parts = [
+        "".join(w[:1].upper() + w[1:] for w in re.split(r"[_\-\s]+", p)) for p in fixture.split("/")
+    ]
+    name = "/".join(parts)
+    if not name[:1].isupper():
+        name = "Fixture" + name
+    return "Benchmark" + name
+
+
+def unit_name(metric: str) -> str:
+    """`gc_pause_p99_ns` → `gc-pause-p99-ns`: the measurement unit is the last hyphenated word."""
+    return metric.replace("_", "-")
+
+
+def _number(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _ordered_metrics(names: set[str]) -> list[str]:
+    return [m for m in METRIC_ORDER if m in names] + sorted(names - set(METRIC_ORDER))
+
+
+def _result_line(fixture: str, run: Mapping[str, Any], metrics: Sequence[str]) -> str | None:
+    values = run.get("metrics") or {}
+    pairs = [
+        f"{_number(values[m])} {unit_name(m)}"
+        for m in metrics
+        if isinstance(values.get(m), (int, float))
+        and not isinstance(values.get(m), bool)
+        and math.isfinite(values[m])
+    ]
+    if not pairs:
+        return None
+    ops = values.get("ops")
+    iterations = int(ops) if isinstance(ops, (int, float)) and ops >= 1 else 1
+    return f"{benchmark_name(fixture)} {iterations} " + " ".join(pairs)
+
+
+def _config_env(doc: Mapping[str, Any]) -> dict[str, str]:
+    env = mask_secrets(dict((doc["cell"].get("settings") or {}).get("env") or {}))
+    return {k.lower(): str(v).replace("\n", " ") for k, v in env.items()}
+
+
+def benchstat(data: RunData) -> str:
+    """Every measured, passing run of every bench fixture as Go benchmark format text."""
+    samples = pauses.bench_samples(data)
+    names = {m for _, _, runs in samples for r in runs for m in (r.get("metrics") or {})}
+    metrics = _ordered_metrics(names)
+    env_keys = sorted(
+        {k for _, doc, _ in samples for k in _config_env(doc) if _CONFIG_KEY.match(k)}
+    )
+    lines = [
+        f"# gxm run {data.run_id}: one Benchmark line per measured run of each bench fixture.",
+        "# Compare experiments: benchstat -col goexperiment -row .name bench.txt",
+        f"gxm-run: {data.run_id}",
+    ]
+    cpus = (data.run.get("host") or {}).get("cpus")
+    if cpus:
+        lines.append(f"cpu-count: {cpus}")
+    lines += [f"Unit {unit_name(m)} better={BETTER[m]}" for m in metrics if BETTER.get(m)]
+    for fixture, doc, runs in samples:
+        cell = doc["cell"]
+        env = _config_env(doc)
+        lines += ["", f"goversion: go{cell.get('go_resolved') or cell['go']}"]
+        lines.append(f"goexperiment: {tables.experiment_of(str(cell['id']))}")
+        lines.append(f"fixture: {fixture}")
+        lines += [f"{k}: {env.get(k, '')}".rstrip() for k in env_keys]
+        for run in runs:
+            if run.get("outcome") == "pass":
+                line = _result_line(fixture, run, metrics)
+                if line:
+                    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+# --- JUnit --------------------------------------------------------------------------------------
+
+_XML_ILLEGAL = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot carry (ANSI escapes, NULs from a crash)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` lines of a log, or a note saying it is missing."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"[no log at {path}]"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _bad_runs(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    expected = set(entry.get("expected", []))
+    return [r for r in entry.get("runs", []) if r.get("outcome") not in expected]
+
+
+def _run_line(run: Mapping[str, Any]) -> str:
+    """`run 1: crash — fatal error: …` (the signature, else the classifier's detail)."""
+    warm = " (warm-up)" if run.get("warmup") else ""
+    why = run.get("signature") or run.get("detail")
+    return f"run {run.get('i')}{warm}: {run.get('outcome')}" + (f" — {why}" if why else "")
+
+
+def _failure_body(data: RunData, doc: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
+    """Each bad run with its signature, the fixture's status when it did not run, and the tail of
+    the first bad run's log (or of the build log)."""
+    bad = _bad_runs(entry)
+    lines = [_run_line(r) for r in bad]
+    if entry.get("status") not in (None, "ran"):
+        lines.append(f"{entry['status']}: {entry.get('reason') or ''}".rstrip(": "))
+    log = next((r.get("log") for r in bad if r.get("log")), None)
+    log = log or (doc.get("build") or {}).get("log")
+    if log:
+        lines += ["", f"--- tail of {log} ---", log_tail(data.run_dir / log)]
+    return "\n".join(lines)
+
+
+def _testcase(data: RunData, doc: Mapping[str, Any], name: str) -> ET.Element:
+    entry = doc["fixtures"][name]
+    runs = entry.get("runs", [])
+    case = ET.Element(
+        "testcase",
+        classname=f"gxm.{str(doc['cell']['id']).replace('.', '_')}",
+        name=name,
+        time=f"{sum(float(r.get('seconds') or 0) for r in runs):.3f}",
+    )
+    text = tables.crash_cell_text(doc, name).removesuffix(" " + tables.UNEXPECTED_MARK)
+    message = f"{text}, expected {'/'.join(entry.get('expected', [])) or '?'}"
+    if entry.get("verdict") == "unexpected":
+        infra = any(r.get("outcome") == "infra-error" for r in runs)
+        infra = infra or entry.get("status") == "infra-error"
+        kind = "error" if infra else "failure"
+        outcomes = [str(r.get("outcome")) for r in _bad_runs(entry)] or [str(entry.get("status"))]
+        element = ET.SubElement(case, kind, message=message, type=outcomes[0])
+        element.text = xml_text(_failure_body(data, doc, entry))
+    elif entry.get("status") not in (None, "ran") or not stats.measured_runs(runs):
+        ET.SubElement(case, "skipped", message=f"{text}: {entry.get('reason') or 'not run'}")
+    return case
+
+
+def _suite(data: RunData, doc: Mapping[str, Any]) -> ET.Element:
+    cell = doc["cell"]
+    cases = [_testcase(data, doc, name) for name in sorted(doc.get("fixtures", {}))]
+    suite = ET.Element(
+        "testsuite",
+        name=str(cell["id"]),
+        tests=str(len(cases)),
+        failures=str(sum(c.find("failure") is not None for c in cases)),
+        errors=str(sum(c.find("error") is not None for c in cases)),
+        skipped=str(sum(c.find("skipped") is not None for c in cases)),
+        time=f"{sum(float(c.get('time', 0)) for c in cases):.3f}",
+        timestamp=str(data.run.get("started") or ""),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("go", "go_resolved", "goexperiment", "backend"):
+        ET.SubElement(props, "property", name=key, value=str(cell.get(key) or ""))
+    suite.extend(cases)
+    return suite
+
+
+def junit(data: RunData) -> str:
+    """The run as JUnit XML: `<testsuites>` of one `<testsuite>` per cell."""
+    suites = [_suite(data, doc) for doc in data.cells]
+    root = ET.Element("testsuites", name=f"gxm run {data.run_id}")
+    for key in ("tests", "failures", "errors", "skipped"):
+        root.set(key, str(sum(int(s.get(key, 0)) for s in suites)))
+    root.set("time", f"{sum(float(s.get('time', 0)) for s in suites):.3f}")
+    root.extend(suites)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

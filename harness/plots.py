@@ -1,0 +1,349 @@
+"""Plots (matplotlib, PNG): a crash-rate heatmap per fixture (Go version × experiment), GC pause
+distributions per cell with the baseline beside it, and metric trends across runs.
+
+Figures are made with `matplotlib.figure.Figure` directly (no pyplot: no global figure state) at
+880 px wide, the content width of a GitHub wiki page, and saved without a timestamp, so the same
+data gives the same bytes (republishing a run changes nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness import pauses, stats, tables
+from harness.model import go_version_key
+from harness.store import RunData, write_text_atomic
+
+if TYPE_CHECKING:
+    from harness import history
+
+WIDTH_IN = 8.8
+DPI = 100
+FONT_SIZE = 10
+BASELINE_COLOUR = "#9e9e9e"
+NO_DATA_COLOUR = "#eeeeee"
+PAUSE_METRICS = (
+    ("gc_pause_p50_ns", "p50 pause per run"),
+    ("gc_pause_p99_ns", "p99 pause per run"),
+    ("gc_pause_max_ns", "max pause per run"),
+)
+HEATMAP_PREFIX = "crash-rate-"
+PAUSES_PREFIX = "pauses-"
+
+
+def file_stem(name: str) -> str:
+    """A fixture or metric name as a file name part (`mysdk/worker` → `mysdk__worker`)."""
+    return name.replace("/", "__")
+
+
+def _figure(height_in: float) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
+    return fig
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """Render `fig` to `path` atomically (temp file + rename), without a timestamp.
+
+    store.py writes text only; PNG bytes take this small twin of its atomic writer.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- grid of cells ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The Go versions (columns) and experiments (rows, `default` first) of a run's cells."""
+
+    go_versions: tuple[str, ...]
+    experiments: tuple[str, ...]
+
+    @classmethod
+    def of(cls, data: RunData) -> Grid:
+        ids = data.cell_ids()
+        gos = sorted({i.split("-", 1)[0].removeprefix("go") for i in ids}, key=_version_key)
+        exps: list[str] = []
+        for exp in ["default"] + [tables.experiment_of(i) for i in ids]:
+            if exp not in exps:
+                exps.append(exp)
+        present = {tables.experiment_of(i) for i in ids}
+        return cls(tuple(gos), tuple(e for e in exps if e in present))
+
+    @staticmethod
+    def cell_id(go: str, experiment: str) -> str:
+        return f"go{go}-{experiment}"
+
+
+def _version_key(version: str) -> tuple[int, int, int]:
+    try:
+        return go_version_key(version)
+    except ValueError:
+        return (99, 0, 0)
+
+
+# --- crash-rate heatmap -------------------------------------------------------------------------
+
+
+def _heat_value(doc: Mapping[str, Any] | None, fixture: str) -> tuple[float | None, str]:
+    """(crash rate or None, annotation) of one cell of the heatmap."""
+    text = tables.crash_cell_text(doc, fixture)
+    entry = (doc or {}).get("fixtures", {}).get(fixture)
+    rate = tables.fixture_summary(entry).get("crash_rate") if entry else None
+    if not rate or not rate.get("n"):
+        return None, text.split(" ")[0] if text not in ("not run", "no runs") else text
+    mark = f" {tables.UNEXPECTED_MARK}" if text.endswith(tables.UNEXPECTED_MARK) else ""
+    tag = tables.signature_tag(tables.fixture_summary(entry).get("top_signature"))
+    label = f"{rate['k']}/{rate['n']}{mark}" + (f"\n{tag}" if tag and rate["k"] else "")
+    return float(rate["rate"]), label
+
+
+def heatmap_figure(data: RunData, fixture: str) -> Any:
+    """Crash rate of `fixture` per cell: columns Go versions, rows experiments, `k/n` in each."""
+    import numpy as np
+
+    grid = Grid.of(data)
+    values = np.full((len(grid.experiments), len(grid.go_versions)), np.nan)
+    fig = _figure(1.6 + 0.6 * len(grid.experiments))
+    ax = fig.add_subplot()
+    for r, exp in enumerate(grid.experiments):
+        for c, go in enumerate(grid.go_versions):
+            rate, label = _heat_value(data.cell(Grid.cell_id(go, exp)), fixture)
+            if rate is not None:
+                values[r, c] = rate
+            dark = rate is not None and rate > 0.55
+            ax.text(c, r, label, ha="center", va="center", fontsize=FONT_SIZE - 1,
+                    color="white" if dark else "black")  # fmt: skip
+    from matplotlib import colormaps
+
+    cmap = colormaps["Reds"].with_extremes(bad=NO_DATA_COLOUR)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(grid.go_versions)), [f"go{g}" for g in grid.go_versions])
+    ax.set_yticks(range(len(grid.experiments)), list(grid.experiments))
+    ax.set_xlabel("Go version")
+    ax.set_ylabel("GOEXPERIMENT")
+    ax.set_title(f"{fixture}: failed runs (crash, corrupt, timeout, oom) per cell")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("crash rate")
+    bar.ax.yaxis.set_major_formatter(lambda x, _pos: f"{x * 100:.0f}%")
+    return fig
+
+
+# --- pause distributions ------------------------------------------------------------------------
+
+
+def _pause_panel(ax: Any, data: RunData, grid: Grid, fixture: str, go: str, metric: str) -> bool:
+    """Box and points per experiment of one Go version; False when the panel has no data."""
+    from matplotlib import colormaps
+
+    colours = colormaps["tab10"]
+    labels, drawn = [], False
+    for x, exp in enumerate(grid.experiments):
+        doc = data.cell(Grid.cell_id(go, exp))
+        entry = (doc or {}).get("fixtures", {}).get(fixture)
+        values = stats.metric_samples(entry.get("runs", []), metric) if entry else []
+        labels.append(exp)
+        if not values:
+            continue
+        drawn = True
+        colour = BASELINE_COLOUR if exp == "default" else colours(x % 10)
+        box = ax.boxplot([values], positions=[x], widths=0.6, patch_artist=True,
+                         showfliers=False, medianprops={"color": "black"})  # fmt: skip
+        box["boxes"][0].set(facecolor=colour, alpha=0.45, edgecolor=colour)
+        jitter = [x + 0.18 * ((i % 5) - 2) / 2 for i in range(len(values))]
+        ax.scatter(jitter, values, s=14, color=colour, edgecolor="black", linewidth=0.4, zorder=3)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    return drawn
+
+
+def _log_ns_axis(ax: Any) -> None:
+    """A log y axis labelled at 1-2-5 steps as durations (`200µs`, `1.00ms`)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(lambda y, _pos: pauses.format_ns(y))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def pause_figure(data: RunData, fixture: str) -> Any | None:
+    """Per-run GC pauses of `fixture`: a row per pause metric, a column per Go version, a box per
+    experiment with the baseline (default, grey) first. None when no run has pause metrics."""
+    grid = Grid.of(data)
+    metrics = [
+        (m, label)
+        for m, label in PAUSE_METRICS
+        if any(
+            stats.metric_samples(doc["fixtures"][fixture].get("runs", []), m)
+            for doc in data.cells
+            if fixture in doc.get("fixtures", {})
+        )
+    ]
+    if not metrics:
+        return None
+    fig = _figure(0.9 + 2.5 * len(metrics))
+    axes = fig.subplots(len(metrics), len(grid.go_versions), sharey="row", squeeze=False)
+    for row, (metric, label) in enumerate(metrics):
+        for col, go in enumerate(grid.go_versions):
+            ax = axes[row][col]
+            _pause_panel(ax, data, grid, fixture, go, metric)
+            _log_ns_axis(ax)
+            ax.grid(axis="y", alpha=0.3)
+            if row == 0:
+                ax.set_title(f"go{go}")
+            if col == 0:
+                ax.set_ylabel(label)
+    fig.suptitle(f"{fixture}: GC pauses per run by cell (grey = baseline, default experiment)")
+    fig.supxlabel("GOEXPERIMENT")
+    return fig
+
+
+# --- trends -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    """One line of a trend plot: a cell's median (and 95% interval) per run, None where absent."""
+
+    label: str
+    medians: Sequence[float | None]
+    intervals: Sequence[tuple[float, float] | None]
+    steps: Sequence[tuple[int, str]] = ()  # (run index, "+25%") of flagged step changes
+
+
+def trend_figure(
+    title: str,
+    run_labels: Sequence[str],
+    series: Sequence[TrendSeries],
+    y_label: str,
+    y_format: Callable[[float], str],
+) -> Any:
+    """Medians with 95% intervals across runs, one line per cell; flagged steps marked."""
+    fig = _figure(4.2)
+    ax = fig.add_subplot()
+    for line in series:
+        points = [(i, m) for i, m in enumerate(line.medians) if m is not None]
+        xs, ys = [i for i, _ in points], [m for _, m in points]
+        bounds = [line.intervals[i] or (y, y) for i, y in points]
+        lows = [max(0.0, y - lo) for y, (lo, _) in zip(ys, bounds, strict=True)]
+        highs = [max(0.0, hi - y) for y, (_, hi) in zip(ys, bounds, strict=True)]
+        drawn = ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=3, label=line.label)
+        for index, text in line.steps:
+            ax.axvline(index - 0.5, color=drawn[0].get_color(), linestyle="--", alpha=0.7)
+            ax.annotate(f"step {text}", (index - 0.45, line.medians[index] or 0),
+                        fontsize=FONT_SIZE - 1, color=drawn[0].get_color())  # fmt: skip
+    ax.set_xticks(range(len(run_labels)), list(run_labels), rotation=30, ha="right")
+    ax.yaxis.set_major_formatter(lambda y, _pos: y_format(y))
+    ax.set_xlabel("run (oldest first)")
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    if series:
+        ax.legend(fontsize=FONT_SIZE - 1, loc="best")
+    return fig
+
+
+def trend_digest(trend: history.Trend) -> str:
+    """A hash of everything a trend plot is drawn from."""
+    cells = [[c.cell, [list(s) for s in c.samples]] for c in trend.cells]
+    payload = [trend.fixture, trend.metric, list(trend.run_ids), cells]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+
+def write_trend_plots(
+    found: Sequence[history.Trend], out_dir: Path, *, reuse: bool = False
+) -> dict[tuple[str, str], Path]:
+    """A PNG per trend under `out_dir`: `trend-<fixture>-<metric>.png`. With `reuse`, a plot whose
+    inputs are unchanged (per `out_dir/index.json`) is not drawn again: drawing is the slow part
+    of publishing, and the same inputs give the same bytes anyway."""
+    index_path = out_dir / "index.json"
+    index = json.loads(index_path.read_text()) if reuse and index_path.is_file() else {}
+    written, new_index = {}, {}
+    labels = [run_id.split("-")[0] for run_id in (found[0].run_ids if found else ())]
+    for trend in found:
+        path = out_dir / f"trend-{file_stem(trend.fixture)}-{trend.metric}.png"
+        new_index[path.name] = trend_digest(trend)
+        written[(trend.fixture, trend.metric)] = path
+        if reuse and index.get(path.name) == new_index[path.name] and path.is_file():
+            continue
+        save_png(_trend_figure(trend, labels), path)
+    if reuse:
+        write_text_atomic(index_path, json.dumps(new_index, indent=1, sort_keys=True) + "\n")
+    return written
+
+
+def _trend_figure(trend: history.Trend, labels: Sequence[str]) -> Any:
+    series = [
+        TrendSeries(
+            cell.cell,
+            [stats.median(s) if s else None for s in cell.samples],
+            [stats.median_ci95(s) if s else None for s in cell.samples],
+            [(s.index, s.change.delta_text) for s in cell.steps],
+        )
+        for cell in trend.cells
+    ]
+    return trend_figure(
+        f"{trend.fixture}: {trend.metric} per run (median, 95% interval)",
+        labels,
+        series,
+        trend.metric,
+        lambda y: pauses.format_metric(trend.metric, y),
+    )
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def write_plots(data: RunData, out_dir: Path) -> list[Path]:
+    """Heatmaps for every fixture and pause plots for every bench fixture with pause metrics,
+    written under `out_dir`; returns the paths, heatmaps first."""
+    written = []
+    for fixture in tables.fixture_names(data):
+        path = out_dir / f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
+        written.append(save_png(heatmap_figure(data, fixture), path))
+    for fixture in tables.fixture_names(data, kind="bench"):
+        fig = pause_figure(data, fixture)
+        if fig is not None:
+            written.append(save_png(fig, out_dir / f"{PAUSES_PREFIX}{file_stem(fixture)}.png"))
+    return written
+
+
+def existing_plots(plot_dir: Path) -> list[tuple[Path, str]]:
+    """The PNGs in `plot_dir` with a caption each: heatmaps first, then pauses, then the rest."""
+    if not plot_dir.is_dir():
+        return []
+    found = []
+    for path in plot_dir.glob("*.png"):
+        stem = path.stem
+        if stem.startswith(HEATMAP_PREFIX):
+            name = stem.removeprefix(HEATMAP_PREFIX).replace("__", "/")
+            found.append((0, stem, path, f"Crash rate of {name} by Go version and GOEXPERIMENT"))
+        elif stem.startswith(PAUSES_PREFIX):
+            name = stem.removeprefix(PAUSES_PREFIX).replace("__", "/")
+            found.append((1, stem, path, f"GC pauses of {name} per cell, baseline beside"))
+        else:
+            found.append((2, stem, path, stem.replace("-", " ")))
+    return [(path, caption) for _, _, path, caption in sorted(found)]

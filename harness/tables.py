@@ -1,0 +1,274 @@
+"""The rows of the outcome tables, as plain strings: the crash dashboard, crash rates with their
+Wilson intervals and Fisher's test against the baseline, unexpected verdicts, the run header and
+the cells. (Bench numbers are `pauses.py`'s.)
+
+Rendering (tabulate, per format) is `report.py`'s job; this module decides what each cell says.
+The baseline of a cell is the same Go (and other axes) with the default experiment (DESIGN
+"Statistics").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from harness import stats
+from harness.model import FIXTURE_KINDS, Outcome
+from harness.store import RunData, mask_secrets, natural_key
+
+UNEXPECTED_MARK = "!"
+MISSING = "-"
+_OUTCOME_ORDER = [o.value for o in Outcome]
+
+
+# --- cells and fixtures -------------------------------------------------------------------------
+
+
+def fixture_summary(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The stored summary, or one computed from the runs when a writer left it out."""
+    summary = entry.get("summary")
+    if isinstance(summary, Mapping) and "outcomes" in summary:
+        return summary
+    kind = entry.get("kind") if entry.get("kind") in FIXTURE_KINDS else "stress"
+    return stats.summarize_runs(entry.get("runs", []), str(kind))
+
+
+def cell_header(cell_id: str, multiline: bool) -> str:
+    """Column header of a cell: `go1.22 arenas`, or on two lines for the terminal."""
+    go_part, _, rest = cell_id.partition("-")
+    return f"{go_part}\n{rest}" if multiline and rest else f"{go_part} {rest}".strip()
+
+
+def experiment_of(cell_id: str) -> str:
+    """`go1.22-arenas+cgocheck2` → `arenas+cgocheck2` (everything after the Go part)."""
+    return cell_id.split("-", 1)[1] if "-" in cell_id else cell_id
+
+
+def cell_order_key(cell_id: str) -> tuple[Any, ...]:
+    """Cells by Go version, the default experiment first, then experiments by name."""
+    go_part, _, rest = cell_id.partition("-")
+    return (natural_key(go_part), rest != "default", natural_key(rest))
+
+
+def baseline_id(cell: Mapping[str, Any]) -> str:
+    """Same Go (and other axes), default experiment: `go1.22-arenas` → `go1.22-default`."""
+    cid = str(cell["id"])
+    exp = str(cell.get("goexperiment", "")).replace(",", "+") or "default"
+    prefix = f"go{cell['go']}-{exp}"
+    suffix = cid[len(prefix) :] if cid.startswith(prefix) else ""
+    return f"go{cell['go']}-default{suffix}"
+
+
+def fixture_names(data: RunData, kind: str | None = None) -> list[str]:
+    """Every fixture of the run (of one kind when given), sorted."""
+    names = {
+        name
+        for cell in data.cells
+        for name, entry in cell.get("fixtures", {}).items()
+        if kind is None or entry.get("kind") == kind
+    }
+    return sorted(names)
+
+
+def signature_tag(signature: str | None) -> str:
+    """A short tag for a crash signature: the signal name if it has one, else its first words."""
+    if not signature:
+        return ""
+    signal = re.search(r"\bSIG[A-Z0-9]+\b", signature)
+    if signal:
+        return signal.group(0)
+    text = re.sub(r"^((fatal error|panic|runtime error):\s*)+", "", signature.strip())
+    words = text.split()
+    tag = " ".join(words[:4])
+    if len(tag) > 28:
+        return tag[:27].rstrip() + "…"
+    return tag + ("…" if len(words) > 4 else "")
+
+
+def outcome_rank(outcome: str) -> int:
+    return _OUTCOME_ORDER.index(outcome) if outcome in _OUTCOME_ORDER else len(_OUTCOME_ORDER)
+
+
+def _outcomes_text(summary: Mapping[str, Any], build_status: str) -> str:
+    counts: Counter[str] = Counter(summary.get("outcomes", {}))
+    n = sum(counts.values())
+    if n == 0:
+        return build_status if build_status != "ok" else "no runs"
+    if set(counts) == {"unsupported"}:
+        return "unsupported"
+    failures = sorted(
+        (o for o in counts if o != "pass"), key=lambda o: (-counts[o], outcome_rank(o))
+    )
+    if not failures:
+        return f"pass {n}/{n}"
+    parts = []
+    for outcome in failures:
+        tag = signature_tag(summary.get("top_signature")) if outcome == "crash" else ""
+        parts.append(f"{outcome} {counts[outcome]}/{n} {tag}".rstrip())
+    return ", ".join(parts)
+
+
+def crash_cell_text(cell_doc: Mapping[str, Any] | None, fixture: str) -> str:
+    """`pass 3/3`, `crash 1/3 SIGSEGV`, `unsupported`, `build-error`, `n/a` (fixture not selected
+    for the cell) or `not run` (cell missing from the run); `!` appended when unexpected."""
+    if cell_doc is None:
+        return "not run"
+    entry = cell_doc.get("fixtures", {}).get(fixture)
+    if entry is None:
+        return "n/a"
+    status = entry.get("status") or "ran"  # the whole fixture's outcome when it did not run
+    if status == "ran":
+        status = str(cell_doc.get("build", {}).get("status", "ok"))
+    text = _outcomes_text(fixture_summary(entry), status)
+    return f"{text} {UNEXPECTED_MARK}" if entry.get("verdict") == "unexpected" else text
+
+
+def crash_table(data: RunData, multiline_headers: bool) -> tuple[list[str], list[list[str]]]:
+    """Rows are fixtures, columns are cells in matrix order."""
+    columns = data.cell_ids()
+    headers = ["fixture"] + [cell_header(cid, multiline_headers) for cid in columns]
+    rows = [
+        [name] + [crash_cell_text(data.cell(cid), name) for cid in columns]
+        for name in fixture_names(data)
+    ]
+    return headers, rows
+
+
+# --- crash rates and warnings -------------------------------------------------------------------
+
+CRASH_RATE_HEADERS = [
+    "fixture",
+    "cell",
+    "failed",
+    "rate",
+    "95% interval",
+    "baseline",
+    "vs baseline",
+]
+
+
+def _percent(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def _crash_rate_row(data: RunData, name: str, doc: Mapping[str, Any]) -> list[str] | None:
+    rate = fixture_summary(doc["fixtures"][name]).get("crash_rate") or {}
+    base_doc = data.cell(baseline_id(doc["cell"]))
+    base_entry = (base_doc or {}).get("fixtures", {}).get(name)
+    base_rate = (fixture_summary(base_entry).get("crash_rate") or {}) if base_entry else {}
+    if not rate.get("n") or (not rate.get("k") and not base_rate.get("k")):
+        return None
+    lo, hi = rate["ci95"]
+    row = [name, str(doc["cell"]["id"]), f"{rate['k']}/{rate['n']}", _percent(rate["rate"])]
+    row.append(f"{_percent(lo)}–{_percent(hi)}")
+    if base_doc is doc:
+        return row + ["base", MISSING]
+    if not base_rate.get("n"):
+        return row + ["no runs", MISSING]
+    change = stats.compare_rates(rate["k"], rate["n"], base_rate["k"], base_rate["n"])
+    verdict = stats.p_text(change.p_value or 1.0) + ("" if change.significant else " ~")
+    return row + [f"{base_rate['k']}/{base_rate['n']}", verdict]
+
+
+def crash_rate_table(data: RunData) -> list[list[str]]:
+    """Rows for every (fixture, cell) where the cell or its baseline had a failed run: k/n, the
+    rate with its Wilson 95% interval, and Fisher's exact p against the baseline."""
+    rows = []
+    for name in fixture_names(data):
+        for cid in data.cell_ids():
+            doc = data.cell(cid)
+            if doc is not None and name in doc.get("fixtures", {}):
+                row = _crash_rate_row(data, name, doc)
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
+# --- run summary --------------------------------------------------------------------------------
+
+
+def all_outcomes(data: RunData) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for cell in data.cells:
+        for entry in cell.get("fixtures", {}).values():
+            counts.update(fixture_summary(entry).get("outcomes", {}))
+    return counts
+
+
+def unexpected_verdicts(data: RunData) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(cell id, fixture, entry) for every unexpected verdict, in report order."""
+    found = []
+    for cid in data.cell_ids():
+        for name, entry in sorted((data.cell(cid) or {}).get("fixtures", {}).items()):
+            if entry.get("verdict") == "unexpected":
+                found.append((cid, name, entry))
+    return found
+
+
+def header_lines(data: RunData) -> list[str]:
+    """Run id, status, backend, start, profile, seed; toolchains; outcome and unexpected counts."""
+    run = data.run
+    profile = (run.get("matrix") or {}).get("profile") or "(top level)"
+    seed = f" · seed {run['seed']}" if run.get("seed") is not None else ""
+    first = (
+        f"status {run.get('status', '?')} · backend {run.get('backend', '?')}"
+        f" · started {run.get('started') or '?'} · profile {profile}{seed}"
+    )
+    resolved = sorted(
+        {(str(c["cell"]["go"]), str(c["cell"].get("go_resolved"))) for c in data.cells}
+    )
+    toolchains = ", ".join(f"{go} = go{full}" for go, full in resolved) or "none"
+    builds = Counter(str(c.get("build", {}).get("status", "?")) for c in data.cells)
+    build_text = ", ".join(f"{s} {builds[s]}" for s in sorted(builds))
+    missing = data.missing_cells()
+    cells = f"{len(data.cells)} cells ({build_text})" + (
+        f", {len(missing)} not run" if missing else ""
+    )
+    counts = all_outcomes(data)
+    runs = ", ".join(f"{o} {counts[o]}" for o in sorted(counts, key=outcome_rank)) or "none"
+    unexpected = len(unexpected_verdicts(data))
+    second = f"Go: {toolchains} · {cells} · runs: {runs} · unexpected: {unexpected}"
+    return [first, second]
+
+
+def unexpected_lines(data: RunData) -> list[str]:
+    """One line per unexpected verdict: what happened, what was expected, the first bad log."""
+    lines = []
+    for cid, name, entry in unexpected_verdicts(data):
+        expected = "/".join(entry.get("expected", [])) or "?"
+        bad = [
+            r for r in entry.get("runs", []) if r.get("outcome") not in entry.get("expected", [])
+        ]
+        where = f" ({bad[0]['log']})" if bad and bad[0].get("log") else ""
+        warm = " (in a warm-up run)" if bad and all(r.get("warmup") for r in bad) else ""
+        text = crash_cell_text(data.cell(cid), name).removesuffix(" " + UNEXPECTED_MARK)
+        lines.append(f"{cid} {name}: {text}{warm}, expected {expected}{where}")
+    return lines
+
+
+CELL_HEADERS = ["cell", "go", "GOEXPERIMENT", "build", "build s", "env"]
+
+
+def cells_table(data: RunData) -> list[list[str]]:
+    """One row per cell: resolved Go, effective experiments, build status and time, and the extra
+    environment of its runs (secret-looking values masked)."""
+    rows = []
+    for doc in (data.cell(cid) for cid in data.cell_ids()):
+        if doc is None:
+            continue
+        cell, build = doc["cell"], doc.get("build", {})
+        env = mask_secrets(dict((cell.get("settings") or {}).get("env") or {}))
+        experiments = "+".join(cell.get("effective_experiments") or []) or "(default)"
+        rows.append(
+            [
+                str(cell["id"]),
+                f"go{cell.get('go_resolved') or cell['go']}",
+                experiments,
+                str(build.get("status", "?")),
+                f"{float(build.get('seconds') or 0):.1f}",
+                " ".join(f"{k}={v}" for k, v in sorted(env.items())) or MISSING,
+            ]
+        )
+    return rows

@@ -1,0 +1,99 @@
+"""Tests for harness.plots: heatmap and pause figures from the sample run, PNG files, captions."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+from harness import plots
+from harness.store import load_run
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the IHDR chunk of a PNG file."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG_MAGIC
+    return struct.unpack(">II", head[16:24])
+
+
+def test_grid_has_go_versions_as_columns_and_default_first() -> None:
+    grid = plots.Grid.of(load_run(SAMPLE))
+    assert grid.go_versions == ("1.22", "1.26")
+    assert grid.experiments == ("default", "arenas", "greenteagc")
+
+
+def test_heatmap_is_labelled_and_annotated_per_cell() -> None:
+    fig = plots.heatmap_figure(load_run(SAMPLE), "cmem_finalizer")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Go version" and ax.get_ylabel() == "GOEXPERIMENT"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["go1.22", "go1.26"]
+    texts = {t.get_text() for t in ax.texts}
+    assert "1/3 !\nSIGSEGV" in texts  # the crash in go1.22-arenas, unexpected
+    assert "0/3" in texts and "unsupported" in texts  # greenteagc did not build on 1.22
+    assert "not run" in texts  # no go1.26-greenteagc cell in this run
+    assert fig.axes[1].get_ylabel() == "crash rate"  # the colour bar
+
+
+def test_pause_figure_has_a_panel_per_go_version_and_metric() -> None:
+    fig = plots.pause_figure(load_run(SAMPLE), "gc_small_objects")
+    panels = [ax for ax in fig.axes if ax.get_title() or ax.get_ylabel()]
+    assert {ax.get_title() for ax in panels} >= {"go1.22", "go1.26"}
+    assert {ax.get_ylabel() for ax in fig.axes} >= {"p50 pause per run", "p99 pause per run"}
+    first = fig.axes[0]
+    assert [t.get_text() for t in first.get_xticklabels()][0] == "default"  # baseline first
+    assert first.get_yscale() == "log"
+    assert plots.pause_figure(load_run(SAMPLE), "cmem_finalizer") is not None
+    assert plots.pause_figure(load_run(SAMPLE), "no_such_fixture") is None
+
+
+def test_write_plots_makes_wiki_width_pngs_deterministically(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(SAMPLE, run_dir)
+    data = load_run(run_dir)
+    written = plots.write_plots(data, run_dir / "plots")
+    assert [p.name for p in written] == [
+        "crash-rate-cmem_finalizer.png",
+        "crash-rate-gc_small_objects.png",
+        "pauses-gc_small_objects.png",
+    ]
+    for path in written:
+        width, height = png_size(path)
+        assert width == 880 and 200 <= height <= 1200
+    again = plots.save_png(plots.heatmap_figure(data, "cmem_finalizer"), tmp_path / "again.png")
+    assert again.read_bytes() == written[0].read_bytes()  # same data, same bytes
+    assert not list((run_dir / "plots").glob(".*"))  # no temp files left
+
+
+def test_existing_plots_order_and_captions(tmp_path: Path) -> None:
+    for name in ("pauses-a.png", "crash-rate-mysdk__w.png", "trend-x.png", "notes.txt"):
+        (tmp_path / name).write_bytes(PNG_MAGIC)
+    found = plots.existing_plots(tmp_path)
+    assert [(p.name, caption) for p, caption in found] == [
+        ("crash-rate-mysdk__w.png", "Crash rate of mysdk/w by Go version and GOEXPERIMENT"),
+        ("pauses-a.png", "GC pauses of a per cell, baseline beside"),
+        ("trend-x.png", "trend x"),
+    ]
+    assert plots.existing_plots(tmp_path / "missing") == []
+
+
+def test_trend_figure_marks_steps() -> None:
+    series = plots.TrendSeries(
+        "go1.22-default", [1.0, 1.0, 1.3, None], [(0.9, 1.1)] * 4, [(2, "+30%")]
+    )
+    fig = plots.trend_figure("t", ["r1", "r2", "r3", "r4"], [series], "wall_ns", str)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "run (oldest first)" and ax.get_ylabel() == "wall_ns"
+    assert any(t.get_text() == "step +30%" for t in ax.texts)
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"), [("gc_small", "gc_small"), ("sdk/worker", "sdk__worker")]
+)
+def test_file_stem(name: str, stem: str) -> None:
+    assert plots.file_stem(name) == stem
