@@ -61,6 +61,30 @@ def cell(session: nox.Session, cell: str) -> None:
     session.run("gxm", "run", "--profile", "nightly", "--cells", cell, *session.posargs)
 
 
+@nox.session(default=False)
+def nightly(session: nox.Session) -> None:
+    """The whole nightly profile on this machine (`-- --backend docker` etc. pass through)."""
+    _install(session)
+    session.run("gxm", "run", "--profile", "nightly", *session.posargs)
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Every report format of a run (default: the latest) into its directory."""
+    _install(session)
+    run = session.posargs[0] if session.posargs else "latest"
+    session.run("gxm", "report", run, "--write", success_codes=[0, 1])
+
+
+@nox.session(default=False)
+def publish(session: nox.Session) -> None:
+    """Publish a run to a wiki: `nox -s publish -- RUN --wiki DIR_OR_URL`."""
+    _install(session)
+    if not session.posargs:
+        session.error("usage: nox -s publish -- RUN --wiki DIR_OR_URL")
+    session.run("gxm", "publish", *session.posargs)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests, then integration tests with real Go toolchains (`-- -k X` passes through)."""
