@@ -169,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory the merged run directory is created in (default: ./results)",
     )
 
+    p_doctor = sub.add_parser(
+        "doctor", help="what is installed, what works, what to do", epilog=EPILOG
+    )
+    p_doctor.add_argument("--matrix", type=Path, default=None, help="matrix file")
+    p_doctor.add_argument("--cache", type=Path, default=None, help="gxm cache directory")
+    p_clean = sub.add_parser(
+        "clean", help="remove left-over containers, images, volumes, work dirs", epilog=EPILOG
+    )
+    p_clean.add_argument("--dry-run", action="store_true", help="only say what would go")
+    p_clean.add_argument("--images", action="store_true", help="also stale gxm toolchain images")
+    p_clean.add_argument("--volumes", action="store_true", help="also GOCACHE volumes")
+    p_clean.add_argument("--cache", type=Path, default=None, help="gxm cache directory")
+
     _add_report_commands(sub)
     return parser
 

@@ -21,7 +21,7 @@ from harness import report, store, toolchains
 from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
-from harness.errors import NothingSelectedError, UsageError
+from harness.errors import GxmError, NothingSelectedError, UsageError
 from harness.matrix import (
     CellPlan,
     Matrix,
@@ -166,7 +166,13 @@ def _execute(
 ) -> Path:
     reporter = Reporter(verbose=verbose)
     backend_name = args.backend or matrix.backend
-    backend = open_backend(backend_name, reporter)
+    cache = (args.cache or toolchains.cache_dir()).resolve()
+    try:
+        backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
+    except GxmError:
+        if previous is None:  # a new, still empty run directory: leave nothing behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     ctx = _new_context(args, run_dir, seed, backend.name, verbose)
     request = RunRequest(
         matrix_path=str(matrix.path.resolve()),
@@ -352,3 +358,57 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     merged = merge_runs(args.runs, args.out)
     print(f"merged {len(args.runs)} runs into {merged}", file=sys.stderr)
     return _finish(merged)
+
+
+def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """What is installed, what works, and what to do about what does not."""
+    from harness.images import doctor_report
+
+    matrix = load_matrix(default_matrix_path(args.matrix), None)
+    cache = (args.cache or toolchains.cache_dir()).resolve()
+    rows = [("python", sys.version.split()[0], "")]
+    cached = toolchains.list_cached(cache) if cache.is_dir() else []
+    versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
+    rows.append(("toolchains", f"{versions} in {cache}", ""))
+    rows.extend(doctor_report(matrix.docker, cache))
+    print(tabulate(rows, headers=["check", "status", "what to do"], disable_numparse=True))
+    return 0
+
+
+def _in_use(path: Path) -> bool:
+    """Whether a live process runs from or in `path` (a work dir of a gxm run still going)."""
+    import psutil
+
+    marker = str(path)
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        words = " ".join(proc.info.get("cmdline") or []) + " " + (proc.info.get("cwd") or "")
+        if marker in words:
+            return True
+    return False
+
+
+def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
+    from harness.images import clean, connect, engine_problem
+
+    cache = (args.cache or toolchains.cache_dir()).resolve()
+    work = cache / "work"
+    stale_work = [p for p in sorted(work.glob("*")) if not _in_use(p)] if work.is_dir() else []
+    for path in stale_work:
+        print(f"{'would remove' if args.dry_run else 'removing'} work dir {path}")
+        if not args.dry_run:
+            shutil.rmtree(path, ignore_errors=True)
+    try:
+        client = connect(timeout_s=30)
+    except Exception as exc:  # noqa: BLE001 - any engine failure means "nothing to clean there"
+        print(f"docker: skipped ({engine_problem(exc)})", file=sys.stderr)
+        return 0
+    removed = clean(
+        client, dry_run=args.dry_run, images=args.images, volumes=args.volumes, cache=cache
+    )
+    for item in removed:
+        verb = "would remove" if args.dry_run else "removed"
+        print(f"{verb} {item.kind} {item.name} ({item.reason})")
+    if not removed and not stale_work:
+        print("nothing to clean")
+    return 0

@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
-import importlib.util
+from pathlib import Path
 
 from harness.backends import Backend
 from harness.context import Reporter
 from harness.errors import InfraError, UsageError
+from harness.matrix import DockerSettings
 
 BACKEND_NAMES = ("auto", "local", "docker")
 
 
-def docker_unavailable_reason() -> str | None:
-    """Why the docker backend cannot be used here, or None when it can."""
-    if importlib.util.find_spec("harness.backends.docker") is None:
-        return "this gxm has no docker backend yet"
-    from harness.backends import docker as docker_backend  # pragma: no cover - issue 3
+def docker_unavailable_reason(settings: DockerSettings | None = None) -> str | None:
+    """Why the docker backend cannot be used here (engine, docker-py, base image), or None."""
+    from harness.backends import docker as docker_backend
 
-    return docker_backend.unavailable_reason()  # type: ignore[no-any-return]
+    return docker_backend.unavailable_reason(settings)
 
 
-def open_backend(name: str, reporter: Reporter, **options: object) -> Backend:
+def open_backend(
+    name: str,
+    reporter: Reporter,
+    *,
+    settings: DockerSettings | None = None,
+    cache: Path | None = None,
+) -> Backend:
     """The backend called `name`; `auto` says which one it took and why."""
     if name not in BACKEND_NAMES:
         raise UsageError(f"unknown backend {name!r}: choose one of {', '.join(BACKEND_NAMES)}")
     if name in ("auto", "docker"):
-        reason = docker_unavailable_reason()
+        reason = docker_unavailable_reason(settings)
         if reason is None:
-            from harness.backends.docker import DockerBackend  # pragma: no cover - issue 3
+            from harness.backends.docker import DockerBackend
 
             reporter.info("backend: docker")
-            return DockerBackend(reporter=reporter, **options)  # type: ignore[no-any-return]
+            return DockerBackend(reporter=reporter, settings=settings, cache=cache)
         if name == "docker":
             raise InfraError(f"docker backend unavailable: {reason}")
         reporter.info(f"backend: local (docker not used: {reason})")

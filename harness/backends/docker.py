@@ -1,0 +1,484 @@
+"""The docker backend (DESIGN "Backends: docker"): every build and fixture run in its own container.
+
+An ExecSpec names host paths. The container sees each of `spec.mounts` at the same path (read-only
+or writable as given), the toolchain image's GOROOT in place of the host one (argv and env are
+rewritten), GOCACHE as the Go version's named volume, and a tmpfs for /tmp and for HOME / GOPATH /
+TMPDIR when no writable mount holds them. Every container runs with no network, a read-only root,
+a non-root user (the caller's uid:gid; 65534:65534 when gxm runs as root, with the writable mounts
+handed to it), tini as pid 1 (so a fatal signal kills the program as it does on the host),
+memory = memory + swap, CPU and pids limits, and labels naming the run and cell. Stdin is always
+empty (`stdin_null` cannot be False in a container).
+
+gxm enforces the wall timeout itself (docker-py's `wait(timeout)` is only an HTTP timeout): SIGQUIT
+so Go dumps every goroutine, SIGKILL `grace_s` later. OOM comes from the container state; logs are
+copied to the spec's files before the container is removed, in `finally`, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness import images
+from harness.context import Reporter
+from harness.errors import GxmError, InfraError
+from harness.images import Leftover, clean, doctor_report, leftovers
+from harness.matrix import DockerSettings
+from harness.model import ExecResult, ExecSpec, Toolchain
+from harness.toolchains import cache_dir
+
+__all__ = [
+    "DockerBackend", "Leftover", "clean", "container_config", "container_name", "doctor_report",
+    "exit_status", "leftovers", "unavailable_reason",
+]  # fmt: skip
+
+log = logging.getLogger("gxm.backends.docker")
+
+NOBODY = (65534, 65534)
+WAIT_MIN_S = 0.02
+STATS_INTERVAL_S = 0.5
+SCRATCH_VARS = ("HOME", "GOPATH", "TMPDIR")
+TMPFS_OPTIONS = "rw,exec,nosuid,nodev,mode=1777"
+LABEL_SESSION = images.LABEL_SESSION
+_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """What the engine (or the host side of a container: mounts, logs) raises: never a cell's
+    fault, always an infra error."""
+    import requests
+    from docker.errors import DockerException
+
+    return (DockerException, requests.exceptions.RequestException, InfraError, OSError)
+
+
+def unavailable_reason(settings: DockerSettings | None = None) -> str | None:
+    """Why the docker backend cannot be used here (saying how to fix it), or None when it can.
+
+    It can when an engine answers a ping and a base image can be had: configured (pulled when
+    absent), already present, or bootstrappable here (root and debootstrap).
+    """
+    if importlib.util.find_spec("docker") is None:
+        return "the docker Python package (docker-py) is missing: `pip install docker`"
+    settings = settings or DockerSettings()
+    try:
+        client = images.connect(timeout_s=10.0)
+    except Exception as exc:  # docker-py wraps every connection failure differently
+        return images.engine_problem(exc)
+    try:
+        client.ping()
+        if settings.base_image or images.find_image(client, images.bootstrap_tag(settings)):
+            return None
+        blocker = images.bootstrap_blocker()
+        if blocker:
+            return f"no base image {images.bootstrap_tag(settings)} and none can be made: {blocker}"
+        return None
+    except Exception as exc:
+        return images.engine_problem(exc)
+    finally:
+        client.close()
+
+
+# --- the container configuration (pure) ----------------------------------------------------------
+
+
+def container_user() -> tuple[int, int]:
+    """The caller's uid:gid; nobody when that is root (containers never run as root)."""
+    uid, gid = os.geteuid(), os.getegid()
+    return NOBODY if uid == 0 else (uid, gid)
+
+
+def run_id_of(label: str) -> str:
+    """The run a spec belongs to: the first part of its label (`run-…/cell/fixture#i`)."""
+    return label.split("/", 1)[0] if label else "adhoc"
+
+
+def container_name(label: str, suffix: str) -> str:
+    """A valid, readable, unique container name from a spec's label."""
+    readable = _NAME_UNSAFE.sub("_", label.replace("/", ".").replace("#", "-")).strip("_.-")
+    return f"gxm-{readable[:80] or 'exec'}-{suffix}"
+
+
+def container_labels(spec: ExecSpec, session: str) -> dict[str, str]:
+    """dev.gxm (what `gxm clean` looks for), the run, the spec's label, the backend instance."""
+    return {
+        images.LABEL: "1",
+        "dev.gxm.run": run_id_of(spec.label),
+        "dev.gxm.label": spec.label,
+        LABEL_SESSION: session,
+    }
+
+
+def map_goroot(text: str, host_goroot: Path) -> str:
+    """Replace the host GOROOT (as a whole path element) by the image's."""
+    pattern = re.escape(str(host_goroot).rstrip("/")) + r"(?=$|[/:])"
+    return re.sub(pattern, images.IMAGE_GOROOT, text)
+
+
+def container_env(spec: ExecSpec, toolchain: Toolchain) -> dict[str, str]:
+    """The spec's environment with GOROOT paths mapped; a host CC path is dropped (the image's
+    gcc is the pinned compiler)."""
+    env = {key: map_goroot(value, toolchain.goroot) for key, value in spec.env}
+    if env.get("CC", "").startswith("/"):
+        del env["CC"]
+    return env
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def container_mounts(
+    spec: ExecSpec, toolchain: Toolchain, env: dict[str, str], gocache_volume: str | None
+) -> list[dict[str, Any]]:
+    """Bind mounts at the same paths (the GOROOT and GOCACHE ones replaced by the image's tree and
+    the volume), parents before children so nesting works."""
+    from docker.types import Mount
+
+    gocache = env.get("GOCACHE")
+    goroot = str(toolchain.goroot)
+    mounts: dict[str, Any] = {}
+    for path, writable in spec.mounts:
+        target = str(path)
+        if _within(target, goroot) or target == gocache or target in mounts:
+            continue
+        mounts[target] = Mount(target, target, type="bind", read_only=not writable)
+    if gocache and gocache_volume:
+        mounts[gocache] = Mount(gocache, gocache_volume, type="volume", read_only=False)
+    return [mounts[key] for key in sorted(mounts, key=lambda p: (p.count("/"), p))]
+
+
+def scratch_tmpfs(spec: ExecSpec, env: dict[str, str]) -> dict[str, str]:
+    """tmpfs for /tmp and for HOME/GOPATH/TMPDIR unless a writable mount already holds them."""
+    writable = [str(path) for path, rw in spec.mounts if rw]
+    tmpfs = {"/tmp": TMPFS_OPTIONS}
+    for var in SCRATCH_VARS:
+        path = env.get(var)
+        if path and path.startswith("/") and not any(_within(path, w) for w in writable):
+            tmpfs[path] = TMPFS_OPTIONS
+    return tmpfs
+
+
+def container_config(
+    spec: ExecSpec,
+    toolchain: Toolchain,
+    *,
+    image: str,
+    user: tuple[int, int],
+    gocache_volume: str | None,
+    name: str,
+    session: str = "",
+) -> dict[str, Any]:
+    """The keyword arguments of `client.containers.create` for one spec."""
+    env = container_env(spec, toolchain)
+    config: dict[str, Any] = {
+        "image": image,
+        "command": [map_goroot(arg, toolchain.goroot) for arg in spec.argv],
+        "environment": env,
+        "working_dir": str(spec.cwd),
+        "user": f"{user[0]}:{user[1]}",
+        "name": name,
+        "labels": container_labels(spec, session),
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": scratch_tmpfs(spec, env),
+        "mounts": container_mounts(spec, toolchain, env, gocache_volume),
+        "init": True,
+    }
+    if spec.memory_limit_bytes is not None:
+        config["mem_limit"] = spec.memory_limit_bytes
+        config["memswap_limit"] = spec.memory_limit_bytes  # no swap: over the limit is OOM
+    if spec.cpus is not None:
+        config["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.pids_limit is not None:
+        config["pids_limit"] = spec.pids_limit
+    return config
+
+
+def exit_status(exit_code: int) -> tuple[int | None, int | None]:
+    """(exit code, signal) from a container's ExitCode, as the local backend reports them.
+
+    tini (pid 1) exits 128+N when the program died of signal N (an OOM kill or our SIGKILL shows
+    137); Go's own crashes exit 2 and stay exit codes. A program that exits 129..159 on purpose
+    would be read as a signal: Go fixtures never do.
+    """
+    if 128 < exit_code < 160:
+        return None, exit_code - 128
+    return exit_code, None
+
+
+def start_failure(exit_code: int | None, stderr_path: Path) -> str | None:
+    """tini's message when it could not exec the program (exit 126/127): an infra error, as a
+    failed start is on the local backend; None for a program that ran."""
+    if exit_code not in (126, 127):
+        return None
+    try:
+        with open(stderr_path, "rb") as handle:
+            first = handle.read(2000).decode(errors="replace").splitlines()[:1]
+    except OSError:
+        return None
+    if first and first[0].startswith("[FATAL tini"):
+        return f"could not start the program: {first[0].split('] ', 1)[-1]}"
+    return None
+
+
+def docker_seconds(state: dict[str, Any]) -> float | None:
+    """FinishedAt − StartedAt of a container state (nanosecond RFC 3339 times), if both are set."""
+    try:
+        start, end = (_parse_time(state[key]) for key in ("StartedAt", "FinishedAt"))
+    except (KeyError, ValueError):
+        return None
+    seconds = end - start
+    return seconds if seconds >= 0 else None
+
+
+def _parse_time(text: str) -> float:
+    main, _, rest = text.rstrip("Z").partition(".")
+    fraction = float("0." + rest) if rest else 0.0
+    stamp = datetime.fromisoformat(main + "+00:00").timestamp()
+    if stamp <= 0:
+        raise ValueError(text)
+    return stamp + fraction
+
+
+# --- the backend ---------------------------------------------------------------------------------
+
+
+class DockerBackend:
+    """Runs each ExecSpec in a container of its toolchain's image (see the module docstring)."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        reporter: Reporter | None = None,
+        settings: DockerSettings | None = None,
+        cache: Path | None = None,
+        client: Any = None,
+    ) -> None:
+        self.reporter = reporter or Reporter()
+        self.settings = settings or DockerSettings()
+        self.cache = cache or cache_dir()
+        try:
+            self.client = client or images.connect()
+        except Exception as exc:  # docker-py wraps connection failures in several types
+            raise InfraError(f"docker backend unavailable: {images.engine_problem(exc)}") from exc
+        self.user = container_user()
+        self.session = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._prepared: dict[tuple[str, str], tuple[str, str]] = {}
+        self._live: set[str] = set()
+        self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()
+        self._stats_ok = True
+
+    def __enter__(self) -> DockerBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove_all()
+
+    def prepare(self, toolchain: Toolchain) -> None:
+        """Make sure the base image, the toolchain image and the GOCACHE volume exist."""
+        self._image_for(toolchain)
+
+    def image_for(self, toolchain: Toolchain) -> str:
+        """The id of the toolchain image `execute` uses for `toolchain` (prepared if need be)."""
+        return self._image_for(toolchain)[0]
+
+    def _image_for(self, toolchain: Toolchain) -> tuple[str, str]:
+        key = (toolchain.version, toolchain.sha256)
+        with self._prepare_lock:
+            if key not in self._prepared:
+                try:
+                    self._prepared[key] = self._make_inputs(toolchain)
+                except GxmError:
+                    raise
+                except _engine_errors() as exc:
+                    raise InfraError(f"docker: preparing go{toolchain.version}: {exc}") from exc
+            return self._prepared[key]
+
+    def _make_inputs(self, toolchain: Toolchain) -> tuple[str, str]:
+        if not toolchain.go.is_file():
+            raise InfraError(f"no go binary at {toolchain.go}: provision go{toolchain.version}")
+        ref = images.base_reference(self.settings, toolchain.version)
+        base = images.ensure_base(
+            self.client, self.settings, toolchain.version, self.reporter, self.cache
+        )
+        image = images.ensure_toolchain_image(
+            self.client, toolchain, base, ref, self.reporter, self.cache
+        )
+        owner = f"{self.user[0]}:{self.user[1]}"
+        volume = images.ensure_gocache_volume(self.client, toolchain, image.id, owner)
+        return image.id, volume
+
+    def execute(self, spec: ExecSpec, toolchain: Toolchain) -> ExecResult:
+        """Run `spec` in a fresh container; engine failures come back as `infra_error`."""
+        started = time.monotonic()
+        container_id: str | None = None
+        try:
+            image_id, volume = self._image_for(toolchain)
+            self._hand_over_writable(spec, container_env(spec, toolchain))
+            config = container_config(
+                spec,
+                toolchain,
+                image=image_id,
+                user=self.user,
+                gocache_volume=volume,
+                name=container_name(spec.label, secrets.token_hex(4)),
+                session=self.session,
+            )
+            container_id = self._create(config)
+            return self._supervise(container_id, spec, started)
+        except _engine_errors() as exc:  # also OSError: handing the mounts over failed
+            detail = f"docker: {exc}"
+            return ExecResult(None, None, False, False, time.monotonic() - started, None, detail)
+        finally:
+            if container_id is not None:
+                self._remove(container_id)
+
+    def _hand_over_writable(self, spec: ExecSpec, env: dict[str, str]) -> None:
+        """Create the writable mount directories and, when gxm is root, give them to the user
+        the container runs as (the GOCACHE one is a volume: left alone)."""
+        for path, writable in spec.mounts:
+            if not writable or str(path) == env.get("GOCACHE"):
+                continue
+            path.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0 and path.is_dir():
+                status = path.stat()
+                if (status.st_uid, status.st_gid) != self.user:
+                    os.chown(path, *self.user)
+
+    def _create(self, config: dict[str, Any]) -> str:
+        with self._lock:  # so remove_all never misses a container being created
+            container = self.client.containers.create(**config)
+            self._live.add(container.id)
+        log.debug("created %s (%s)", container.name, " ".join(config["command"]))
+        return str(container.id)
+
+    def _supervise(self, container_id: str, spec: ExecSpec, started: float) -> ExecResult:
+        """Start the container, enforce the timeout, and report its end (logs saved first)."""
+        self.client.api.start(container_id)
+        deadline = time.monotonic() + spec.timeout_s
+        kill_at: float | None = None
+        # The first memory sample comes after STATS_INTERVAL_S: the cgroup's max_usage keeps the
+        # peak so far, so late samples say more, and short runs pay for none.
+        timed_out, peak, next_stats = False, None, time.monotonic() + STATS_INTERVAL_S
+        while True:
+            now = time.monotonic()
+            if now >= next_stats:
+                peak = _larger(peak, self._memory_peak(container_id))
+                next_stats = now + STATS_INTERVAL_S
+            if not timed_out and now >= deadline:
+                log.info("%s timed out after %.0fs: SIGQUIT", spec.label, spec.timeout_s)
+                self._signal(container_id, "SIGQUIT")
+                timed_out, kill_at = True, now + spec.grace_s
+            elif kill_at is not None and now >= kill_at:
+                self._signal(container_id, "SIGKILL")
+                kill_at = None
+            wake = min(next_stats, kill_at or next_stats, next_stats if timed_out else deadline)
+            if self._exited_within(container_id, wake - now):
+                break
+        state = self.client.api.inspect_container(container_id)["State"]
+        seconds = docker_seconds(state) or time.monotonic() - started
+        self._save_logs(container_id, spec)
+        exit_code, signal_number = exit_status(int(state.get("ExitCode", -1)))
+        oom_killed = bool(state.get("OOMKilled"))
+        not_started = start_failure(exit_code, spec.stderr_path)
+        return ExecResult(
+            exit_code, signal_number, timed_out, oom_killed, seconds, peak, not_started
+        )
+
+    def _exited_within(self, container_id: str, seconds: float) -> bool:
+        """Block until the container exits (True) or `seconds` pass (False).
+
+        The engine's wait call answers the moment the container ends; its timeout is only an
+        HTTP read timeout, which is exactly what a bounded wait needs here.
+        """
+        import requests
+
+        try:
+            self.client.api.wait(container_id, timeout=max(seconds, WAIT_MIN_S))
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            if "timed out" in str(exc) or isinstance(exc, requests.exceptions.ReadTimeout):
+                return False
+            raise
+        return True
+
+    def _signal(self, container_id: str, name: str) -> None:
+        from docker.errors import APIError
+
+        with contextlib.suppress(APIError):  # it may have ended meanwhile
+            self.client.api.kill(container_id, signal=name)
+
+    def _memory_peak(self, container_id: str) -> int | None:
+        """The cgroup's peak memory use (cgroup v1 max_usage; the current usage on v2)."""
+        from docker.errors import InvalidVersion
+
+        if not self._stats_ok:
+            return None
+        try:
+            stats = self.client.api.stats(container_id, stream=False, one_shot=True)
+        except InvalidVersion:
+            self._stats_ok = False
+            return None
+        except _engine_errors():
+            return None
+        memory = stats.get("memory_stats") or {}
+        value = memory.get("max_usage") or memory.get("usage")
+        return int(value) if value else None
+
+    def _save_logs(self, container_id: str, spec: ExecSpec) -> None:
+        """The container's stdout and stderr, each into its spec file (one file if they agree)."""
+        if Path(spec.stdout_path) == Path(spec.stderr_path):
+            targets = [(spec.stdout_path, True, True)]
+        else:
+            targets = [(spec.stdout_path, True, False), (spec.stderr_path, False, True)]
+        for path, stdout, stderr in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            chunks = self.client.api.logs(
+                container_id, stdout=stdout, stderr=stderr, stream=True, follow=False
+            )
+            with open(path, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except _engine_errors() as exc:
+            gone = ("No such container", "already in progress")  # another thread removes it
+            if not any(text in str(exc) for text in gone):
+                log.warning("could not remove container %s: %s", container_id[:12], exc)
+        with self._lock:
+            self._live.discard(container_id)
+
+    def live_containers(self) -> list[str]:
+        """Ids of the containers this backend started and has not removed yet."""
+        with self._lock:
+            return sorted(self._live)
+
+    def remove_all(self) -> None:
+        """Force-remove every container this backend instance started (also ones half-created)."""
+        with self._lock:
+            ids = set(self._live)
+        with contextlib.suppress(*_engine_errors()):
+            found = self.client.api.containers(
+                all=True, filters={"label": f"{LABEL_SESSION}={self.session}"}
+            )
+            ids |= {entry["Id"] for entry in found}
+        for container_id in ids:
+            self._remove(container_id)
+
+
+def _larger(a: int | None, b: int | None) -> int | None:
+    return max(x for x in (a, b, 0) if x is not None) or None

@@ -1,0 +1,581 @@
+"""The Docker engine connection and gxm's images and volumes (DESIGN "Backends: docker").
+
+- **Engine**: `connect()` honours DOCKER_HOST, else the docker CLI's current context, else the
+  default socket; `engine_problem()` turns a failed connection into a sentence saying what to do.
+- **Base image**: `docker.base_image` from the matrix (`{go}` is replaced by the Go version; pulled
+  when absent; it must have gcc), else `gxm-base:<suite>`, bootstrapped offline once with
+  debootstrap (a minimal Debian with gcc and libc6-dev) and `docker import`.
+- **Toolchain image** per Go version: base + the cached GOROOT at IMAGE_GOROOT, tagged
+  `gxm-go:<version>-<sha12>` and labelled with the toolchain's sha256 and the base image id, so
+  it is reused until one of those inputs changes.
+- **GOCACHE volume** per Go version (`gxm-gocache-go1.22.10`), owned by the user containers run as.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.command import run_command
+from harness.context import Reporter
+from harness.errors import CommandError, InfraError
+from harness.matrix import DockerSettings
+from harness.model import Toolchain
+from harness.toolchains import list_cached
+
+log = logging.getLogger("gxm.images")
+
+LABEL = "dev.gxm"  # on every container, volume and image gxm makes
+LABEL_ROLE = "dev.gxm.role"  # base | toolchain | gocache
+LABEL_TOOLCHAIN_SHA = "dev.gxm.toolchain-sha256"
+LABEL_BASE_ID = "dev.gxm.base-id"
+LABEL_GO_VERSION = "dev.gxm.go-version"
+LABEL_OWNER = "dev.gxm.owner"
+LABEL_RECIPE = "dev.gxm.recipe"
+LABEL_SESSION = "dev.gxm.session"  # `<pid>-<token>` of the backend that started a container
+# Not /usr/local/go: a configured golang:* base already has its own Go there.
+IMAGE_GOROOT = "/opt/gxm/go"
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BOOTSTRAP_TIMEOUT_S = 1800.0
+HEARTBEAT_S = 15.0
+START_ENGINE = (
+    "start one with `sudo dockerd &` (or `sudo systemctl start docker`); install it with "
+    "`sudo apt-get install docker.io`"
+)
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+
+def connect(timeout_s: float = 120.0) -> Any:
+    """A docker-py client for DOCKER_HOST, else the CLI's current context, else the default socket.
+
+    Raises docker.errors.DockerException when no engine answers (see `engine_problem`).
+    """
+    import docker
+    from docker.context import ContextAPI
+    from docker.context.config import get_current_context_name
+
+    if not os.environ.get("DOCKER_HOST"):
+        name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
+        context = ContextAPI.get_context(name) if name and name != "default" else None
+        if context is not None and context.Host:
+            return docker.DockerClient(
+                base_url=context.Host, version="auto", timeout=timeout_s, tls=context.TLSConfig
+            )
+    return docker.from_env(version="auto", timeout=timeout_s)
+
+
+def engine_problem(exc: BaseException) -> str:
+    """Why connecting failed, in words that say what to do about it."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    text = str(exc)
+    if "Permission denied" in text or "PermissionError" in text:
+        return (
+            f"permission denied on the Docker socket ({host}): run as root, or add yourself to "
+            "the docker group (`sudo usermod -aG docker $USER`, then log in again)"
+        )
+    if "No such file or directory" in text or "FileNotFoundError" in text:
+        return f"no Docker engine socket at {host}: {START_ENGINE}"
+    if "Connection refused" in text:
+        return f"nothing answers at {host} (connection refused): {START_ENGINE}"
+    return f"the Docker engine at {host} does not answer ({text[:200]}): {START_ENGINE}"
+
+
+# --- locks and progress --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive file lock, so two gxm processes never build the same image at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _heartbeat(reporter: Reporter, what: str) -> Iterator[None]:
+    """A `still <what> (Ns)` line every HEARTBEAT_S while a long silent step runs."""
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            reporter.info(f"  … still {what} ({time.monotonic() - started:.0f}s)")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def find_image(client: Any, ref: str) -> Any | None:
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(ref)
+    except ImageNotFound:
+        return None
+
+
+# --- the base image ------------------------------------------------------------------------------
+
+
+def bootstrap_tag(settings: DockerSettings) -> str:
+    return f"gxm-base:{settings.bootstrap_suite}"
+
+
+def base_reference(settings: DockerSettings, go_version: str) -> str:
+    """The base image a Go version's toolchain image is built FROM."""
+    if settings.base_image:
+        return settings.base_image.replace("{go}", go_version)
+    return bootstrap_tag(settings)
+
+
+def bootstrap_blocker() -> str | None:
+    """Why this process cannot bootstrap a base image, with the fix; None when it can."""
+    missing = [tool for tool in ("debootstrap", "tar") if shutil.which(tool) is None]
+    if missing:
+        return (
+            f"{' and '.join(missing)} missing: install with `sudo apt-get install "
+            f"{' '.join(missing)}`, or set docker.base_image to an image with gcc"
+        )
+    if os.geteuid() != 0:
+        return "debootstrap needs root: run gxm once as root, or set docker.base_image"
+    return None
+
+
+def ensure_base(
+    client: Any, settings: DockerSettings, go_version: str, reporter: Reporter, cache: Path
+) -> Any:
+    """The base image for `go_version`: present, else pulled (configured) or bootstrapped."""
+    ref = base_reference(settings, go_version)
+    found = find_image(client, ref)
+    if found is not None:
+        return found
+    if settings.base_image:
+        return _pull(client, ref, reporter)
+    with _locked(cache / "locks" / "docker-base.lock"):
+        found = find_image(client, ref)  # another gxm may have made it while we waited
+        return found if found is not None else bootstrap_base(client, settings, reporter, cache)
+
+
+def _pull(client: Any, ref: str, reporter: Reporter) -> Any:
+    from docker.errors import DockerException
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(ref)
+    reporter.info(f"base image: pulling {ref}")
+    try:
+        with _heartbeat(reporter, f"pulling {ref}"):
+            for event in client.api.pull(repository, tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    raise InfraError(f"could not pull {ref}: {event['error']}")
+        return client.images.get(ref)
+    except DockerException as exc:
+        raise InfraError(
+            f"could not pull the base image {ref}: {exc}; make it present (`docker load`), or "
+            "leave docker.base_image empty to bootstrap one offline"
+        ) from exc
+
+
+def bootstrap_base(client: Any, settings: DockerSettings, reporter: Reporter, cache: Path) -> Any:
+    """debootstrap a minimal Debian with gcc and libc6-dev and import it as `gxm-base:<suite>`."""
+    blocker = bootstrap_blocker()
+    if blocker:
+        raise InfraError(
+            f"no base image {bootstrap_tag(settings)} and cannot bootstrap one: {blocker}"
+        )
+    (cache / "bootstrap").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".tmp-base-", dir=cache / "bootstrap"))
+    started = time.monotonic()
+    try:
+        rootfs = work / "rootfs"
+        reporter.info(
+            f"base image: bootstrapping Debian {settings.bootstrap_suite} from "
+            f"{settings.bootstrap_mirror} with debootstrap (once; about a minute)"
+        )
+        argv = ["debootstrap", "--variant=minbase", "--include=gcc,libc6-dev"]
+        argv += [settings.bootstrap_suite, str(rootfs), settings.bootstrap_mirror]
+        with _heartbeat(reporter, "bootstrapping the base image"):
+            _run_step(argv, "debootstrap failed (is the Debian mirror reachable?)")
+        _trim_rootfs(rootfs)
+        reporter.info(f"base image: importing it as {bootstrap_tag(settings)}")
+        archive = work / "rootfs.tar"
+        _run_step(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(archive), "."], "tar")
+        image = _import(client, archive, settings)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    reporter.info(
+        f"base image: {bootstrap_tag(settings)} ready ({time.monotonic() - started:.0f}s)"
+    )
+    return image
+
+
+def _run_step(argv: list[str], what: str) -> None:
+    try:
+        run_command(argv, timeout_s=BOOTSTRAP_TIMEOUT_S, env={"PATH": IMAGE_PATH, "LANG": "C"})
+    except CommandError as exc:
+        raise InfraError(f"{what}: {exc}") from exc
+
+
+def _trim_rootfs(rootfs: Path) -> None:
+    """Drop apt's package cache and lists: nothing in the image installs packages later."""
+    for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for entry in (rootfs / junk).glob("*"):
+            if entry.is_file() and entry.name != "lock":
+                entry.unlink()
+    for binary_cache in (rootfs / "var/cache/apt").glob("*.bin"):
+        binary_cache.unlink()
+
+
+def _import(client: Any, archive: Path, settings: DockerSettings) -> Any:
+    from docker.errors import DockerException
+
+    repository, tag = bootstrap_tag(settings).split(":", 1)
+    changes = [
+        f"LABEL {LABEL}=1 {LABEL_ROLE}=base dev.gxm.suite={settings.bootstrap_suite}",
+        f"ENV PATH={IMAGE_PATH}",
+        'CMD ["/bin/sh"]',
+    ]
+    try:
+        client.api.import_image(src=str(archive), repository=repository, tag=tag, changes=changes)
+        return client.images.get(bootstrap_tag(settings))
+    except DockerException as exc:
+        raise InfraError(f"docker import of the bootstrapped base failed: {exc}") from exc
+
+
+# --- the toolchain image -------------------------------------------------------------------------
+
+
+def toolchain_tag(toolchain: Toolchain) -> str:
+    return f"gxm-go:{toolchain.version}-{toolchain.sha256[:12]}"
+
+
+def toolchain_labels(toolchain: Toolchain, base_id: str, recipe: str) -> dict[str, str]:
+    """The labels that say which inputs a toolchain image was built from (`recipe`: its
+    Dockerfile, recorded by hash so a changed recipe rebuilds the image)."""
+    return {
+        LABEL: "1",
+        LABEL_ROLE: "toolchain",
+        LABEL_TOOLCHAIN_SHA: toolchain.sha256,
+        LABEL_BASE_ID: base_id,
+        LABEL_RECIPE: hashlib.sha256(recipe.encode()).hexdigest()[:16],
+        LABEL_GO_VERSION: toolchain.version,
+    }
+
+
+def is_current(labels: dict[str, str] | None, wanted: dict[str, str]) -> bool:
+    """Whether an image with `labels` was built from exactly the inputs `wanted` names."""
+    labels = labels or {}
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
+def dockerfile(base_id: str) -> str:
+    """FROM the base (by id, so the label cannot lie) + the GOROOT; checks gcc and go work.
+
+    /root is opened (0755): host paths under a root user's home (~/.cache/gxm) are mounted at the
+    same paths, and the non-root container user must be able to reach them. The text names no
+    image reference, so the same base reached by two names gives the same toolchain image.
+    """
+    no_gcc = (
+        "gxm: the base image has no gcc: use an image with gcc and libc6-dev "
+        "(golang:{go}-bookworm) or leave docker.base_image empty to bootstrap one"
+    )
+    return (
+        f"FROM {base_id}\n"
+        f"COPY go {IMAGE_GOROOT}\n"
+        f"ENV GOROOT={IMAGE_GOROOT} PATH={IMAGE_GOROOT}/bin:{IMAGE_PATH}\n"
+        f"RUN command -v gcc >/dev/null || {{ echo '{no_gcc}' >&2; exit 1; }}\n"
+        f"RUN {IMAGE_GOROOT}/bin/go version && chmod 0755 /root\n"
+    )
+
+
+def ensure_toolchain_image(
+    client: Any, toolchain: Toolchain, base: Any, base_ref: str, reporter: Reporter, cache: Path
+) -> Any:
+    """The toolchain image for `toolchain` on `base`: reused when its labels match, else built."""
+    recipe = dockerfile(base.id)
+    wanted = toolchain_labels(toolchain, base.id, recipe)
+    tag = toolchain_tag(toolchain)
+    found = find_image(client, tag)
+    if found is not None and is_current(found.labels, wanted):
+        log.debug("toolchain image %s (%s) reused", tag, found.short_id)
+        return found
+    with _locked(cache / "locks" / f"docker-go{toolchain.version}.lock"):
+        found = find_image(client, tag)
+        if found is not None and is_current(found.labels, wanted):
+            return found
+        reporter.info(f"toolchain image: building {tag} ({base_ref} + go{toolchain.version})")
+        try:
+            return _build_toolchain_image(client, toolchain, recipe, wanted, reporter, cache)
+        except InfraError as exc:
+            raise InfraError(f"{exc} (base image {base_ref})") from exc
+
+
+def _build_toolchain_image(
+    client: Any,
+    toolchain: Toolchain,
+    recipe: str,
+    labels: dict[str, str],
+    reporter: Reporter,
+    cache: Path,
+) -> Any:
+    from docker.errors import DockerException
+
+    tag = toolchain_tag(toolchain)
+    started = time.monotonic()
+    with tempfile.TemporaryFile(dir=cache) as context:
+        _write_context(context, toolchain, recipe)
+        context.seek(0)
+        try:
+            with _heartbeat(reporter, f"building {tag}"):
+                stream = client.api.build(
+                    fileobj=context,
+                    custom_context=True,
+                    tag=tag,
+                    labels=labels,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    decode=True,
+                )
+                _follow_build(stream, tag, reporter)
+            image = client.images.get(tag)
+        except DockerException as exc:
+            raise InfraError(f"building the toolchain image {tag} failed: {exc}") from exc
+    reporter.info(f"toolchain image: {tag} ready ({time.monotonic() - started:.0f}s)")
+    return image
+
+
+def _write_context(handle: Any, toolchain: Toolchain, text: str) -> None:
+    """The build context as a tar stream: the Dockerfile and the GOROOT as `go/`."""
+    with tarfile.open(fileobj=handle, mode="w") as archive:
+        data = text.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+        archive.addfile(info, io.BytesIO(data))
+        archive.add(str(toolchain.goroot), arcname="go")
+
+
+def _follow_build(stream: Iterator[dict[str, Any]], tag: str, reporter: Reporter) -> None:
+    """Show each build step; raise with the engine's message when the build fails."""
+    output: list[str] = []
+    for event in stream:
+        if "error" in event:
+            tail = "".join(output[-5:]).strip()
+            raise InfraError(f"building {tag} failed: {event['error'].strip()} {tail}".strip())
+        text = str(event.get("stream", ""))
+        output.append(text)
+        if text.startswith("Step "):
+            reporter.detail(f"  {text.strip()}")
+
+
+# --- the GOCACHE volume --------------------------------------------------------------------------
+
+
+def gocache_volume_name(toolchain: Toolchain) -> str:
+    return f"gxm-gocache-go{toolchain.version}"
+
+
+def ensure_gocache_volume(client: Any, toolchain: Toolchain, image_id: str, owner: str) -> str:
+    """The per-Go-version GOCACHE volume, created owned by `owner` (`uid:gid`) the first time."""
+    from docker.errors import DockerException, NotFound
+
+    name = gocache_volume_name(toolchain)
+    try:
+        volume = client.volumes.get(name)
+    except NotFound:
+        volume = None
+    if volume is not None and (volume.attrs.get("Labels") or {}).get(LABEL_OWNER) == owner:
+        return name
+    try:
+        if volume is not None:
+            volume.remove(force=True)
+        labels = {LABEL: "1", LABEL_ROLE: "gocache", LABEL_GO_VERSION: toolchain.version}
+        client.volumes.create(name, labels={**labels, LABEL_OWNER: owner})
+        client.containers.run(
+            image_id,
+            ["chown", owner, "/gocache"],
+            user="0:0",
+            network_mode="none",
+            volumes={name: {"bind": "/gocache", "mode": "rw"}},
+            labels={LABEL: "1", "dev.gxm.run": "setup"},
+            remove=True,
+        )
+    except DockerException as exc:
+        with contextlib.suppress(DockerException):
+            client.volumes.get(name).remove(force=True)
+        raise InfraError(f"could not prepare the GOCACHE volume {name}: {exc}") from exc
+    return name
+
+
+# --- housekeeping: `gxm clean` and `gxm doctor` --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something gxm left in the engine or the cache. kind: container | image | volume | cache."""
+
+    kind: str
+    id: str
+    name: str
+    reason: str
+
+
+def leftovers(client: Any, cache: Path | None = None) -> list[Leftover]:
+    """Containers labelled dev.gxm (but not those of a gxm process still alive here), toolchain
+    images no cached toolchain (or no tag) needs, the GOCACHE volumes, and half-made base
+    bootstraps in the cache."""
+    cache = cache or _default_cache()
+    found = [
+        Leftover("container", c["Id"][:12], c["Names"][0].lstrip("/"), _container_reason(c))
+        for c in client.api.containers(all=True, filters={"label": LABEL})
+        if not _owner_alive(c.get("Labels") or {})
+    ]
+    wanted = {toolchain_tag(t) for t in list_cached(cache)}
+    for image in client.images.list(filters={"label": f"{LABEL_ROLE}=toolchain"}):
+        if not image.tags:
+            found.append(Leftover("image", image.short_id, "<untagged>", "replaced by a rebuild"))
+        elif not set(image.tags) & wanted:
+            name = ", ".join(image.tags)
+            found.append(Leftover("image", image.short_id, name, "its toolchain is not cached"))
+    for volume in client.volumes.list(filters={"label": f"{LABEL_ROLE}=gocache"}):
+        found.append(Leftover("volume", volume.name, volume.name, "GOCACHE (rebuilt on demand)"))
+    for stale in sorted((cache / "bootstrap").glob(".tmp-base-*")):
+        found.append(Leftover("cache", str(stale), stale.name, "an interrupted base bootstrap"))
+    return found
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the gxm process that started a container still runs here (then it is in use)."""
+    pid = labels.get(LABEL_SESSION, "").split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _container_reason(entry: dict[str, Any]) -> str:
+    labels = entry.get("Labels") or {}
+    return f"run {labels.get('dev.gxm.run', '?')}, {entry.get('State', '?')}"
+
+
+def _default_cache() -> Path:
+    from harness.toolchains import cache_dir
+
+    return cache_dir()
+
+
+def clean(
+    client: Any,
+    *,
+    dry_run: bool,
+    images: bool = True,
+    volumes: bool = False,
+    cache: Path | None = None,
+) -> list[Leftover]:
+    """Remove gxm's leftovers (containers and interrupted bootstraps always, stale toolchain
+    images when `images`, GOCACHE volumes when `volumes`); return what was (or would be) removed.
+    """
+    chosen = [
+        item
+        for item in leftovers(client, cache)
+        if item.kind in ("container", "cache")
+        or (item.kind == "image" and images)
+        or (item.kind == "volume" and volumes)
+    ]
+    if dry_run:
+        return chosen
+    for item in chosen:
+        if item.kind == "container":
+            client.api.remove_container(item.id, force=True)
+        elif item.kind == "image":
+            client.images.remove(item.id, force=True)
+        elif item.kind == "volume":
+            client.volumes.get(item.id).remove(force=True)
+        else:
+            shutil.rmtree(item.id, ignore_errors=True)
+    return chosen
+
+
+def doctor_report(
+    settings: DockerSettings | None = None, cache: Path | None = None
+) -> list[tuple[str, str, str]]:
+    """(check, status, fix) rows for `gxm doctor`: engine, base image, toolchain images, cache.
+
+    `status` starts with `ok`, `missing` or `problem`; `fix` is empty when nothing is to be done.
+    """
+    settings, cache = settings or DockerSettings(), cache or _default_cache()
+    try:
+        client = connect(timeout_s=10.0)
+        version = client.version()
+    except Exception as exc:  # every way of not answering
+        return [("docker engine", "problem: " + engine_problem(exc), START_ENGINE)]
+    try:
+        host = os.environ.get("DOCKER_HOST") or "the default socket or context"
+        rows = [("docker engine", f"ok: Docker {version.get('Version')} at {host}", "")]
+        rows.append(_base_row(client, settings))
+        rows += [_toolchain_row(client, t) for t in list_cached(cache)]
+        rows.append(_leftover_row(leftovers(client, cache)))
+        return rows
+    finally:
+        client.close()
+
+
+def _base_row(client: Any, settings: DockerSettings) -> tuple[str, str, str]:
+    if settings.base_image:
+        return ("base image", f"ok: configured {settings.base_image} (pulled when absent)", "")
+    tag = bootstrap_tag(settings)
+    image = find_image(client, tag)
+    if image is not None:
+        return ("base image", f"ok: {tag} ({image.short_id})", "")
+    blocker = bootstrap_blocker()
+    if blocker:
+        return ("base image", f"missing: {tag}, and it cannot be bootstrapped here", blocker)
+    return ("base image", f"missing: {tag} (bootstrapped by the next docker run, ~1 min)", "")
+
+
+def _toolchain_row(client: Any, toolchain: Toolchain) -> tuple[str, str, str]:
+    tag = toolchain_tag(toolchain)
+    image = find_image(client, tag)
+    check = f"toolchain image go{toolchain.version}"
+    if image is None:
+        return (check, f"missing: {tag} (built by the next docker run)", "")
+    return (check, f"ok: {tag} ({image.short_id})", "")
+
+
+def _leftover_row(found: list[Leftover]) -> tuple[str, str, str]:
+    counts = {
+        kind: sum(1 for item in found if item.kind == kind) for kind in ("container", "image")
+    }
+    volumes = sum(1 for item in found if item.kind == "volume")
+    if counts["container"] or counts["image"]:
+        status = f"problem: {counts['container']} containers, {counts['image']} stale images"
+        return ("leftovers", status, "gxm clean")
+    return ("leftovers", f"ok: none ({volumes} GOCACHE volumes kept)", "")
