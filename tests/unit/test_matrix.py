@@ -382,7 +382,10 @@ def test_project_matrix_smoke_is_the_default_with_4_cells() -> None:
     assert matrix.profile == "smoke"
     assert ids(matrix) == ["go1.22-default", "go1.22-arenas", "go1.26-default", "go1.26-arenas"]
     settings = matrix.cells[0].settings
-    assert settings.duration_s == 1.0 and settings.repeats_stress == settings.repeats_bench == 3
+    assert settings.duration_s == 0.5 and (settings.repeats_stress, settings.repeats_bench) == (
+        2,
+        3,
+    )
     assert matrix.cells[0].fixtures == ("cmem_finalizer", "gc_small_objects", "arena_churn")
 
 
