@@ -22,17 +22,11 @@ from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, NothingSelectedError, UsageError
-from harness.matrix import (
-    CellPlan,
-    Matrix,
-    github_matrix,
-    github_shard_matrix,
-    load_matrix,
-    select_cells,
-)
+from harness.matrix import CellPlan, Matrix, load_matrix
 from harness.model import Fixture
 from harness.pipeline import RunRequest, execute_run
 from harness.plan import parse_shard, shard_plans
+from harness.selection import github_matrix, github_shard_matrix, select_cells
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -362,7 +356,7 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """What is installed, what works, and what to do about what does not."""
-    from harness.images import doctor_report
+    from harness.leftovers import doctor_report
 
     matrix = load_matrix(default_matrix_path(args.matrix), None)
     cache = (args.cache or toolchains.cache_dir()).resolve()
@@ -389,7 +383,8 @@ def _in_use(path: Path) -> bool:
 
 def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
-    from harness.images import clean, connect, engine_problem
+    from harness.images import connect, engine_problem
+    from harness.leftovers import clean
 
     cache = (args.cache or toolchains.cache_dir()).resolve()
     work = cache / "work"

@@ -1,15 +1,14 @@
-"""matrix.yaml (schema 1): load and validate it, expand it into cells, select cells.
+"""matrix.yaml (schema 1): load and validate it and expand it into cells.
 
 `load_matrix` turns the file (with one profile applied) into `CellPlan`s: a cell, its settings and
 its fixtures. Every problem in the file is one `MatrixError` line `file:line: what is allowed`.
 `expand` is the pure GitHub Actions matrix expansion (exclude first, then include), shared by the
-CLI and the noxfile; `select_cells` and `github_matrix` serve `--cells` and `list --github-matrix`.
+CLI and the noxfile. Selecting cells (`--cells`) and CI output live in `harness.selection`.
 The `defaults:` blocks and include overrides are parsed by `harness.settings`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import itertools
 import logging
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
-from harness.errors import MatrixError, NothingSelectedError, UsageError
+from harness.errors import MatrixError
 from harness.fixtures import (
     FIXTURE_NAME,
     check_go_version,
@@ -53,9 +52,8 @@ from harness.yamlsrc import (
 )
 
 __all__ = [
-    "CellPlan", "DockerSettings", "Matrix", "expand", "github_matrix",
-    "github_shard_matrix", "load_matrix",
-    "parse_duration", "parse_size", "select_cells",
+    "CellPlan", "DockerSettings", "Matrix", "expand", "load_matrix",
+    "parse_duration", "parse_size",
 ]  # fmt: skip
 
 log = logging.getLogger("gxm.matrix")
@@ -67,7 +65,6 @@ PROFILE_KEYS = ("backend", "go", "goexperiment", "fixtures", "include", "exclude
 MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
-GITHUB_MATRIX_LIMIT = 256  # GitHub Actions: "a matrix will generate a maximum of 256 jobs"
 EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
 
 
@@ -403,80 +400,3 @@ def _cell_plans(
         CellPlan(cell, to_settings(merge_settings(base, extras)), names)
         for cell, extras, names in found.values()
     ]
-
-
-# --- selection and CI output -------------------------------------------------------------------
-
-
-def _cell_of(item: Any) -> Cell:
-    return item if isinstance(item, Cell) else item.cell
-
-
-def select_cells(cells: Sequence[Any], patterns: Sequence[str]) -> list[Any]:
-    """The cells (Cells or CellPlans) matching any pattern, in their original order.
-
-    A pattern is a canonical id (`go1.22-arenas`), a nox id (`go1_22-arenas`, `cell(go1_22-arenas)`)
-    or a shell glob of either (`go1.2*-arenas`). No patterns selects everything. A pattern that
-    matches nothing raises NothingSelectedError naming it and some valid ids.
-    """
-    chosen: set[int] = set() if patterns else set(range(len(cells)))
-    ids = [_cell_of(item).id for item in cells]
-    for pattern in patterns:
-        text = pattern.strip()
-        if text.startswith("cell(") and text.endswith(")"):
-            text = text[len("cell(") : -1]
-        hits = {i for i, item in enumerate(cells) if _cell_matches(_cell_of(item), text)}
-        if not hits:
-            shown = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
-            hint = suggest(text, ids)
-            raise NothingSelectedError(
-                f"no cell matches {pattern!r}{hint}; cells: {shown or 'none'}"
-            )
-        chosen |= hits
-    return [item for i, item in enumerate(cells) if i in chosen]
-
-
-def _cell_matches(cell: Cell, pattern: str) -> bool:
-    return fnmatch.fnmatchcase(cell.id, pattern) or fnmatch.fnmatchcase(cell.nox_id, pattern)
-
-
-def github_matrix(cells: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
-    """A GitHub Actions `strategy.matrix` (for fromJSON): one include entry per cell, <= 256."""
-    if not cells:
-        raise NothingSelectedError("no cells selected: a GitHub Actions matrix needs at least one")
-    if len(cells) > GITHUB_MATRIX_LIMIT:
-        raise UsageError(
-            f"{len(cells)} cells exceed the {GITHUB_MATRIX_LIMIT} jobs a GitHub Actions matrix "
-            "may have: select fewer cells, or run shards (--shard i/n) in each job"
-        )
-    entries = []
-    for item in cells:
-        cell = _cell_of(item)
-        entries.append(
-            {
-                "cell": cell.id,
-                "nox_id": cell.nox_id,
-                "nox_session": f"cell({cell.nox_id})",
-                "go": cell.go,
-                "goexperiment": cell.goexperiment,
-                "name": cell.id,
-                "selection": f"--cells {cell.id}",
-            }
-        )
-    return {"include": entries}
-
-
-def github_shard_matrix(count: int) -> dict[str, list[dict[str, str]]]:
-    """A GitHub Actions `strategy.matrix` with one job per shard (`gxm run --shard i/N`)."""
-    if not 1 <= count <= GITHUB_MATRIX_LIMIT:
-        raise UsageError(f"--shards takes 1 to {GITHUB_MATRIX_LIMIT}, got {count}")
-    return {
-        "include": [
-            {
-                "name": f"shard-{i}-of-{count}",
-                "shard": f"{i}/{count}",
-                "selection": f"--shard {i}/{count}",
-            }
-            for i in range(1, count + 1)
-        ]
-    }

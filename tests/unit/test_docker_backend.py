@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import images
+from harness import images, leftovers
+from harness.backends import container_config as cconf
 from harness.backends import docker as backend
 from harness.matrix import DockerSettings
 from harness.model import ExecSpec, Toolchain
@@ -70,7 +71,7 @@ def run_spec() -> ExecSpec:
 
 
 def config(spec: ExecSpec, volume: str | None = "gxm-gocache-go1.22.10") -> dict:
-    return backend.container_config(
+    return cconf.container_config(
         spec,
         TOOLCHAIN,
         image="sha256:feed",
@@ -87,7 +88,7 @@ def test_a_run_container_is_isolated_and_limited() -> None:
     assert cfg["user"] == "65534:65534" and cfg["init"] is True
     assert cfg["mem_limit"] == cfg["memswap_limit"] == 128 << 20  # no swap
     assert cfg["nano_cpus"] == 1_500_000_000 and cfg["pids_limit"] == 64
-    assert cfg["tmpfs"] == {"/tmp": backend.TMPFS_OPTIONS}  # HOME/TMPDIR: in a writable mount
+    assert cfg["tmpfs"] == {"/tmp": cconf.TMPFS_OPTIONS}  # HOME/TMPDIR: in a writable mount
     assert "exec" in cfg["tmpfs"]["/tmp"].split(",")  # `go test` runs binaries from TMPDIR
 
 
@@ -151,9 +152,9 @@ def test_unset_limits_are_left_to_the_engine() -> None:
 
 def test_goroot_is_mapped_only_as_a_whole_path_element() -> None:
     image_go = images.IMAGE_GOROOT
-    assert backend.map_goroot(f"{GOROOT}:/bin", GOROOT) == f"{image_go}:/bin"
-    assert backend.map_goroot(f"{GOROOT}/bin/go", GOROOT) == f"{image_go}/bin/go"
-    assert backend.map_goroot(f"{GOROOT}path/x", GOROOT) == f"{GOROOT}path/x"
+    assert cconf.map_goroot(f"{GOROOT}:/bin", GOROOT) == f"{image_go}:/bin"
+    assert cconf.map_goroot(f"{GOROOT}/bin/go", GOROOT) == f"{image_go}/bin/go"
+    assert cconf.map_goroot(f"{GOROOT}path/x", GOROOT) == f"{GOROOT}path/x"
 
 
 @pytest.mark.parametrize(
@@ -161,14 +162,14 @@ def test_goroot_is_mapped_only_as_a_whole_path_element() -> None:
     ["run-20261127-1040/go1.22-arenas+cgocheck2/mysdk/worker#3", "", "///", "a b:c"],
 )
 def test_container_names_are_valid_docker_names(label: str) -> None:
-    name = backend.container_name(label, "0a1b")
+    name = cconf.container_name(label, "0a1b")
     assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name), name
     assert name.startswith("gxm-") and name.endswith("-0a1b") and len(name) < 100
 
 
 def test_run_id_is_the_first_part_of_the_label() -> None:
-    assert backend.run_id_of("run-1/go1.22-default/build") == "run-1"
-    assert backend.run_id_of("") == "adhoc"
+    assert cconf.run_id_of("run-1/go1.22-default/build") == "run-1"
+    assert cconf.run_id_of("") == "adhoc"
 
 
 @pytest.mark.parametrize(
@@ -185,7 +186,7 @@ def test_run_id_is_the_first_part_of_the_label() -> None:
     ],
 )
 def test_exit_status_translates_signal_deaths(exit_code: int, expected: tuple) -> None:
-    assert backend.exit_status(exit_code) == expected
+    assert cconf.exit_status(exit_code) == expected
 
 
 def test_docker_times_give_the_process_duration() -> None:
@@ -193,9 +194,9 @@ def test_docker_times_give_the_process_duration() -> None:
         "StartedAt": "2026-11-27T10:40:00.250000000Z",
         "FinishedAt": "2026-11-27T10:40:02.750000000Z",
     }
-    assert backend.docker_seconds(state) == pytest.approx(2.5)
+    assert cconf.docker_seconds(state) == pytest.approx(2.5)
     never = {"StartedAt": "0001-01-01T00:00:00Z", "FinishedAt": "0001-01-01T00:00:00Z"}
-    assert backend.docker_seconds(never) is None
+    assert cconf.docker_seconds(never) is None
 
 
 def test_toolchain_images_are_named_and_labelled_by_their_inputs() -> None:
@@ -250,8 +251,8 @@ def test_no_engine_is_a_reason_that_says_how_to_start_one(
 
 
 def test_containers_of_a_live_gxm_process_are_not_leftovers() -> None:
-    assert images._owner_alive({images.LABEL_SESSION: f"{os.getpid()}-ab12"})
+    assert leftovers._owner_alive({images.LABEL_SESSION: f"{os.getpid()}-ab12"})
     ended = subprocess.Popen(["true"])
     ended.wait()  # reaped: its pid names no process now
-    assert not images._owner_alive({images.LABEL_SESSION: f"{ended.pid}-ab12"})
-    assert not images._owner_alive({})
+    assert not leftovers._owner_alive({images.LABEL_SESSION: f"{ended.pid}-ab12"})
+    assert not leftovers._owner_alive({})

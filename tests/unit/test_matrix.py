@@ -14,14 +14,12 @@ from harness.matrix import (
     CellPlan,
     Matrix,
     expand,
-    github_matrix,
-    github_shard_matrix,
     load_matrix,
     parse_duration,
     parse_size,
-    select_cells,
 )
 from harness.model import Cell, Settings
+from harness.selection import github_matrix, github_shard_matrix, select_cells
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data" / "matrices"

@@ -1,0 +1,180 @@
+"""The docker backend's container configuration (pure): what `client.containers.create` gets for an
+ExecSpec, container names and labels, and how a container's end state reads as an ExecResult's
+exit code, signal, start failure and duration. See harness.backends.docker for the rules.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness import images
+from harness.model import ExecSpec, Toolchain
+
+NOBODY = (65534, 65534)
+SCRATCH_VARS = ("HOME", "GOPATH", "TMPDIR")
+TMPFS_OPTIONS = "rw,exec,nosuid,nodev,mode=1777"
+LABEL_SESSION = images.LABEL_SESSION
+_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+def container_user() -> tuple[int, int]:
+    """The caller's uid:gid; nobody when that is root (containers never run as root)."""
+    uid, gid = os.geteuid(), os.getegid()
+    return NOBODY if uid == 0 else (uid, gid)
+
+
+def run_id_of(label: str) -> str:
+    """The run a spec belongs to: the first part of its label (`run-…/cell/fixture#i`)."""
+    return label.split("/", 1)[0] if label else "adhoc"
+
+
+def container_name(label: str, suffix: str) -> str:
+    """A valid, readable, unique container name from a spec's label."""
+    readable = _NAME_UNSAFE.sub("_", label.replace("/", ".").replace("#", "-")).strip("_.-")
+    return f"gxm-{readable[:80] or 'exec'}-{suffix}"
+
+
+def container_labels(spec: ExecSpec, session: str) -> dict[str, str]:
+    """dev.gxm (what `gxm clean` looks for), the run, the spec's label, the backend instance."""
+    return {
+        images.LABEL: "1",
+        "dev.gxm.run": run_id_of(spec.label),
+        "dev.gxm.label": spec.label,
+        LABEL_SESSION: session,
+    }
+
+
+def map_goroot(text: str, host_goroot: Path) -> str:
+    """Replace the host GOROOT (as a whole path element) by the image's."""
+    pattern = re.escape(str(host_goroot).rstrip("/")) + r"(?=$|[/:])"
+    return re.sub(pattern, images.IMAGE_GOROOT, text)
+
+
+def container_env(spec: ExecSpec, toolchain: Toolchain) -> dict[str, str]:
+    """The spec's environment with GOROOT paths mapped; a host CC path is dropped (the image's
+    gcc is the pinned compiler)."""
+    env = {key: map_goroot(value, toolchain.goroot) for key, value in spec.env}
+    if env.get("CC", "").startswith("/"):
+        del env["CC"]
+    return env
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def container_mounts(
+    spec: ExecSpec, toolchain: Toolchain, env: dict[str, str], gocache_volume: str | None
+) -> list[dict[str, Any]]:
+    """Bind mounts at the same paths (the GOROOT and GOCACHE ones replaced by the image's tree and
+    the volume), parents before children so nesting works."""
+    from docker.types import Mount
+
+    gocache = env.get("GOCACHE")
+    goroot = str(toolchain.goroot)
+    mounts: dict[str, Any] = {}
+    for path, writable in spec.mounts:
+        target = str(path)
+        if _within(target, goroot) or target == gocache or target in mounts:
+            continue
+        mounts[target] = Mount(target, target, type="bind", read_only=not writable)
+    if gocache and gocache_volume:
+        mounts[gocache] = Mount(gocache, gocache_volume, type="volume", read_only=False)
+    return [mounts[key] for key in sorted(mounts, key=lambda p: (p.count("/"), p))]
+
+
+def scratch_tmpfs(spec: ExecSpec, env: dict[str, str]) -> dict[str, str]:
+    """tmpfs for /tmp and for HOME/GOPATH/TMPDIR unless a writable mount already holds them."""
+    writable = [str(path) for path, rw in spec.mounts if rw]
+    tmpfs = {"/tmp": TMPFS_OPTIONS}
+    for var in SCRATCH_VARS:
+        path = env.get(var)
+        if path and path.startswith("/") and not any(_within(path, w) for w in writable):
+            tmpfs[path] = TMPFS_OPTIONS
+    return tmpfs
+
+
+def container_config(
+    spec: ExecSpec,
+    toolchain: Toolchain,
+    *,
+    image: str,
+    user: tuple[int, int],
+    gocache_volume: str | None,
+    name: str,
+    session: str = "",
+) -> dict[str, Any]:
+    """The keyword arguments of `client.containers.create` for one spec."""
+    env = container_env(spec, toolchain)
+    config: dict[str, Any] = {
+        "image": image,
+        "command": [map_goroot(arg, toolchain.goroot) for arg in spec.argv],
+        "environment": env,
+        "working_dir": str(spec.cwd),
+        "user": f"{user[0]}:{user[1]}",
+        "name": name,
+        "labels": container_labels(spec, session),
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": scratch_tmpfs(spec, env),
+        "mounts": container_mounts(spec, toolchain, env, gocache_volume),
+        "init": True,
+    }
+    if spec.memory_limit_bytes is not None:
+        config["mem_limit"] = spec.memory_limit_bytes
+        config["memswap_limit"] = spec.memory_limit_bytes  # no swap: over the limit is OOM
+    if spec.cpus is not None:
+        config["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.pids_limit is not None:
+        config["pids_limit"] = spec.pids_limit
+    return config
+
+
+def exit_status(exit_code: int) -> tuple[int | None, int | None]:
+    """(exit code, signal) from a container's ExitCode, as the local backend reports them.
+
+    tini (pid 1) exits 128+N when the program died of signal N (an OOM kill or our SIGKILL shows
+    137); Go's own crashes exit 2 and stay exit codes. A program that exits 129..159 on purpose
+    would be read as a signal: Go fixtures never do.
+    """
+    if 128 < exit_code < 160:
+        return None, exit_code - 128
+    return exit_code, None
+
+
+def start_failure(exit_code: int | None, stderr_path: Path) -> str | None:
+    """tini's message when it could not exec the program (exit 126/127): an infra error, as a
+    failed start is on the local backend; None for a program that ran."""
+    if exit_code not in (126, 127):
+        return None
+    try:
+        with open(stderr_path, "rb") as handle:
+            first = handle.read(2000).decode(errors="replace").splitlines()[:1]
+    except OSError:
+        return None
+    if first and first[0].startswith("[FATAL tini"):
+        return f"could not start the program: {first[0].split('] ', 1)[-1]}"
+    return None
+
+
+def docker_seconds(state: dict[str, Any]) -> float | None:
+    """FinishedAt − StartedAt of a container state (nanosecond RFC 3339 times), if both are set."""
+    try:
+        start, end = (_parse_time(state[key]) for key in ("StartedAt", "FinishedAt"))
+    except (KeyError, ValueError):
+        return None
+    seconds = end - start
+    return seconds if seconds >= 0 else None
+
+
+def _parse_time(text: str) -> float:
+    main, _, rest = text.rstrip("Z").partition(".")
+    fraction = float("0." + rest) if rest else 0.0
+    stamp = datetime.fromisoformat(main + "+00:00").timestamp()
+    if stamp <= 0:
+        raise ValueError(text)
+    return stamp + fraction
