@@ -287,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:  # `gxm list | head`: the reader is gone, nothing to report
+        sys.stderr.close()
+        return 0
     except OSError as exc:
         if args.debug:
             raise

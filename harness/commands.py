@@ -90,6 +90,13 @@ def _shard(text: str, plans: list[CellPlan], matrix: Matrix) -> list[CellPlan]:
     return chosen
 
 
+def _fixture_summary(names: Sequence[str], shown: int = 4) -> str:
+    """A short fixtures column: the names, or the first few and how many more."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{len(names)}: {', '.join(names[:shown])}, …"
+
+
 def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
     plans = selected_plans(args, matrix)
@@ -120,7 +127,7 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
             r["nox_session"],
             r["go"],
             r["goexperiment"] or "(default)",
-            ", ".join(r["fixtures"]),
+            _fixture_summary(r["fixtures"]),
         ]
         for r in rows
     ]
