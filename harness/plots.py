@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import pauses, stats, tables
 from harness.model import go_version_key
-from harness.store import RunData, write_text_atomic
+from harness.store import RunData, write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from harness import history
@@ -52,22 +50,11 @@ def _figure(height_in: float) -> Any:
 
 
 def save_png(fig: Any, path: Path) -> Path:
-    """Render `fig` to `path` atomically (temp file + rename), without a timestamp.
-
-    store.py writes text only; PNG bytes take this small twin of its atomic writer.
-    """
+    """Render `fig` to `path` atomically (temp file + rename), without a timestamp."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, buffer.getvalue())
     return path
 
 

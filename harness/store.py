@@ -56,15 +56,16 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def _write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
+def _write_atomic(path: Path, write: Callable[[Any], None], *, binary: bool = False) -> None:
     """Write through `write` into a temp file next to `path`, fsync it, then rename over `path`.
 
     On any failure the temp file is removed and `path` keeps its old content (or stays absent).
     """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    text_mode: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": "\n"}
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
+        with os.fdopen(fd, "wb" if binary else "w", **text_mode) as tmp:
             os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; results are meant to be shared
             write(tmp)
             tmp.flush()
@@ -94,6 +95,11 @@ def _fsync_dir(directory: Path) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8) atomically: readers see the old file or the new one."""
     _write_atomic(Path(path), lambda f: f.write(text))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically (plots and other binary files)."""
+    _write_atomic(Path(path), lambda f: f.write(data), binary=True)
 
 
 def write_json_atomic(path: Path, obj: object) -> None:

@@ -13,22 +13,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from gxm_process import gxm
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 EXTERNAL_SDK = REPO / "tests" / "data" / "external_sdk"
-
-
-def gxm(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
 
 
 def write_matrix(tmp_path: Path, body: str) -> Path:

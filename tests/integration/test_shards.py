@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from gxm_process import gxm
 
 pytestmark = pytest.mark.integration
 
@@ -29,17 +27,6 @@ MATRIX = f"""
         kind: stress
         expected: {{"*": crash}}
 """
-
-
-def gxm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        text=True,
-        capture_output=True,
-        timeout=900,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
 
 
 def outcomes(run_dir: Path) -> dict[tuple[str, str], list[tuple[str, str | None]]]:
