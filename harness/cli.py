@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -255,6 +256,12 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     _add_results_root(p_publish)
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a CI job cancelled, `timeout`, `kill`) takes the Ctrl-C path: children killed,
+    work dir removed, run.json marked interrupted."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -274,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness import commands
 
     handler = getattr(commands, f"cmd_{args.command}")
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return int(handler(args, argv))
     except GxmError as exc:

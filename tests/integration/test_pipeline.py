@@ -154,7 +154,8 @@ def _hang_processes() -> list[psutil.Process]:
     ]
 
 
-def test_ctrl_c_leaves_no_process_and_only_whole_json(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_leaves_no_process_and_only_whole_json(tmp_path: Path, signum: int) -> None:
     matrix = write_matrix(tmp_path, EXTERNAL_MATRIX.replace("timeout: 4s", "timeout: 120s"))
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -188,7 +189,7 @@ def test_ctrl_c_leaves_no_process_and_only_whole_json(tmp_path: Path) -> None:
     else:
         proc.kill()
         pytest.fail("the hanging fixture never started")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-2000:]
     run_dir = only_run_dir(out)
