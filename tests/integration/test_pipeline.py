@@ -45,7 +45,7 @@ def test_two_versions_two_experiments_give_tables_and_results(tmp_path: Path) ->
         backend: local
         go: ["1.22", "1.26"]
         goexperiment: ["", arenas]
-        fixtures: all
+        fixtures: [cmem_finalizer, gc_small_objects]
         defaults:
           repeats: 1
           duration: 300ms
@@ -53,7 +53,7 @@ def test_two_versions_two_experiments_give_tables_and_results(tmp_path: Path) ->
     """,
     )
     result = gxm("run", "--matrix", str(matrix), "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     run_dir = only_run_dir(tmp_path / "out")
     run = json.loads((run_dir / "run.json").read_text())
     assert run["schema"] == "gxm.run/1" and run["status"] == "complete"
