@@ -29,7 +29,7 @@ from tabulate import tabulate
 import harness
 from harness import claims_yaml, goenv
 from harness.claim_rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
-from harness.command import run_command
+from harness.hostcmd import run_command
 from harness.errors import GxmError, UsageError
 from harness.model import Toolchain
 from harness.store import load_run, utc_timestamp, write_json_atomic

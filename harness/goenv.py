@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.command import run_command
+from harness.hostcmd import run_command
 from harness.errors import InfraError
 from harness.model import Toolchain
 

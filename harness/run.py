@@ -15,7 +15,7 @@ import psutil
 
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
-from harness.command import shell_line
+from harness.hostcmd import shell_line
 from harness.context import RunContext
 from harness.matrix import CellPlan
 from harness.model import ExecResult, ExecSpec, Fixture, Toolchain

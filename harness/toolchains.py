@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.command import run_command
+from harness.hostcmd import run_command
 from harness.errors import CommandError, InfraError, UsageError
 from harness.goenv import GO_TIMEOUT_S
 from harness.goenv import cache_dir as cache_dir  # re-exported for commands.py

@@ -12,7 +12,7 @@ import pytest
 
 from harness import goenv, toolchains
 from harness.classify import effective_experiments, read_fixture_result
-from harness.command import run_command
+from harness.hostcmd import run_command
 from harness.fixtures import fixture_applies, load_fixtures
 from harness.model import Cell, Fixture, Outcome, Toolchain
 
