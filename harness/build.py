@@ -13,9 +13,9 @@ from pathlib import Path
 from harness import goenv
 from harness.backends import Backend
 from harness.classify import effective_experiments
-from harness.hostcmd import shell_line
 from harness.context import RunContext
 from harness.errors import GxmError
+from harness.hostcmd import shell_line
 from harness.matrix import CellPlan
 from harness.model import ExecSpec, Fixture, Toolchain
 

@@ -28,9 +28,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.hostcmd import run_command
 from harness.context import Reporter
 from harness.errors import CommandError, InfraError
+from harness.hostcmd import run_command
 from harness.matrix import DockerSettings
 from harness.model import Toolchain
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import goenv, history, plots, report
-from harness.hostcmd import run_command
 from harness.errors import CommandError, UsageError
+from harness.hostcmd import run_command
 from harness.store import RUN_FILE, RunData, load_run, mask_secrets, write_text_atomic
 
 log = logging.getLogger("gxm.publish")
