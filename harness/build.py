@@ -16,8 +16,7 @@ from harness.classify import effective_experiments
 from harness.context import RunContext
 from harness.errors import GxmError
 from harness.hostcmd import shell_line
-from harness.matrix import CellPlan
-from harness.model import ExecSpec, Fixture, Toolchain
+from harness.model import CellPlan, ExecSpec, Fixture, Toolchain
 
 
 @dataclass(frozen=True)

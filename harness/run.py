@@ -17,8 +17,7 @@ from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
-from harness.matrix import CellPlan
-from harness.model import ExecResult, ExecSpec, Fixture, Toolchain
+from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Toolchain
 from harness.store import mask_secrets
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"

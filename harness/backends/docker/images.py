@@ -31,8 +31,7 @@ from typing import Any
 from harness.context import Reporter
 from harness.errors import CommandError, InfraError
 from harness.hostcmd import run_command
-from harness.matrix import DockerSettings
-from harness.model import Toolchain
+from harness.model import DockerSettings, Toolchain
 
 log = logging.getLogger("gxm.images")
 
