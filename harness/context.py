@@ -5,7 +5,6 @@ No stage reads module-level state; whatever differs between a test and a real ru
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.store import RunStore
-
-log = logging.getLogger("gxm")
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,6 @@ class Reporter:
         self.verbose = verbose
         self._stream = stream or sys.stderr
         self._progress: object | None = None
-        self._task: object | None = None
 
     def info(self, message: str) -> None:
         if self._progress is not None:
