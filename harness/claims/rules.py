@@ -102,9 +102,10 @@ class CrashRateRule:
         if n_t == 0 or n_b == 0:
             reason = "no runs to compare on one side (on the same Go versions)"
             return Judgement(INCONCLUSIVE, reason, tuple(evidence), cells)
+        import numpy
         from scipy.stats import fisher_exact
 
-        table = [[k_t, n_t - k_t], [k_b, n_b - k_b]]
+        table = numpy.array([[k_t, n_t - k_t], [k_b, n_b - k_b]])
         p = float(fisher_exact(table, alternative="greater").pvalue)
         evidence.append(f"Fisher's exact test, one-sided (treatment higher): {p_text(p)}")
         rates = f"{k_t}/{n_t} vs {k_b}/{n_b} ({p_text(p)})"

@@ -73,7 +73,7 @@ def unavailable_reason(settings: DockerSettings | None = None) -> str | None:
         return "the docker Python package (docker-py) is missing: `pip install docker`"
     settings = settings or DockerSettings()
     try:
-        client = images.connect(timeout_s=10.0)
+        client = images.connect(timeout_s=10)
     except Exception as exc:  # docker-py wraps every connection failure differently
         return images.engine_problem(exc)
     try:

@@ -57,7 +57,7 @@ START_ENGINE = (
 # --- the engine ----------------------------------------------------------------------------------
 
 
-def connect(timeout_s: float = 120.0) -> Any:
+def connect(timeout_s: int = 120) -> Any:
     """A docker-py client for DOCKER_HOST, else the CLI's current context, else the default socket.
 
     Raises docker.errors.DockerException when no engine answers (see `engine_problem`).
