@@ -41,7 +41,7 @@ from harness.claims.runs import (
     outcome_counts,
     pct,
 )
-from harness.model import experiment_id, go_version_key
+from harness.model import Outcome, experiment_id, go_version_key
 from harness.stats import metric_samples, p_text, top_signature
 from harness.store import RunData
 
@@ -85,7 +85,9 @@ class CrashRateRule:
         treat = collect(measured.run, self.treatment.fixtures, self.treatment.cells)
         base = collect(measured.run, self.baseline.fixtures, self.baseline.cells)
         base_gos = {i.go for i in base if i.runs}
-        load_failures = [i for i in treat if i.status == "build-error" and i.go in base_gos]
+        load_failures = [
+            i for i in treat if i.status == Outcome.BUILD_ERROR.value and i.go in base_gos
+        ]
         gos = {i.go for i in treat if i.runs} & base_gos
         treat = [i for i in treat if i.go in gos or i in load_failures]
         base = [i for i in base if i.go in gos]
@@ -354,11 +356,11 @@ class FirstVersionRule:
     def _availability(self, doc: Mapping[str, Any]) -> tuple[bool | None, str]:
         build = doc.get("build", {}).get("status")
         status = doc.get("cell", {}).get("experiment_status")
-        if build == "unsupported":
+        if build == Outcome.UNSUPPORTED.value:
             return False, f"GOEXPERIMENT={self.experiment} unknown (cell unsupported)"
         fixtures = doc.get("fixtures", {})
         runs = [r for f in self.fixtures for r in fixtures.get(f, {}).get("runs", [])]
-        passes = sum(1 for r in runs if r.get("outcome") == "pass")
+        passes = sum(1 for r in runs if r.get("outcome") == Outcome.PASS.value)
         names = ", ".join(self.fixtures)
         text = f"build {build}, experiment {status}, {names} pass {passes}/{len(runs)}"
         if build == "ok" and status == "active" and passes:
