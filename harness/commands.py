@@ -306,8 +306,18 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.write:
         for path in report.write_reports(run_dir):
             print(f"wrote {path}", file=sys.stderr)
-    text = report.render(run_dir, args.format, claims=bool(args.claims))
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.assets_url and args.format not in report.TABLE_FORMATS:
+        formats = "|".join(report.TABLE_FORMATS)
+        raise UsageError(f"--assets-url applies to --format {formats} (the ones with plots)")
+    image_dir = report.image_base(run_dir, args.output, args.assets_url)
+    text = report.render(run_dir, args.format, claims=bool(args.claims), image_dir=image_dir)
+    text = text if text.endswith("\n") else text + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
     return report.exit_code_for(run_dir)
 
 

@@ -13,16 +13,19 @@ import html
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from tabulate import tabulate
+from tabulate import Line, TableFormat, tabulate
+from tabulate import _table_formats as _tabulate_formats
 
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from harness.report import formats, pauses, tables
+from harness.report.markup import inline
 from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
 from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
     UNEXPECTED_MARK,
@@ -55,13 +58,15 @@ REPORT_FILES = {
 
 def _underlined(title: str, level: int) -> str:
     """Terminal headings: `=` under the title, `-` under sections, a colon below that."""
+    title = inline(title, "txt")
     if level >= 3:
         return f"{title}:"
     return f"{title}\n{('=' if level == 1 else '-') * len(title)}"
 
 
 def _html_list(lines: Sequence[str]) -> str:
-    return "<ul>\n" + "\n".join(f"<li>{html.escape(line)}</li>" for line in lines) + "\n</ul>"
+    items = "\n".join(f"<li>{inline(line, 'html')}</li>" for line in lines)
+    return f"<ul>\n{items}\n</ul>"
 
 
 def _html_image(alt: str, src: str) -> str:
@@ -69,6 +74,12 @@ def _html_image(alt: str, src: str) -> str:
     return f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
 
 
+def _md_image(alt: str, src: str) -> str:
+    return f"![{inline(alt, 'md')}]({src.replace(' ', '%20').replace(')', '%29')})"
+
+
+# Cells may wrap: a table wider than the page (the claims' evidence) wraps its longest cells
+# instead of pushing columns off-screen; tables that fit stay on one line per cell anyway.
 _HTML_HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -77,7 +88,8 @@ _HTML_HEAD = """<!DOCTYPE html>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; white-space: nowrap; }}
+th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; }}
+td {{ overflow-wrap: break-word; }}
 th {{ background: #f3f3f3; }}
 img {{ max-width: 100%; }}
 </style>
@@ -85,18 +97,25 @@ img {{ max-width: 100%; }}
 <body>
 """
 
+# tabulate's MediaWiki table without the empty `|+ <!-- caption -->` line it adds: a wiki
+# renders that as an empty caption.
+_MEDIAWIKI_TABLE = _tabulate_formats["mediawiki"]._replace(
+    lineabove=Line('{| class="wikitable" style="text-align: left;"', "", "", "\n|-")
+)
+
 
 @dataclass(frozen=True)
 class Style:
-    """How one tabulate format differs from the others."""
+    """How one tabulate format differs from the others. Every piece of text passes through
+    `markup.inline` for its format: code spans become that format's code, the rest is escaped."""
 
-    tablefmt: str
+    tablefmt: str | TableFormat
     multiline_headers: bool
     heading: Callable[[str, int], str]
     cell_escape: Callable[[str], str]  # applied to table cells before tabulate
     paragraph: Callable[[str], str]
     bullets: Callable[[Sequence[str]], str]
-    image: Callable[[str, str], str]  # (alt text, relative path)
+    image: Callable[[str, str], str]  # (alt text, path or URL)
     document: Callable[[str, str], str] = lambda title, body: body  # (title, body)
 
 
@@ -105,35 +124,35 @@ STYLES: dict[str, Style] = {
         "simple",
         True,
         _underlined,
-        lambda text: text,
-        lambda text: text,
-        lambda lines: "\n".join(lines),
+        lambda text: inline(text, "txt"),
+        lambda text: inline(text, "txt"),
+        lambda lines: "\n".join(inline(line, "txt") for line in lines),
         lambda alt, src: f"{alt}: {src}",
     ),
     "md": Style(
         "pipe",
         False,
-        lambda t, n: f"{'#' * n} {t}",
-        lambda text: text.replace("|", "\\|"),
-        lambda text: text,
-        lambda lines: "\n".join(f"- {line}" for line in lines),
-        lambda alt, src: f"![{alt}]({src})",
+        lambda t, n: f"{'#' * n} {inline(t, 'md')}",
+        lambda text: inline(text, "md", cell=True),
+        lambda text: inline(text, "md"),
+        lambda lines: "\n".join(f"- {inline(line, 'md')}" for line in lines),
+        _md_image,
     ),
     "mediawiki": Style(
-        "mediawiki",
+        _MEDIAWIKI_TABLE,
         False,
-        lambda t, n: f"{'=' * n} {t} {'=' * n}",
-        lambda text: text.replace("|", "&#124;"),
-        lambda text: text,
-        lambda lines: "\n".join(f"* {line}" for line in lines),
-        lambda alt, src: f"{alt}: {src}",
+        lambda t, n: f"{'=' * n} {inline(t, 'mediawiki')} {'=' * n}",
+        lambda text: inline(text, "mediawiki", cell=True),
+        lambda text: inline(text, "mediawiki"),
+        lambda lines: "\n".join(f"* {inline(line, 'mediawiki')}" for line in lines),
+        lambda alt, src: inline(f"{alt}: {src}", "mediawiki"),
     ),
     "html": Style(
-        "html",  # tabulate escapes cell text itself in this format
+        "unsafehtml",  # cells arrive escaped by `inline`, with <code> for code spans
         False,
-        lambda t, n: f"<h{min(n, 6)}>{html.escape(t)}</h{min(n, 6)}>",
-        lambda text: text,
-        lambda text: f"<p>{html.escape(text)}</p>",
+        lambda t, n: f"<h{min(n, 6)}>{inline(t, 'html')}</h{min(n, 6)}>",
+        lambda text: inline(text, "html", cell=True),
+        lambda text: f"<p>{inline(text, 'html')}</p>",
         _html_list,
         _html_image,
         lambda title, body: (
@@ -143,22 +162,38 @@ STYLES: dict[str, Style] = {
 }
 
 
+Cell = str | Sequence[str]  # a table cell: its text, or its lines
+
+
 def render_table(
     headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
+    rows: Sequence[Sequence[Cell]],
     fmt: str,
     colalign: Sequence[str] | None = None,
 ) -> str:
     """The one table renderer: every table of every tabulate format goes through here (claims
-    and history tables too). Cells stay text (`1.20` is not a number) and are escaped for `fmt`."""
+    and history tables too). Cells stay text (`1.20` is not a number) and are written for `fmt`
+    by `markup.inline`. A cell given as lines keeps them apart (`<br>`, or lines on the terminal,
+    where such a table is ruled between rows) and keeps their indentation."""
     style = _style(fmt)
+    multiline = any(not isinstance(value, str) for row in rows for value in row)
     return tabulate(
-        [[style.cell_escape(str(v)) for v in row] for row in rows],
+        [[_cell_text(value, fmt) for value in row] for row in rows],
         headers=[style.cell_escape(h) for h in headers],
-        tablefmt=style.tablefmt,
+        tablefmt="grid" if multiline and fmt == "txt" else style.tablefmt,
         disable_numparse=True,
         colalign=colalign,
     )
+
+
+def _cell_text(value: Cell, fmt: str) -> str:
+    escape = STYLES[fmt].cell_escape
+    if isinstance(value, str):
+        return escape(value)
+    if fmt == "txt":
+        return "\n".join(escape(line) for line in value)
+    lines = [(len(line) - len(line.lstrip(" ")), line.lstrip(" ")) for line in value]
+    return "<br>".join("&nbsp;" * indent + escape(line) for indent, line in lines)
 
 
 def _style(fmt: str) -> Style:
@@ -230,7 +265,8 @@ def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
     found = plots.existing_plots(data.run_dir / PLOTS_DIR)
     if not found:
         return []
-    images = [style.image(caption, f"{image_dir}/{path.name}") for path, caption in found]
+    base = image_dir.rstrip("/")
+    images = [style.image(caption, f"{base}/{path.name}") for path, caption in found]
     return [style.heading("Plots", 2), "\n\n".join(images)]
 
 
@@ -283,7 +319,8 @@ def render_data(
     """The report of a loaded run in `fmt` (one of FORMATS), ending with a newline, secrets masked.
 
     `claims`: False leaves claims out, True requires them, None adds them when the claims module
-    exists. `image_dir` is where md/html look for the plots, relative to the report's location.
+    exists. `image_dir` is where the plots are linked from: a path relative to where the report
+    is read (see `image_base`), or a URL.
     """
     if fmt == "json":
         document: dict[str, object] = {"run": data.run, "cells": list(data.cells)}
@@ -310,13 +347,26 @@ def _json_or_text(text: str) -> object:
         return text
 
 
-def render(run_dir: Path, fmt: str, *, claims: bool | None = False) -> str:
+def render(
+    run_dir: Path, fmt: str, *, claims: bool | None = False, image_dir: str = PLOTS_DIR
+) -> str:
     """The report of the run in `run_dir` in `fmt`: txt (terminal), md (GitHub pipe tables),
     mediawiki, html (a whole page), benchstat (Go benchmark format), junit (XML) or json (run.json
-    and every cell document as one JSON object `{"run", "cells"}`)."""
+    and every cell document as one JSON object `{"run", "cells"}`); plots linked under
+    `image_dir` (see `render_data`)."""
     if fmt not in FORMATS:  # before loading: a typo should not cost a read of the whole run
         raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return render_data(load_run(run_dir), fmt, claims=claims)
+    return render_data(load_run(run_dir), fmt, claims=claims, image_dir=image_dir)
+
+
+def image_base(run_dir: Path, output: Path | None, assets_url: str | None) -> str:
+    """Where a report links the run's plots from: `assets_url` when given (the plots are
+    published there), else the run's plots/ relative to the folder of `output` (the current
+    directory when the report goes to stdout), so the links work wherever the file is read."""
+    if assets_url:
+        return assets_url
+    where = (output.parent if output is not None else Path.cwd()).resolve()
+    return Path(os.path.relpath((Path(run_dir) / PLOTS_DIR).resolve(), where)).as_posix()
 
 
 def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
