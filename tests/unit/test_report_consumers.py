@@ -25,6 +25,7 @@ from harness import report
 from harness.cli import main
 from harness.report import plots
 from harness.report.formats import benchstat, junit
+from harness.report.markup import inline
 from harness.store import load_run, natural_key
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -250,3 +251,29 @@ def test_html_cells_may_wrap_so_wide_tables_fit_the_page(smoke_run: Path) -> Non
     for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
         cells = {s.strip() for s in selectors.split(",")} & {"td", "th", "th, td", "table td"}
         assert not (cells and re.search(r"white-space:\s*nowrap", body)), (selectors, body)
+
+
+# --- inline text: what every format's reader shows ---------------------------------------------
+
+TRICKY_TEXT = [
+    "recorded in <run>/claims/go_api.json",
+    "signature='(.*,)?arenas=1(,.*)?' and *stars* and _under_ and gc_small_objects",
+    "a [link](http://x.test) | pipe ~~struck~~ a~b &amp; {{template}} [[Page]] ''quoted''",
+    "p<0.05 > 3",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXT)
+def test_text_outside_code_spans_reads_as_written_in_every_format(text: str) -> None:
+    markdown_root = _gfm(inline(f"{text} `go doc <x>`", "md"))
+    assert "".join(markdown_root.itertext()).strip() == f"{text} go doc <x>"
+    assert {e.tag for e in markdown_root.iter()} <= {"html", "head", "body", "p", "code", "a"}
+    wiki = mwparserfromhell.parse(inline(f"{text} `go doc <x>`", "mediawiki"))
+    assert [str(t.tag) for t in wiki.filter_tags()] == ["code"]
+    assert wiki.filter_wikilinks() == [] and wiki.filter_templates() == []
+    assert wiki.strip_code().strip() == f"{text} go doc <x>"
+    page = html5lib.parse(
+        f"<p>{inline(text + ' `go doc <x>`', 'html')}</p>", namespaceHTMLElements=False
+    )
+    assert "".join(page.find("body").itertext()) == f"{text} go doc <x>"
+    assert inline(f"{text} `go doc <x>`", "txt") == f"{text} go doc <x>"
