@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import tabulate as tabulate_module
 from tabulate import Line, TableFormat, tabulate
-from tabulate import _table_formats as _tabulate_formats
 
 from harness import store
 from harness.atomic import write_text_atomic
@@ -75,28 +75,32 @@ def _md_image(alt: str, src: str) -> str:
     return f"![{inline(alt, 'md')}]({src.replace(' ', '%20').replace(')', '%29')})"
 
 
-# Cells may wrap: a table wider than the page (the claims' evidence) wraps its longest cells
-# instead of pushing columns off-screen; tables that fit stay on one line per cell anyway.
+# Tables may use the whole window and their cells wrap only when a table is wider than that (the
+# claims' evidence), so no column ends up off-screen; prose keeps a readable line length.
 _HTML_HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }}
+body {{ font-family: system-ui, sans-serif; margin: 2rem; }}
+p, ul {{ max-width: 72rem; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; }}
 td {{ overflow-wrap: break-word; }}
 th {{ background: #f3f3f3; }}
+code {{ font-family: ui-monospace, monospace; }}
 img {{ max-width: 100%; }}
 </style>
 </head>
 <body>
 """
 
-# tabulate's MediaWiki table without the empty `|+ <!-- caption -->` line it adds: a wiki
-# renders that as an empty caption.
-_MEDIAWIKI_TABLE = _tabulate_formats["mediawiki"]._replace(
+# tabulate's MediaWiki table (its cells and alignment attributes) without the empty
+# `|+ <!-- caption -->` line it adds, which a wiki renders as an empty caption. tabulate has no
+# public way to change a built-in format, hence its format table.
+_TABULATE_FORMATS: dict[str, TableFormat] = tabulate_module._table_formats  # type: ignore[attr-defined]
+_MEDIAWIKI_TABLE = _TABULATE_FORMATS["mediawiki"]._replace(
     lineabove=Line('{| class="wikitable" style="text-align: left;"', "", "", "\n|-")
 )
 
