@@ -12,14 +12,13 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import cmarkgfm
 import html5lib
 import mwparserfromhell
 import pytest
 import xmlschema
 from benchfmt import parse_benchfmt
-from cmarkgfm.cmark import Options
 from junitparser import JUnitXml
+from readers import MARKDOWN_ELEMENTS, gfm
 
 from harness import report
 from harness.cli import main
@@ -33,12 +32,6 @@ SMOKE = DATA / "runs" / "smoke"
 SAMPLE = DATA / "runs" / "sample"
 JUNIT_XSD = DATA / "schemas" / "junit-10.xsd"
 
-# Elements a GitHub-flavoured rendering of our Markdown may contain. Anything else (a `<run>`
-# taken for a raw HTML tag, an `<em>` from a `*` in a regular expression) means text was eaten.
-MARKDOWN_ELEMENTS = {
-    "html", "head", "body", "h1", "h2", "h3", "h4", "p", "ul", "li", "a", "img", "br", "code",
-    "table", "thead", "tbody", "tr", "th", "td",
-}  # fmt: skip
 # Text of the smoke run's claims that a renderer must show as it is.
 KEPT_TEXT = ("<run>/claims/go_api.json", "godebug='(.*,)?arenas=1(,.*)?'")
 TABLES_WITH_CLAIMS = 5  # crashes, crash rates, GC pauses, claims, cells
@@ -160,13 +153,6 @@ def test_mediawiki_is_wiki_tables_with_no_markdown_and_no_empty_caption(smoke_ru
 # --- md: GitHub-flavoured Markdown (cmark-gfm) -------------------------------------------------
 
 
-def _gfm(markdown: str) -> ET.Element:
-    """Markdown as GitHub renders it (cmark-gfm with its extensions; raw HTML passed through, as
-    GitHub does for the few tags it allows), parsed into an element tree."""
-    rendered = cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
-    return html5lib.parse(rendered, namespaceHTMLElements=False)
-
-
 def _assert_tables(root: ET.Element, count: int) -> None:
     tables = root.findall(".//table")
     assert len(tables) == count
@@ -183,7 +169,7 @@ def _assert_images_resolve(root: ET.Element, base: Path) -> None:
 
 def test_markdown_renders_every_table_and_drops_no_text(smoke_run: Path) -> None:
     markdown = report.render_data(load_run(smoke_run), "md", claims=True)
-    root = _gfm(markdown)
+    root = gfm(markdown)
     elements = {element.tag for element in root.iter()}
     assert elements <= MARKDOWN_ELEMENTS, elements - MARKDOWN_ELEMENTS
     _assert_tables(root, TABLES_WITH_CLAIMS)
@@ -201,7 +187,7 @@ def test_report_written_elsewhere_links_its_images_from_there(
     out = tmp_path / "site" / "pages" / f"report.{fmt}"
     assert main(["report", str(smoke_run), "--format", fmt, "--output", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
-    root = _gfm(text) if fmt == "md" else html5lib.parse(text, namespaceHTMLElements=False)
+    root = gfm(text) if fmt == "md" else html5lib.parse(text, namespaceHTMLElements=False)
     _assert_images_resolve(root, out.parent)
     assert "/" + str(smoke_run).lstrip("/") not in text  # relative links, not absolute paths
 
@@ -213,7 +199,7 @@ def test_report_links_its_images_under_an_assets_url(
     url = "https://ci.example.test/runs/1/plots/"
     assert main(["report", str(smoke_run), "--format", fmt, "--assets-url", url]) == 0
     text = capsys.readouterr().out
-    root = _gfm(text) if fmt == "md" else html5lib.parse(text, namespaceHTMLElements=False)
+    root = gfm(text) if fmt == "md" else html5lib.parse(text, namespaceHTMLElements=False)
     sources = [img.get("src") for img in root.iter("img")]
     assert sources == [f"{url}{plots.HEATMAP_PREFIX}arena_uaf.png"]
 
@@ -265,7 +251,7 @@ TRICKY_TEXT = [
 
 @pytest.mark.parametrize("text", TRICKY_TEXT)
 def test_text_outside_code_spans_reads_as_written_in_every_format(text: str) -> None:
-    markdown_root = _gfm(inline(f"{text} `go doc <x>`", "md"))
+    markdown_root = gfm(inline(f"{text} `go doc <x>`", "md"))
     assert "".join(markdown_root.itertext()).strip() == f"{text} go doc <x>"
     assert {e.tag for e in markdown_root.iter()} <= {"html", "head", "body", "p", "code", "a"}
     wiki = mwparserfromhell.parse(inline(f"{text} `go doc <x>`", "mediawiki"))
