@@ -133,7 +133,8 @@ def benchstat(data: RunData) -> str:
     )
     lines = [
         f"# gxm run {data.run_id}: one Benchmark line per measured run of each bench fixture.",
-        "# Compare experiments: benchstat -col goexperiment -row .name bench.txt",
+        "# Compare experiments: benchstat -table goversion -col goexperiment -row .name bench.txt",
+        "# Compare Go versions: benchstat -table goexperiment -col goversion -row .name bench.txt",
         f"gxm-run: {data.run_id}",
     ]
     cpus = (data.run.get("host") or {}).get("cpus")
