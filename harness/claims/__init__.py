@@ -30,9 +30,9 @@ from harness.claims import spec
 from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
+from harness.markup import inline
 from harness.model import Toolchain
-from harness.report import STYLES, render_table
-from harness.report.markup import inline
+from harness.render import STYLES, TABLE_FORMATS, render_table
 from harness.store import RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
@@ -40,7 +40,7 @@ log = logging.getLogger("gxm.claims")
 GO_API_FILE = "go_api.json"
 GO_API_SCHEMA = "gxm.claims.go-api/1"
 GO_DOC_TIMEOUT_S = 120.0
-FORMATS = ("txt", "md", "mediawiki", "html", "json")
+FORMATS = (*TABLE_FORMATS, "json")
 _WRAP = {"claim": 34, "evidence": 72}
 
 

@@ -1,47 +1,27 @@
 """Report rendering: every format of `gxm report`, and the files written beside a finished run.
 
-One table renderer (`render_table`) serves every tabulate format (txt, md, mediawiki, html); a
-`Style` says how a format differs (tablefmt, headings, escaping, paragraphs, lists, images).
-Tables are built as plain strings first (`tables.py`), and tabulate is called with
-`disable_numparse=True`, so a Go version such as `1.20` is never rendered as `1.2`. benchstat and
-JUnit live in `formats.py`. Everything rendered passes through `masking.mask_secrets`.
+Tables are built as plain strings (`tables.py`, `pauses.py`) and drawn by the one table renderer
+(`harness.render`); benchstat and JUnit live in `formats.py`, plots in `plots.py`, compare and
+trend in `history.py`, wiki pages in `publish.py`. Everything rendered passes through
+`masking.mask_secrets`.
 """
 
 from __future__ import annotations
 
-import html
-import importlib
-import importlib.util
 import json
 import os
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-
-import tabulate as tabulate_module
-from tabulate import Line, TableFormat, tabulate
 
 from harness import store
 from harness.atomic import write_text_atomic
+from harness.claims import render_claims
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from harness.masking import mask_secrets
+from harness.render import FORMATS, STYLES, Style, render_table, style_of
 from harness.report import formats, pauses, tables
-from harness.report.markup import inline
-from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
-from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
-    UNEXPECTED_MARK,
-    cell_header,
-    crash_cell_text,
-    crash_table,
-    header_lines,
-    signature_tag,
-)
+from harness.report.tables import UNEXPECTED_MARK
 from harness.store import RunData, load_run
 
-FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
-TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
 PLOTS_DIR = store.PLOTS_DIR
 # What `write_reports` leaves in a run directory, and in which format.
 REPORT_FILES = {
@@ -51,157 +31,6 @@ REPORT_FILES = {
     "bench.txt": "benchstat",
     "junit.xml": "junit",
 }
-
-
-def _underlined(title: str, level: int) -> str:
-    """Terminal headings: `=` under the title, `-` under sections, a colon below that."""
-    title = inline(title, "txt")
-    if level >= 3:
-        return f"{title}:"
-    return f"{title}\n{('=' if level == 1 else '-') * len(title)}"
-
-
-def _html_list(lines: Sequence[str]) -> str:
-    items = "\n".join(f"<li>{inline(line, 'html')}</li>" for line in lines)
-    return f"<ul>\n{items}\n</ul>"
-
-
-def _html_image(alt: str, src: str) -> str:
-    alt, src = html.escape(alt), html.escape(src)
-    return f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
-
-
-def _md_image(alt: str, src: str) -> str:
-    return f"![{inline(alt, 'md')}]({src.replace(' ', '%20').replace(')', '%29')})"
-
-
-# Tables may use the whole window and their cells wrap only when a table is wider than that (the
-# claims' evidence), so no column ends up off-screen; prose keeps a readable line length.
-_HTML_HEAD = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; }}
-p, ul {{ max-width: 72rem; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; }}
-td {{ overflow-wrap: break-word; }}
-th {{ background: #f3f3f3; }}
-code {{ font-family: ui-monospace, monospace; }}
-img {{ max-width: 100%; }}
-</style>
-</head>
-<body>
-"""
-
-# tabulate's MediaWiki table (its cells and alignment attributes) without the empty
-# `|+ <!-- caption -->` line it adds, which a wiki renders as an empty caption. tabulate has no
-# public way to change a built-in format, hence its format table.
-_TABULATE_FORMATS: dict[str, TableFormat] = tabulate_module._table_formats  # type: ignore[attr-defined]
-_MEDIAWIKI_TABLE = _TABULATE_FORMATS["mediawiki"]._replace(
-    lineabove=Line('{| class="wikitable" style="text-align: left;"', "", "", "\n|-")
-)
-
-
-@dataclass(frozen=True)
-class Style:
-    """How one tabulate format differs from the others. Every piece of text passes through
-    `markup.inline` for its format: code spans become that format's code, the rest is escaped."""
-
-    tablefmt: str | TableFormat
-    multiline_headers: bool
-    heading: Callable[[str, int], str]
-    cell_escape: Callable[[str], str]  # applied to table cells before tabulate
-    paragraph: Callable[[str], str]
-    bullets: Callable[[Sequence[str]], str]
-    image: Callable[[str, str], str]  # (alt text, path or URL)
-    document: Callable[[str, str], str] = lambda title, body: body  # (title, body)
-
-
-STYLES: dict[str, Style] = {
-    "txt": Style(
-        "simple",
-        True,
-        _underlined,
-        lambda text: inline(text, "txt"),
-        lambda text: inline(text, "txt"),
-        lambda lines: "\n".join(inline(line, "txt") for line in lines),
-        lambda alt, src: f"{alt}: {src}",
-    ),
-    "md": Style(
-        "pipe",
-        False,
-        lambda t, n: f"{'#' * n} {inline(t, 'md')}",
-        lambda text: inline(text, "md", cell=True),
-        lambda text: inline(text, "md"),
-        lambda lines: "\n".join(f"- {inline(line, 'md')}" for line in lines),
-        _md_image,
-    ),
-    "mediawiki": Style(
-        _MEDIAWIKI_TABLE,
-        False,
-        lambda t, n: f"{'=' * n} {inline(t, 'mediawiki')} {'=' * n}",
-        lambda text: inline(text, "mediawiki", cell=True),
-        lambda text: inline(text, "mediawiki"),
-        lambda lines: "\n".join(f"* {inline(line, 'mediawiki')}" for line in lines),
-        lambda alt, src: inline(f"{alt}: {src}", "mediawiki"),
-    ),
-    "html": Style(
-        "unsafehtml",  # cells arrive escaped by `inline`, with <code> for code spans
-        False,
-        lambda t, n: f"<h{min(n, 6)}>{inline(t, 'html')}</h{min(n, 6)}>",
-        lambda text: inline(text, "html", cell=True),
-        lambda text: f"<p>{inline(text, 'html')}</p>",
-        _html_list,
-        _html_image,
-        lambda title, body: (
-            _HTML_HEAD.format(title=html.escape(title)) + body + "\n</body>\n</html>"
-        ),
-    ),
-}
-
-
-Cell = str | Sequence[str]  # a table cell: its text, or its lines
-
-
-def render_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[Cell]],
-    fmt: str,
-    colalign: Sequence[str] | None = None,
-) -> str:
-    """The one table renderer: every table of every tabulate format goes through here (claims
-    and history tables too). Cells stay text (`1.20` is not a number) and are written for `fmt`
-    by `markup.inline`. A cell given as lines keeps them apart (`<br>`, or lines on the terminal,
-    where such a table is ruled between rows) and keeps their indentation."""
-    style = _style(fmt)
-    multiline = any(not isinstance(value, str) for row in rows for value in row)
-    return tabulate(
-        [[_cell_text(value, fmt) for value in row] for row in rows],
-        headers=[style.cell_escape(h) for h in headers],
-        tablefmt="grid" if multiline and fmt == "txt" else style.tablefmt,
-        disable_numparse=True,
-        colalign=colalign,
-    )
-
-
-def _cell_text(value: Cell, fmt: str) -> str:
-    escape = STYLES[fmt].cell_escape
-    if isinstance(value, str):
-        return escape(value)
-    if fmt == "txt":
-        return "\n".join(escape(line) for line in value)
-    lines = [(len(line) - len(line.lstrip(" ")), line.lstrip(" ")) for line in value]
-    return "<br>".join("&nbsp;" * indent + escape(line) for indent, line in lines)
-
-
-def _style(fmt: str) -> Style:
-    style = STYLES.get(fmt)
-    if style is None:
-        raise UsageError(f"no table format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
-    return style
 
 
 # --- sections -----------------------------------------------------------------------------------
@@ -271,24 +100,6 @@ def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
     return [style.heading("Plots", 2), "\n\n".join(images)]
 
 
-def _claims_module() -> ModuleType | None:
-    """harness.claims when this gxm has it (another part of gxm provides it), else None."""
-    if "harness.claims" not in sys.modules and importlib.util.find_spec("harness.claims") is None:
-        return None
-    return importlib.import_module("harness.claims")
-
-
-def claims_text(run_dir: Path, fmt: str, required: bool) -> str | None:
-    """The claims section from `harness.claims.render_claims(run_dir, fmt)` when that module
-    exists; None when it does not and `required` is False (UsageError when it is True)."""
-    claims = _claims_module()
-    if claims is None:
-        if required:
-            raise UsageError("this gxm has no claims module (harness/claims.py); drop --claims")
-        return None
-    return str(claims.render_claims(run_dir, fmt))
-
-
 def _cells_section(data: RunData, fmt: str) -> list[str]:
     style = STYLES[fmt]
     rows = tables.cells_table(data)
@@ -300,35 +111,32 @@ def _cells_section(data: RunData, fmt: str) -> list[str]:
 # --- whole report -------------------------------------------------------------------------------
 
 
-def _tabulated(data: RunData, fmt: str, claims: bool | None, image_dir: str) -> str:
-    style = _style(fmt)
+def _tabulated(data: RunData, fmt: str, claims: bool, image_dir: str) -> str:
+    style = style_of(fmt)
     title = f"gxm run {data.run_id}"
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
     parts += _crash_sections(data, fmt) + _pause_sections(data, fmt)
-    if claims is not False:
-        text = claims_text(data.run_dir, fmt, required=bool(claims))
-        if text:
-            parts += [style.heading("Claims", 2), text.rstrip("\n")]
+    if claims:
+        text = render_claims(data.run_dir, fmt)
+        parts += [style.heading("Claims", 2), text.rstrip("\n")]
     parts += _plot_section(data, style, image_dir) + _cells_section(data, fmt)
     return style.document(title, "\n\n".join(parts)) + "\n"
 
 
 def render_data(
-    data: RunData, fmt: str, *, claims: bool | None = False, image_dir: str = PLOTS_DIR
+    data: RunData, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR
 ) -> str:
     """The report of a loaded run in `fmt` (one of FORMATS), ending with a newline, secrets masked.
 
-    `claims`: False leaves claims out, True requires them, None adds them when the claims module
-    exists. `image_dir` is where the plots are linked from: a path relative to where the report
-    is read (see `image_base`), or a URL.
+    `claims` adds the claims section (go_fixtures/claims.yaml judged on this run). `image_dir`
+    is where the plots are linked from: a path relative to where the report is read (see
+    `image_base`), or a URL.
     """
     if fmt == "json":
         document: dict[str, object] = data.to_json()
-        if claims is not False:
-            text = claims_text(data.run_dir, fmt, required=bool(claims))
-            if text is not None:
-                document["claims"] = _json_or_text(text)
+        if claims:
+            document["claims"] = _json_or_text(render_claims(data.run_dir, fmt))
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "benchstat":
         text = formats.benchstat(data)
@@ -348,9 +156,7 @@ def _json_or_text(text: str) -> object:
         return text
 
 
-def render(
-    run_dir: Path, fmt: str, *, claims: bool | None = False, image_dir: str = PLOTS_DIR
-) -> str:
+def render(run_dir: Path, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR) -> str:
     """The report of the run in `run_dir` in `fmt`: txt (terminal), md (GitHub pipe tables),
     mediawiki, html (a whole page), benchstat (Go benchmark format), junit (XML) or json (the run
     record and every cell document as one JSON object, `RunData.to_json`); plots linked under
@@ -381,7 +187,7 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
         written += plots.write_plots(data, data.store.plots_dir)
     for name, fmt in REPORT_FILES.items():
         path = data.store.report_path(name)
-        write_text_atomic(path, render_data(data, fmt, claims=None))
+        write_text_atomic(path, render_data(data, fmt, claims=True))
         written.append(path)
     return written
 

@@ -22,9 +22,9 @@ from readers import MARKDOWN_ELEMENTS, gfm
 
 from harness import report
 from harness.cli import main
+from harness.markup import inline
 from harness.report import plots
 from harness.report.formats import benchstat, junit
-from harness.report.markup import inline
 from harness.store import load_run, natural_key
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -1,4 +1,4 @@
-"""Inline text in each output format: the one place where report prose becomes format syntax.
+"""Inline text in each output format: the one place where prose becomes format syntax.
 
 Report text (legends, claim reasons and notes, table cells) is plain text in which a span between
 backticks is code: a command, a symbol, a literal sign such as `~`. `inline(text, fmt)` writes the
