@@ -58,7 +58,7 @@ table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; vertical-align: top; }}
 td {{ overflow-wrap: break-word; }}
 th {{ background: #f3f3f3; }}
-code {{ font-family: ui-monospace, monospace; }}
+code {{ font-family: monospace, monospace; font-size: 0.95em; }}
 img {{ max-width: 100%; }}
 </style>
 </head>
