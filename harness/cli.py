@@ -1,7 +1,7 @@
 """`gxm` command line: parses arguments, calls the stages, maps errors to exit codes.
 
 This is the only place that catches `GxmError`, prints its one-line message and exits with its
-code (DESIGN "CLI"). `--debug` shows the traceback instead.
+code (docs/contracts.md, "Exit codes"). `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def top_signature(runs: Iterable[Mapping[str, Any]]) -> str | None:
 
 
 def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, Any]:
-    """The `summary` object of one fixture in a cell document (DESIGN "Results (schema 1)").
+    """The `summary` object of one fixture in a cell document (docs/contracts.md, "Results").
 
     - `outcomes`: counts per outcome, in the closed set's order, zero counts left out;
     - `crash_rate`: k/n with a Wilson 95% interval, where k counts crash, corrupt, timeout and

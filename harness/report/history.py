@@ -59,7 +59,7 @@ class Comparison:
     @property
     def exit_code(self) -> int:
         """1 when an outcome changed into an unexpected one (a regression), else 0; metric
-        changes never fail (DESIGN: never gate on a timing difference)."""
+        changes never fail (never gate CI on a timing difference)."""
         regressed = any(c.verdict_after == "unexpected" for c in self.outcome_changes)
         return EXIT_UNEXPECTED if regressed else EXIT_OK
 

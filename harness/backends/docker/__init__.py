@@ -1,4 +1,4 @@
-"""The docker backend (DESIGN "Backends: docker"): every build and fixture run in its own container.
+"""The docker backend: every build and fixture run in its own container.
 
 An ExecSpec names host paths. The container sees each of `spec.mounts` at the same path (read-only
 or writable as given), the toolchain image's GOROOT in place of the host one (argv and env are

@@ -1,4 +1,4 @@
-"""The Docker engine connection and gxm's images and volumes (DESIGN "Backends: docker").
+"""The Docker engine connection and gxm's images and volumes.
 
 - **Engine**: `connect()` honours DOCKER_HOST, else the docker CLI's current context, else the
   default socket; `engine_problem()` turns a failed connection into a sentence saying what to do.
