@@ -199,7 +199,8 @@ def _outcome_probe(
         if not obs.repeatable:
             note = f"could not run the fixture: {obs.outcome}"
             return Probe(version, role, "skip", len(seen), 0, _counts(seen), note)
-    note = flake.clean_runs_text(len(seen), search.policy.confidence)
+    bound = flake.percent(flake.rate_upper_bound(len(seen), search.policy.confidence))
+    note = f"{len(seen)} runs without it: its rate here is below {bound} (95% confidence)"
     return Probe(version, role, "good", len(seen), 0, _counts(seen), note)
 
 
@@ -225,10 +226,11 @@ def _sample_bad(search: _Search, given: Criterion | None) -> tuple[Criterion, in
     search.record(Probe(version, "bad", "bad" if k else "good", len(seen), k, _counts(seen)))
     if criterion is None or k == 0:
         wanted = given.describe() if given else "any failure"
-        shown = flake.clean_runs_text(len(seen), policy.confidence).replace("no failure", "none")
+        bound = flake.percent(flake.rate_upper_bound(len(seen), policy.confidence))
         raise BisectRefused(
-            f"the bad release go{version} did not show {wanted} in {len(seen)} runs ({shown}); "
-            "nothing to bisect: raise --budget, or check --bad and the fixture"
+            f"the bad release go{version} did not show {wanted} in {len(seen)} runs (its rate "
+            f"there is below {bound}, 95% confidence); nothing to bisect: raise --budget, or "
+            "check --bad and the fixture"
         )
     return criterion, k_rate, n_rate
 

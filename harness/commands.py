@@ -414,3 +414,43 @@ def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not removed and not stale_work:
         print("nothing to clean")
     return 0
+
+
+def cmd_bisect(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Find the first Go release where FIXTURE's outcome (or a metric) changed."""
+    from harness import bisect_run
+    from harness.bisect_args import bisect_request
+
+    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
+    cache = (args.cache or toolchains.cache_dir()).resolve()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    request = bisect_request(args, argv, matrix, cache, seed)
+    run_dir = _create_run_dir(args.out)
+    reporter = Reporter(verbose=args.verbose)
+    try:
+        backend = open_backend(
+            args.backend or matrix.backend, reporter, settings=matrix.docker, cache=cache
+        )
+    except GxmError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    ctx = _new_context(args, run_dir, seed, backend.name, args.verbose)
+    releases = request.releases
+    reporter.info(
+        f"bisect {run_dir.name}: {len(releases)} releases go{releases[0]} … go{releases[-1]}, "
+        f"seed {seed}, results in {run_dir}"
+    )
+    try:
+        with backend:
+            bisect_run.execute_bisect(ctx, backend, request)
+    finally:
+        shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
+        if store.read_bisect(run_dir) is not None:
+            report.write_reports(run_dir)
+            print(f"results: {run_dir}", file=sys.stderr)
+    doc = store.read_bisect(run_dir) or {}
+    print("\n".join(bisect_run.summary_lines(doc)))
+    print(
+        report.render_table(bisect_run.PROBE_HEADERS, bisect_run.probe_rows(doc["probes"]), "txt")
+    )
+    return 0

@@ -215,14 +215,15 @@ class Pipeline:
         )
         with self.ctx.reporter.progress("runs", len(tasks)) as advance:
             for task in tasks:
-                record = self._run_one(task)
+                record = self.run_task(task)
                 number = f"warm-up {-task.i}" if task.warmup else f"#{task.i}"
                 label = f"{task.cell_id} {task.fixture} {number}: {record['outcome']}"
                 if record.get("signature"):
                     label += f" ({record['signature'][:60]})"
                 advance(label)
 
-    def _run_one(self, task: RunTask) -> dict[str, Any]:
+    def run_task(self, task: RunTask) -> dict[str, Any]:
+        """Run one planned run of a built cell, record it and rewrite the cell document."""
         state = self.states[task.cell_id]
         assert state.toolchain is not None and state.build is not None
         record = execute_fixture_run(

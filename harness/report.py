@@ -29,6 +29,7 @@ from harness.store import (
     cell_has_infra_error,
     load_run,
     mask_secrets,
+    read_bisect,
     write_text_atomic,
 )
 from harness.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
@@ -260,6 +261,21 @@ def _cells_section(data: RunData, fmt: str) -> list[str]:
     return [style.heading("Cells", 2), render_table(tables.CELL_HEADERS, rows, fmt)]
 
 
+def _bisect_section(data: RunData, fmt: str) -> list[str]:
+    """What a `gxm bisect` run found, when the run is one: the verdict and every probe."""
+    doc = read_bisect(data.run_dir)
+    if doc is None:
+        return []
+    from harness.bisect_run import PROBE_HEADERS, probe_rows, summary_lines
+
+    style = STYLES[fmt]
+    return [
+        style.heading("Bisect", 2),
+        style.bullets(summary_lines(doc)),
+        render_table(PROBE_HEADERS, probe_rows(doc.get("probes") or []), fmt),
+    ]
+
+
 # --- whole report -------------------------------------------------------------------------------
 
 
@@ -268,6 +284,7 @@ def _tabulated(data: RunData, fmt: str, claims: bool | None, image_dir: str) -> 
     title = f"gxm run {data.run_id}"
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
+    parts += _bisect_section(data, fmt)
     parts += _crash_sections(data, fmt) + _pause_sections(data, fmt)
     if claims is not False:
         text = claims_text(data.run_dir, fmt, required=bool(claims))

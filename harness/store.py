@@ -4,6 +4,9 @@ Layout of one run:
     results/<run-id>/run.json               schema "gxm.run/1"
     results/<run-id>/cells/<cell-id>.json   schema "gxm.cell/1"
     results/<run-id>/logs/<cell-id>/…       build.log, <fixture>.<i>.stderr / .stdout
+    results/<run-id>/bisect.json            schema "gxm.bisect/1" (`gxm bisect` runs only): the
+                                            releases, every probe and the verdict; one cell per
+                                            probed release holds its runs as in any run
 
 Every file gxm writes goes through `write_text_atomic` / `write_json_atomic`, so a killed run leaves
 only whole files and `completed_cells` can tell a resumed run what is already done.
@@ -34,7 +37,9 @@ log = logging.getLogger("gxm.store")
 
 RUN_SCHEMA = "gxm.run/1"
 CELL_SCHEMA = "gxm.cell/1"
+BISECT_SCHEMA = "gxm.bisect/1"
 RUN_FILE = "run.json"
+BISECT_FILE = "bisect.json"
 CELLS_DIR = "cells"
 LOGS_DIR = "logs"
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")
@@ -390,3 +395,21 @@ def resolve_run(arg: str, results_root: Path) -> Path:
             f"run {arg!r} is ambiguous under {root}/ ({names}, …); give more of the id"
         )
     raise UsageError(f"no run {arg!r} under {root}/; give a run id, a run directory, or `latest`")
+
+
+# --- bisect results -----------------------------------------------------------------------------
+
+
+def write_bisect(run_dir: Path, doc: Mapping[str, Any]) -> Path:
+    """Write bisect.json (schema added) into a run directory; rewritten after every probe."""
+    path = Path(run_dir) / BISECT_FILE
+    write_json_atomic(path, {"schema": BISECT_SCHEMA, **doc})
+    return path
+
+
+def read_bisect(run_dir: Path) -> dict[str, Any] | None:
+    """bisect.json of a run directory, or None when the run is not a bisect."""
+    path = Path(run_dir) / BISECT_FILE
+    if not path.is_file():
+        return None
+    return _read_json(path, BISECT_SCHEMA)
