@@ -158,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_cell.add_argument("--matrix", type=Path, default=None, help="matrix file")
     p_cell.add_argument("--profile", default=None, help="matrix profile")
     _add_run_options(p_cell)
+    p_cell.add_argument(
+        "--until-fail",
+        action="store_true",
+        help="repeat one fixture until a run fails (crash, corrupt, timeout, oom) or --max-runs "
+        "is reached; then print that run's output and how to reproduce it",
+    )
+    p_cell.add_argument(
+        "--max-runs",
+        type=int,
+        default=200,
+        metavar="N",
+        help="with --until-fail: the budget of runs (default 200: no failure in 200 runs shows "
+        "the rate is below 1.5%%)",
+    )
 
     _add_bisect(sub)
 

@@ -9,7 +9,7 @@ import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,11 +24,12 @@ from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, NothingSelectedError, UsageError
 from harness.matrix import CellPlan, Matrix, load_matrix
 from harness.model import Fixture
-from harness.pipeline import RunRequest, execute_run
-from harness.plan import parse_shard, shard_plans
+from harness.pipeline import Pipeline, RunRequest, execute_run
+from harness.plan import RunTask, parse_shard, shard_plans
 from harness.selection import github_matrix, github_shard_matrix, select_cells
 
 REPO = Path(__file__).resolve().parent.parent
+RunStage = Callable[[Pipeline, Sequence[RunTask]], None]
 
 
 def default_matrix_path(given: Path | None) -> Path:
@@ -164,6 +165,7 @@ def _execute(
     seed: int,
     previous: dict[str, Any] | None,
     verbose: bool,
+    run_stage: RunStage | None = None,
 ) -> Path:
     reporter = Reporter(verbose=verbose)
     backend_name = args.backend or matrix.backend
@@ -189,7 +191,7 @@ def _execute(
     reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, results in {run_dir}")
     try:
         with backend:
-            execute_run(ctx, backend, plans, fixtures, request, previous)
+            execute_run(ctx, backend, plans, fixtures, request, previous, run_stage)
     finally:
         shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
     return run_dir
@@ -250,12 +252,39 @@ def cmd_cell(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if len(plans) != 1:
         ids = ", ".join(p.cell.id for p in plans)
         raise UsageError(f"{args.cell_id!r} names {len(plans)} cells ({ids}); name exactly one")
+    stage = _until_fail_stage(args, plans[0])
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     run_dir = _create_run_dir(args.out)
-    _execute(args, argv, matrix, plans, run_dir=run_dir, seed=seed, previous=None, verbose=True)
+    _execute(
+        args,
+        argv,
+        matrix,
+        plans,
+        run_dir=run_dir,
+        seed=seed,
+        previous=None,
+        verbose=True,
+        run_stage=stage,
+    )
     code = _finish(run_dir)
     _print_reproduction(args, matrix, plans[0], run_dir, seed)
     return code
+
+
+def _until_fail_stage(args: argparse.Namespace, plan: CellPlan) -> RunStage | None:
+    """`--until-fail`: the run stage that repeats the cell's one fixture; None without it."""
+    if not args.until_fail:
+        return None
+    from harness.until_fail import until_fail_stage
+
+    if len(plan.fixtures) != 1:
+        raise UsageError(
+            f"--until-fail repeats one fixture; {plan.cell.id} has {len(plan.fixtures)}: "
+            "add --fixtures NAME"
+        )
+    if args.max_runs < 1:
+        raise UsageError(f"--max-runs must be at least 1, got {args.max_runs}")
+    return until_fail_stage(args.max_runs)
 
 
 def _print_reproduction(
@@ -283,6 +312,12 @@ def _print_reproduction(
             command += [f"--{option}", str(getattr(args, option))]
     if args.fixtures:
         command += ["--fixtures", ",".join(_split(args.fixtures))]
+    if getattr(args, "until_fail", False):
+        from harness.until_fail import verdict_lines
+
+        command += ["--until-fail", "--max-runs", str(args.max_runs)]
+        for entry in doc["fixtures"].values():
+            print("\n" + "\n".join(verdict_lines(entry, args.max_runs, seed)), file=err)
     print("\nreproduce this cell:\n  " + shlex.join(command), file=err)
     print(
         "its go build command (the -o directory was temporary; `gxm cell` rebuilds it):", file=err

@@ -7,7 +7,7 @@ and `--resume` continues with exactly the runs that are missing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,8 +292,12 @@ def execute_run(
     fixtures: Mapping[str, Fixture],
     request: RunRequest,
     previous: Mapping[str, Mapping[str, Any]] | None = None,
+    run_stage: Callable[[Pipeline, Sequence[RunTask]], None] | None = None,
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
+
+    `run_stage` replaces the planned runs after the builds (default `Pipeline.run_all`): `gxm cell
+    --until-fail` repeats one fixture until it fails instead.
 
     run.json says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C: re-raised
     after the record is written) or `failed` (an unexpected harness error, re-raised).
@@ -307,7 +311,7 @@ def execute_run(
         done = pipeline.restore(previous or {})
         pipeline.provision()
         pipeline.build_all()
-        pipeline.run_all(done)
+        (run_stage or Pipeline.run_all)(pipeline, done)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"

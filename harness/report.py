@@ -178,7 +178,8 @@ CRASH_LEGEND = (
 CRASH_RATE_LEGEND = (
     "Failed runs (crash, corrupt, timeout, oom) out of runs that ran, with the Wilson 95% interval;"
     " vs baseline: Fisher's exact test against the same Go's default-experiment cell"
-    " (`~` = not significant, p ≥ 0.05)."
+    " (`~` = not significant, p ≥ 0.05). Runs to reproduce, for a flaky failure: the runs that"
+    " see it at least once with 95% confidence at the lower end of its interval."
 )
 PAUSE_LEGEND = (
     "Medians over passing runs (warm-ups excluded). After each value its change against the same"

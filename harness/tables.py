@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from harness import stats
+from harness import flake, stats
 from harness.model import FIXTURE_KINDS, Outcome
 from harness.store import RunData, mask_secrets, natural_key
 
@@ -146,6 +146,7 @@ CRASH_RATE_HEADERS = [
     "95% interval",
     "baseline",
     "vs baseline",
+    "runs to reproduce (95%)",
 ]
 
 
@@ -163,13 +164,22 @@ def _crash_rate_row(data: RunData, name: str, doc: Mapping[str, Any]) -> list[st
     lo, hi = rate["ci95"]
     row = [name, str(doc["cell"]["id"]), f"{rate['k']}/{rate['n']}", _percent(rate["rate"])]
     row.append(f"{_percent(lo)}–{_percent(hi)}")
+    reproduce = runs_to_reproduce_text(rate["k"], rate["n"])
     if base_doc is doc:
-        return row + ["base", MISSING]
+        return row + ["base", MISSING, reproduce]
     if not base_rate.get("n"):
-        return row + ["no runs", MISSING]
+        return row + ["no runs", MISSING, reproduce]
     change = stats.compare_rates(rate["k"], rate["n"], base_rate["k"], base_rate["n"])
     verdict = stats.p_text(change.p_value or 1.0) + ("" if change.significant else " ~")
-    return row + [f"{base_rate['k']}/{base_rate['n']}", verdict]
+    return row + [f"{base_rate['k']}/{base_rate['n']}", verdict, reproduce]
+
+
+def runs_to_reproduce_text(failures: int, runs: int) -> str:
+    """For a flaky failure (some runs failed, not all): the runs that see it at least once with
+    95% confidence at the conservative rate (`harness.flake`); `-` when it is not flaky."""
+    if not 0 < failures < runs:
+        return MISSING
+    return flake.reproduce_text(failures, runs)
 
 
 def crash_rate_table(data: RunData) -> list[list[str]]:

@@ -270,8 +270,24 @@ def test_crash_rates_with_wilson_interval_and_fisher_against_baseline(tmp_path: 
         "95% interval",
         "baseline",
         "vs baseline",
+        "runs to reproduce (95%)",
     ]
-    assert rates[2:] == [["s", "go1.22-arenas", "6/10", "60%", "31%–83%", "0/10", "p=0.011"]]
+    row = ["s", "go1.22-arenas", "6/10", "60%", "31%–83%", "0/10", "p=0.011", "8 runs"]
+    assert rates[2:] == [row]
+
+
+def test_runs_to_reproduce_are_shown_for_flaky_failures_only(tmp_path: Path) -> None:
+    cells = {
+        "go1.22-default": {
+            "flaky": _fixture("stress", ["crash"] + ["pass"] * 9, signature="x"),
+            "always": _fixture("stress", ["crash"] * 4, signature="y"),
+        },
+    }
+    md = render(_make_run(tmp_path, cells), "md")
+    rates = next(t for t in _pipe_tables(md) if t[0][0] == "fixture" and t[0][1] == "cell")
+    reproduce = {row[0]: row[-1] for row in rates[2:]}
+    # 1/10: the lower Wilson bound is 1.8%, and 167 runs see a 1.8% failure with 95% confidence
+    assert reproduce == {"flaky": "167 runs", "always": "-"}
 
 
 def test_md_escapes_pipes_in_values(tmp_path: Path) -> None:
