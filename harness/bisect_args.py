@@ -15,10 +15,10 @@ from harness.bisect import Criterion, Policy
 from harness.bisect_run import BisectRequest
 from harness.errors import UsageError
 from harness.fixtures import load_fixtures
-from harness.formats import BETTER
 from harness.matrix import Matrix, default_fixtures_path
 from harness.model import Cell, Fixture, Outcome, Settings
 from harness.pipeline import RunRequest
+from harness.report.formats import BETTER
 from harness.selection import select_cells
 
 OUTCOMES = tuple(o.value for o in Outcome if o.value != "pass") + ("fail",)

@@ -15,10 +15,9 @@ import psutil
 
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
-from harness.command import shell_line
 from harness.context import RunContext
-from harness.matrix import CellPlan
-from harness.model import ExecResult, ExecSpec, Fixture, Toolchain
+from harness.hostcmd import shell_line
+from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Toolchain
 from harness.store import mask_secrets
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -21,9 +21,17 @@ from types import ModuleType
 
 from tabulate import tabulate
 
-from harness import formats, pauses, tables
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
-from harness.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
+from harness.report import formats, pauses, tables
+from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
+from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
+    UNEXPECTED_MARK,
+    cell_header,
+    crash_cell_text,
+    crash_table,
+    header_lines,
+    signature_tag,
+)
 from harness.store import (
     RunData,
     cell_has_infra_error,
@@ -31,14 +39,6 @@ from harness.store import (
     mask_secrets,
     read_bisect,
     write_text_atomic,
-)
-from harness.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
-    UNEXPECTED_MARK,
-    cell_header,
-    crash_cell_text,
-    crash_table,
-    header_lines,
-    signature_tag,
 )
 
 FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
@@ -227,7 +227,7 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
 
 
 def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
-    from harness import plots
+    from harness.report import plots
 
     found = plots.existing_plots(data.run_dir / PLOTS_DIR)
     if not found:
@@ -267,7 +267,7 @@ def _bisect_section(data: RunData, fmt: str) -> list[str]:
     doc = read_bisect(data.run_dir)
     if doc is None:
         return []
-    from harness.bisect_run import PROBE_HEADERS, probe_rows, summary_lines
+    from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
 
     style = STYLES[fmt]
     return [
@@ -343,7 +343,7 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
     data = load_run(run_dir)
     written: list[Path] = []
     if with_plots:
-        from harness import plots
+        from harness.report import plots
 
         written += plots.write_plots(data, Path(run_dir) / PLOTS_DIR)
     for name, fmt in REPORT_FILES.items():
