@@ -455,6 +455,7 @@ def cmd_bisect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Find the first Go release where FIXTURE's outcome (or a metric) changed."""
     from harness import bisect_run
     from harness.bisect_args import bisect_request
+    from harness.report import bisects
 
     matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
     cache = (args.cache or toolchains.cache_dir()).resolve()
@@ -484,8 +485,6 @@ def cmd_bisect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             report.write_reports(run_dir)
             print(f"results: {run_dir}", file=sys.stderr)
     doc = store.read_bisect(run_dir) or {}
-    print("\n".join(bisect_run.summary_lines(doc)))
-    print(
-        report.render_table(bisect_run.PROBE_HEADERS, bisect_run.probe_rows(doc["probes"]), "txt")
-    )
+    print("\n".join(bisects.summary_lines(doc)))
+    print(report.render_table(bisects.PROBE_HEADERS, bisects.probe_rows(doc["probes"]), "txt"))
     return 0
