@@ -10,11 +10,11 @@ interrupted bisect leaves what it learned and `gxm report` works on the director
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness import bisect, flake, store
+from harness import bisect, flake
 from harness.backends import Backend
 from harness.bisect import BisectResult, Criterion, Observation, Policy, Probe
 from harness.context import RunContext
@@ -22,6 +22,8 @@ from harness.errors import InfraError
 from harness.model import Cell, CellPlan, Fixture, Settings, go_version_key
 from harness.pipeline import Pipeline, RunRequest, run_document
 from harness.plan import RunTask
+from harness.store.bisect_record import BisectRecord, ProbeRecord
+from harness.store.records import RunRecord
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,11 @@ class BisectRequest:
     run: RunRequest  # recorded in run.json (its `cells` are filled in as probes start)
 
 
-def observation_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+def observation_metrics(record: RunRecord) -> dict[str, float]:
     """The numeric metrics of a run record, plus `ns_per_op` (wall_ns / ops) where both exist."""
     metrics = {
         name: float(value)
-        for name, value in (record.get("metrics") or {}).items()
+        for name, value in record.metrics.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     }
     if "ns_per_op" not in metrics and metrics.get("ops") and "wall_ns" in metrics:
@@ -101,9 +103,9 @@ class PipelineProbes:
         i = self._next_run.get(version, 0)
         self._next_run[version] = i + 1
         record = pipeline.run_task(RunTask(cell_id, name, i))
-        if record["outcome"] == "infra-error":
-            raise InfraError(f"{cell_id} {name} run {i}: infra-error: {record.get('detail')}")
-        return Observation(record["outcome"], record.get("signature"), observation_metrics(record))
+        if record.is_infra_error:
+            raise InfraError(f"{cell_id} {name} run {i}: infra-error: {record.detail}")
+        return Observation(str(record.outcome), record.signature, observation_metrics(record))
 
 
 def criterion_document(criterion: Criterion | None) -> dict[str, Any] | None:
@@ -113,17 +115,17 @@ def criterion_document(criterion: Criterion | None) -> dict[str, Any] | None:
     return {name: getattr(criterion, name) for name in fields} | {"text": criterion.describe()}
 
 
-def probe_document(probe: Probe, cell_id: str) -> dict[str, Any]:
-    return {
-        "version": probe.version,
-        "cell": cell_id,
-        "role": probe.role,
-        "verdict": probe.verdict,
-        "runs": probe.runs,
-        "matching": probe.matching,
-        "outcomes": dict(probe.outcomes),
-        "note": probe.note,
-    }
+def probe_record(probe: Probe, cell_id: str) -> ProbeRecord:
+    return ProbeRecord(
+        probe.version,
+        cell_id,
+        probe.role,
+        probe.verdict,
+        probe.runs,
+        probe.matching,
+        dict(probe.outcomes),
+        probe.note,
+    )
 
 
 def repeat_command(request: BisectRequest, result: BisectResult) -> list[str]:
@@ -159,15 +161,12 @@ class BisectRecorder:
         self.request = request
         self.started = started
         self.cells: list[str] = []
-        self.probes: list[dict[str, Any]] = []
+        self.probes: list[ProbeRecord] = []
 
     def write_run(self, status: str, ended: str | None = None) -> None:
         ordered = sorted(self.cells, key=lambda cid: go_version_key(cid.split("-")[0]))
         run = replace(self.request.run, cells=tuple(ordered))
-        store.write_json_atomic(
-            self.ctx.paths.run_dir / store.RUN_FILE,
-            run_document(self.ctx, run, status, self.started, ended),
-        )
+        self.ctx.store.write_run(run_document(self.ctx, run, status, self.started, ended))
 
     def new_cells(self, cells: list[str]) -> None:
         self.cells = cells
@@ -175,7 +174,7 @@ class BisectRecorder:
 
     def probe(self, probe: Probe) -> None:
         cell_id = replace(self.request.template, go=probe.version).id
-        self.probes.append(probe_document(probe, cell_id))
+        self.probes.append(probe_record(probe, cell_id))
         self.write_bisect("running")
         runs = ", ".join(f"{o} {n}" for o, n in probe.outcomes)
         note = f" — {probe.note}" if probe.note else ""
@@ -189,22 +188,22 @@ class BisectRecorder:
         self, status: str, result: BisectResult | None = None, message: str | None = None
     ) -> None:
         request = self.request
-        doc: dict[str, Any] = {
-            "status": status,
-            "fixture": request.fixture.name,
-            "goexperiment": request.template.goexperiment,
-            "axes": [list(pair) for pair in request.template.axes],
-            "good": request.good,
-            "bad": request.bad,
-            "releases": list(request.releases),
-            "criterion": criterion_document(request.criterion),
-            "policy": _policy_document(request.policy),
-            "probes": self.probes,
-            "message": message,
-        }
+        record = BisectRecord(
+            status=status,
+            fixture=request.fixture.name,
+            good=request.good,
+            bad=request.bad,
+            releases=request.releases,
+            goexperiment=request.template.goexperiment,
+            axes=request.template.axes,
+            criterion=criterion_document(request.criterion),
+            policy=_policy_document(request.policy),
+            probes=tuple(self.probes),
+            message=message,
+        )
         if result is not None:
-            doc |= result_document(request, result)
-        store.write_bisect(self.ctx.paths.run_dir, doc)
+            record = with_result(record, request, result)
+        self.ctx.store.write_bisect(record)
 
 
 def _policy_document(policy: Policy) -> dict[str, Any]:
@@ -217,21 +216,26 @@ def _policy_document(policy: Policy) -> dict[str, Any]:
     }
 
 
-def result_document(request: BisectRequest, result: BisectResult) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "criterion": criterion_document(result.criterion),
-        "last_good": result.last_good,
-        "first_bad": result.first_bad,
-        "untestable": list(result.untestable),
-        "runs_total": result.runs_total,
-        "repeat_command": shlex.join(repeat_command(request, result)),
-    }
-    if result.criterion.metric is None:
-        k, n = result.bad_failures, result.bad_runs
-        doc["bad_rate"] = {"k": k, "n": n, "conservative_rate": flake.conservative_rate(k, n)}
-        doc["clean_runs_for_good"] = result.clean_runs_for_good
-        doc["probe_confidence"] = bisect.probe_confidence(request.policy, len(request.releases))
-    return doc
+def with_result(record: BisectRecord, request: BisectRequest, result: BisectResult) -> BisectRecord:
+    """The record with the answer: the pair of releases, the criterion used, the flake math."""
+    record = replace(
+        record,
+        criterion=criterion_document(result.criterion),
+        last_good=result.last_good,
+        first_bad=result.first_bad,
+        untestable=result.untestable,
+        runs_total=result.runs_total,
+        repeat_command=shlex.join(repeat_command(request, result)),
+    )
+    if result.criterion.metric is not None:
+        return record
+    k, n = result.bad_failures, result.bad_runs
+    return replace(
+        record,
+        bad_rate={"k": k, "n": n, "conservative_rate": flake.conservative_rate(k, n)},
+        clean_runs_for_good=result.clean_runs_for_good,
+        probe_confidence=bisect.probe_confidence(request.policy, len(request.releases)),
+    )
 
 
 def execute_bisect(ctx: RunContext, backend: Backend, request: BisectRequest) -> BisectResult:

@@ -5,7 +5,6 @@ No stage reads module-level state; whatever differs between a test and a real ru
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-log = logging.getLogger("gxm")
+from harness.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,6 @@ class Reporter:
         self.verbose = verbose
         self._stream = stream or sys.stderr
         self._progress: object | None = None
-        self._task: object | None = None
 
     def info(self, message: str) -> None:
         if self._progress is not None:
@@ -105,3 +103,8 @@ class RunContext:
     clock: Clock
     seed: int
     backend_name: str
+
+    @property
+    def store(self) -> RunStore:
+        """The run directory's files: every path inside it comes from here."""
+        return RunStore(self.paths.run_dir)

@@ -118,7 +118,7 @@ def _crash_rate(outcomes: Counter[str]) -> dict[str, Any]:
     return {"k": k, "n": n, "rate": k / n, "ci95": list(wilson_ci95(k, n))}
 
 
-def _top_signature(runs: Sequence[Mapping[str, Any]]) -> str | None:
+def top_signature(runs: Iterable[Mapping[str, Any]]) -> str | None:
     """The most common signature; on a tie the one seen first (runs are in run order)."""
     counts = Counter(r["signature"] for r in runs if r.get("signature"))
     return counts.most_common(1)[0][0] if counts else None
@@ -149,7 +149,7 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, An
         "outcomes": counts,
         "crash_rate": _crash_rate(Counter(counts)),
         "metrics": _metric_summaries(measured),
-        "top_signature": _top_signature(measured),
+        "top_signature": top_signature(measured),
     }
     warmups = [r for r in runs if r.get("warmup")]
     if warmups:

@@ -7,12 +7,12 @@ budget says, by flake math, how low the failure rate has been shown to be.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from harness import flake, stats
 from harness.pipeline import Pipeline
 from harness.plan import RunTask
+from harness.store.records import RunRecord
 
 # A run that ran and did not end well (a test suite's `fail` too); infra-error stops the loop but
 # is never the fixture's failure.
@@ -35,33 +35,33 @@ def until_fail_stage(max_runs: int) -> Callable[[Pipeline, Sequence[RunTask]], N
         with pipeline.ctx.reporter.progress(f"until fail (≤{max_runs})", max_runs) as advance:
             for i in range(max_runs):
                 record = pipeline.run_task(RunTask(cell_id, name, i))
-                signature = f" ({record['signature'][:60]})" if record.get("signature") else ""
-                advance(f"{cell_id} {name} #{i}: {record['outcome']}{signature}")
-                if record["outcome"] in FAILING or record["outcome"] == "infra-error":
+                signature = f" ({record.signature[:60]})" if record.signature else ""
+                advance(f"{cell_id} {name} #{i}: {record.outcome}{signature}")
+                if str(record.outcome) in FAILING or str(record.outcome) == "infra-error":
                     return
 
     return stage
 
 
-def verdict_lines(entry: Mapping[str, Any], max_runs: int, seed: int) -> list[str]:
+def verdict_lines(records: Sequence[RunRecord], max_runs: int, seed: int) -> list[str]:
     """What the loop showed: the failing run, its seed and the runs it takes to see it again;
     or, after a clean budget, the bound on the failure rate."""
-    runs = [r for r in entry.get("runs", []) if not r.get("warmup")]
-    failed = [r for r in runs if r.get("outcome") in FAILING]
+    runs = [r for r in records if not r.warmup]
+    failed = [r for r in runs if str(r.outcome) in FAILING]
     if failed:
         first = failed[0]
         n = len(runs)
-        what = first.get("signature") or first.get("detail") or first["outcome"]
+        what = first.signature or first.detail or str(first.outcome)
         needed = flake.runs_to_reproduce(1, n)
         return [
-            f"failed at run {n} of at most {max_runs}: {first['outcome']} ({what}); that run had "
-            f"GXM_SEED={seed * 1000 + int(first['i'])} (the same --seed replays the same seeds)",
+            f"failed at run {n} of at most {max_runs}: {first.outcome} ({what}); that run had "
+            f"GXM_SEED={seed * 1000 + first.i} (the same --seed replays the same seeds)",
             f"1 failure in {n} runs: to see it again with 95% confidence, run it {needed} times "
             f"(at the lower Wilson rate, {flake.percent(flake.conservative_rate(1, n))})",
         ]
-    stopped = [r for r in runs if r.get("outcome") == "infra-error"]
+    stopped = [r for r in runs if str(r.outcome) == "infra-error"]
     if stopped:
-        return [f"stopped at run {len(runs)}: infra-error ({stopped[0].get('detail')})"]
+        return [f"stopped at run {len(runs)}: infra-error ({stopped[0].detail})"]
     if not runs:
         return ["no run: the cell did not build or the fixture does not apply to it"]
     return [f"stopped at the budget (--max-runs {max_runs}): {flake.clean_runs_text(len(runs))}"]

@@ -5,6 +5,7 @@ Every mistake is one line and exit 2 before anything is downloaded, built or run
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from harness import store
 from harness.cli import main
 from harness.errors import UsageError
+from harness.model import Outcome
+from harness.store.bisect_record import BisectRecord, ProbeRecord
+from harness.store.records import RunRecord
 from harness.until_fail import verdict_lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,13 +77,11 @@ def test_until_fail_needs_exactly_one_fixture(
     assert not (tmp_path / "out").exists()
 
 
-def _runs(*outcomes: str) -> dict[str, object]:
-    return {
-        "runs": [
-            {"i": i, "outcome": o, "signature": "panic: boom" if o == "crash" else None}
-            for i, o in enumerate(outcomes)
-        ]
-    }
+def _runs(*outcomes: str) -> tuple[RunRecord, ...]:
+    return tuple(
+        RunRecord(i, Outcome(o), signature="panic: boom" if o == "crash" else None)
+        for i, o in enumerate(outcomes)
+    )
 
 
 def test_until_fail_names_the_failing_run_its_seed_and_the_runs_to_see_it_again() -> None:
@@ -103,22 +105,32 @@ def test_until_fail_after_a_clean_budget_says_how_low_the_rate_is_shown_to_be() 
 
 
 def test_until_fail_never_takes_an_infra_error_for_the_fixture_failing() -> None:
-    entry = {
-        "runs": [
-            {"i": 0, "outcome": "pass"},
-            {"i": 1, "outcome": "infra-error", "detail": "engine gone"},
-        ]
-    }
+    entry = (RunRecord(0, Outcome.PASS), RunRecord(1, Outcome.INFRA_ERROR, detail="engine gone"))
     assert verdict_lines(entry, max_runs=10, seed=1) == [
         "stopped at run 2: infra-error (engine gone)"
     ]
 
 
-def test_bisect_json_round_trips_through_the_store(tmp_path: Path) -> None:
-    assert store.read_bisect(tmp_path) is None
-    store.write_bisect(tmp_path, {"status": "complete", "first_bad": "1.26.0"})
-    doc = store.read_bisect(tmp_path)
-    assert doc == {"schema": "gxm.bisect/1", "status": "complete", "first_bad": "1.26.0"}
+def test_bisect_record_round_trips_through_the_run_store(tmp_path: Path) -> None:
+    run_store = store.RunStore(tmp_path)
+    assert run_store.read_bisect() is None
+    probe = ProbeRecord("1.26.0", "go1.26.0-default", "probe", "bad", 1, 1, {"crash": 1})
+    record = BisectRecord(
+        status="complete",
+        fixture="nested_gopointer",
+        good="1.25.5",
+        bad="1.26.1",
+        releases=("1.25.5", "1.26.0", "1.26.1"),
+        axes=(("godebug", "clobberfree=1"),),
+        probes=(probe,),
+        first_bad="1.26.0",
+        untestable=("1.25.9",),
+    )
+    run_store.write_bisect(record)
+    doc = json.loads((tmp_path / "bisect.json").read_text())
+    assert doc["schema"] == "gxm.bisect/1" and doc["probes"][0]["outcomes"] == {"crash": 1}
+    assert run_store.read_bisect() == record
+    assert ("bisect.json", tmp_path / "bisect.json") in run_store.stored_documents()
     (tmp_path / "bisect.json").write_text('{"schema": "gxm.bisect/9"}')
     with pytest.raises(UsageError, match="expected schema 'gxm.bisect/1'"):
-        store.read_bisect(tmp_path)
+        run_store.read_bisect()

@@ -85,7 +85,7 @@ def _container_reason(entry: dict[str, Any]) -> str:
 
 
 def _default_cache() -> Path:
-    from harness.toolchains import cache_dir
+    from harness.goenv import cache_dir
 
     return cache_dir()
 
