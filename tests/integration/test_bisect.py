@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from gxm_process import gxm
 
-from harness import flake, toolchains
+from harness import flake, goenv, toolchains
 from harness.bisect import Policy, probe_confidence
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ def bisect_doc(run_dir: Path) -> dict[str, Any]:
 
 def runtime_has_new_wording(version: str) -> bool:
     """The oracle: does this release's runtime source carry the Go 1.26 wording?"""
-    toolchain = toolchains.provision(version, toolchains.cache_dir())
+    toolchain = toolchains.provision(version, goenv.cache_dir())
     source = (toolchain.goroot / "src" / "runtime" / "cgocall.go").read_text()
     return "argument of cgo function has Go pointer to unpinned Go" in source
 
