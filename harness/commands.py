@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import goenv, report, store, toolchains
+from harness import flake, goenv, report, store, toolchains
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
@@ -258,6 +258,13 @@ def _print_reproduction(
                 file=err,
             )
             print(log_excerpt(run_store.path_of(first.log or "")), file=err)
+            measured = [r for r in entry.runs if not r.warmup]
+            if len(failed) < len(measured):  # flaky: some runs failed, not all
+                print(
+                    f"flaky: {len(failed)} of {len(measured)} runs failed; runs to reproduce "
+                    f"(95%): {flake.reproduce_text(len(failed), len(measured))}",
+                    file=err,
+                )
     matrix_path = str(matrix.path.resolve())
     command = ["gxm", "cell", plan.cell.id, "--matrix", matrix_path, "--seed", str(seed)]
     if matrix.profile:

@@ -68,7 +68,7 @@ def rate_upper_bound(clean_runs: int, confidence: float = CONFIDENCE) -> float:
         raise ValueError(f"a run count is not negative, got {clean_runs}")
     if clean_runs == 0:
         return 1.0
-    return 1 - (1 - confidence) ** (1 / clean_runs)
+    return float(1 - (1 - confidence) ** (1 / clean_runs))
 
 
 def percent(rate: float) -> str:

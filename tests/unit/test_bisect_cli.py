@@ -5,14 +5,17 @@ Every mistake is one line and exit 2 before anything is downloaded, built or run
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from harness import store
+from harness.bisect_args import bisect_cell
 from harness.cli import main
 from harness.errors import UsageError
+from harness.matrix import load_matrix
 from harness.model import Outcome
 from harness.store.bisect_record import BisectRecord, ProbeRecord
 from harness.store.records import RunRecord
@@ -134,3 +137,19 @@ def test_bisect_record_round_trips_through_the_run_store(tmp_path: Path) -> None
     (tmp_path / "bisect.json").write_text('{"schema": "gxm.bisect/9"}')
     with pytest.raises(UsageError, match="expected schema 'gxm.bisect/1'"):
         run_store.read_bisect()
+
+
+def _bisect_args(**given: object) -> argparse.Namespace:
+    values: dict[str, object] = {"cell": None, "goexperiment": "", "bad": "1.26.1"}
+    return argparse.Namespace(**(values | given))
+
+
+def test_bisect_takes_experiment_axes_and_settings_from_a_matrix_cell() -> None:
+    matrix = load_matrix(REPO / "matrix.yaml", "nightly")
+    cell, settings = bisect_cell(_bisect_args(cell="go1_26-arenas"), matrix)
+    plan = next(p for p in matrix.cells if p.cell.id == "go1.26-arenas")
+    assert (cell, settings) == (plan.cell, plan.settings)
+    cell, settings = bisect_cell(_bisect_args(goexperiment="arenas+cgocheck2"), matrix)
+    assert cell.goexperiment == "arenas,cgocheck2" and settings == matrix.cells[0].settings
+    with pytest.raises(UsageError, match="names 7 cells of the matrix; name one"):
+        bisect_cell(_bisect_args(cell="go1.2*-arenas"), matrix)
