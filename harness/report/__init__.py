@@ -148,6 +148,9 @@ def render_data(
     """
     if fmt == "json":
         document: dict[str, object] = data.to_json()
+        bisect = data.store.read_bisect()
+        if bisect is not None:
+            document["bisect"] = bisect.to_json()
         if claims:
             document["claims"] = _json_or_text(render_claims(data.run_dir, fmt))
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"

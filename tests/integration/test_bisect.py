@@ -102,6 +102,8 @@ def check_named_first_bad(tmp_path: Path, backend: str) -> None:
     report = gxm("report", str(run_dir), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "Bisect" in report.stdout and f"first bad release: go{PROBE}" in report.stdout
+    as_json = json.loads(gxm("report", str(run_dir), "--format", "json", cwd=tmp_path).stdout)
+    assert as_json["bisect"]["first_bad"] == PROBE
     assert (run_dir / "report.md").is_file()
 
 

@@ -17,6 +17,7 @@ from harness.report.pauses import format_metric, format_ns, pause_table
 from harness.report.tables import signature_tag
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
+from harness.store.bisect_record import BisectRecord, ProbeRecord
 from harness.store.records import CellResult, RunDocument
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
@@ -469,3 +470,42 @@ def test_pause_table_leaves_out_cells_a_fixture_could_not_run_in(tmp_path: Path)
     cells = {"go1.22-default": {"b": excluded}, "go1.22-arenas": {"b": _fixture("bench", ["pass"])}}
     data = load_run(_make_run(tmp_path, cells))
     assert [(row[2], row[4]) for row in pause_table(data)] == [("arenas", "200µs")]
+
+
+def test_a_bisect_run_reports_its_verdict_and_probes(tmp_path: Path) -> None:
+    cells = {
+        "go1.25.5-default": {"n": _fixture("stress", ["crash"] * 5, signature="old")},
+        "go1.26.0-default": {"n": _fixture("stress", ["crash"], signature="new")},
+    }
+    run_dir = _make_run(tmp_path, cells)
+    probes = (
+        ProbeRecord("1.26.0", "go1.26.0-default", "bad", "bad", 1, 1, {"crash": 1}),
+        ProbeRecord("1.25.5", "go1.25.5-default", "good", "good", 5, 0, {"crash": 5}, "clean"),
+    )
+    RunStore(run_dir).write_bisect(
+        BisectRecord(
+            status="complete",
+            fixture="n",
+            good="1.25.5",
+            bad="1.26.0",
+            releases=("1.25.5", "1.26.0"),
+            criterion={"text": "crash with signature 'new'"},
+            probes=probes,
+            last_good="1.25.5",
+            first_bad="1.26.0",
+            runs_total=6,
+            repeat_command="gxm bisect n --good 1.25.5 --bad 1.26.0 --seed 1",
+        )
+    )
+    md = render(run_dir, "md")
+    assert "## Bisect" in md and "- first bad release: go1.26.0 · last good: go1.25.5" in md
+    probe_table = next(t for t in _pipe_tables(md) if t[0][0] == "release")
+    assert probe_table[2:] == [
+        ["go1.26.0", "bad", "bad", "1", "crash 1", ""],
+        ["go1.25.5", "good", "good", "5", "crash 5", "clean"],
+    ]
+    assert json.loads(render(run_dir, "json"))["bisect"]["first_bad"] == "1.26.0"
+    plain = _make_run(tmp_path / "plain", cells)
+    assert "Bisect" not in render(plain, "txt") and "bisect" not in json.loads(
+        render(plain, "json")
+    )
