@@ -389,7 +389,7 @@ def _in_use(path: Path) -> bool:
 
 def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
-    from harness.backends.docker.images import connect, engine_problem
+    from harness.backends.docker.engine import connect, engine_problem
     from harness.backends.docker.leftovers import clean
 
     cache = _cache(args)

@@ -116,7 +116,7 @@ STYLES: dict[str, Style] = {
 
 def render_table(
     headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
+    rows: Sequence[Sequence[object]],
     fmt: str,
     colalign: Sequence[str] | None = None,
     *,

@@ -28,7 +28,9 @@ import harness
 from harness import goenv
 from harness.atomic import write_json_atomic
 from harness.claims import spec
-from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
+from harness.claims.go_api import GoApiRule
+from harness.claims.rules import INCONCLUSIVE, VERDICTS, Measured
+from harness.claims.spec import Rule
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
 from harness.model import Toolchain

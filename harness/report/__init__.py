@@ -198,7 +198,7 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
 
 
 def exit_code_for_data(data: RunData) -> int:
-    """DESIGN exit codes for a finished run: 3 when it has no cells; 4 when anything hit an
+    """The exit code for a finished run: 3 when it has no cells; 4 when anything hit an
     infra-error, the run failed, or a listed cell has no result (killed; resume it); 1 when some
     verdict is unexpected; else 0."""
     if not data.cells and not data.cell_ids():

@@ -22,6 +22,7 @@ from typing import Any
 
 from harness import stats
 from harness.masking import mask_secrets
+from harness.model import Outcome
 from harness.report import pauses, tables
 from harness.store import RunData
 
@@ -121,7 +122,7 @@ def benchstat(data: RunData) -> str:
         lines.append(f"fixture: {fixture}")
         lines += [f"{k}: {env.get(k, '')}".rstrip() for k in env_keys]
         for run in runs:
-            if run.get("outcome") == "pass":
+            if run.get("outcome") == Outcome.PASS.value:
                 line = _result_line(fixture, run, metrics)
                 if line:
                     lines.append(line)
@@ -185,8 +186,8 @@ def _testcase(data: RunData, doc: Mapping[str, Any], name: str) -> ET.Element:
     text = tables.crash_cell_text(doc, name).removesuffix(" " + tables.UNEXPECTED_MARK)
     message = f"{text}, expected {'/'.join(entry.get('expected', [])) or '?'}"
     if entry.get("verdict") == "unexpected":
-        infra = any(r.get("outcome") == "infra-error" for r in runs)
-        infra = infra or entry.get("status") == "infra-error"
+        infra = any(r.get("outcome") == Outcome.INFRA_ERROR.value for r in runs)
+        infra = infra or entry.get("status") == Outcome.INFRA_ERROR.value
         kind = "error" if infra else "failure"
         outcomes = [str(r.get("outcome")) for r in _bad_runs(entry)] or [str(entry.get("status"))]
         element = ET.SubElement(case, kind, message=message, type=outcomes[0])
