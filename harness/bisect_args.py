@@ -16,12 +16,30 @@ from harness.bisect_run import BisectRequest
 from harness.errors import UsageError
 from harness.fixtures import load_fixtures
 from harness.matrix import Matrix, default_fixtures_path
-from harness.model import Cell, Fixture, Outcome, Settings
+from harness.model import Cell, Fixture, Outcome, Settings, go_version_key
 from harness.pipeline import RunRequest
 from harness.report.formats import BETTER
 from harness.selection import select_cells
 
 OUTCOMES = tuple(o.value for o in Outcome if o.value != "pass") + ("fail",)
+
+
+def releases_between(first: str, last: str, cache: Path, *, offline_ok: bool = True) -> list[str]:
+    """Every Go release the index has a wheel for from `first` to `last` (both included, exact
+    versions or `1.22` for a line's newest patch), in that order: descending when `first` is the
+    newer one. UsageError when an end has no wheel, so the user sees what there is."""
+    ends = [toolchains.resolve_go_version(v, cache, offline_ok=offline_ok) for v in (first, last)]
+    known = toolchains.known_wheels(cache)
+    wheels = toolchains.index_wheel_versions(cache, offline_ok=offline_ok)
+    found = {go for go in (toolchains.wheel_go_version(w, known) for w in wheels) if go is not None}
+    releases = sorted(found, key=go_version_key)
+    for end in ends:
+        if end not in found:
+            nearby = ", ".join(releases[-12:])
+            raise UsageError(f"{toolchains.PACKAGE} has no wheel for go{end} (it has … {nearby})")
+    low, high = sorted(ends, key=go_version_key)
+    span = [v for v in releases if go_version_key(low) <= go_version_key(v) <= go_version_key(high)]
+    return span if ends[0] == low else span[::-1]
 
 
 def bisect_fixture(matrix: Matrix, name: str) -> Fixture:
@@ -81,7 +99,7 @@ def bisect_request(
     criterion = bisect_criterion(args)
     policy = bisect_policy(args)
     template, settings = bisect_cell(args, matrix)
-    releases = tuple(toolchains.releases_between(args.good, args.bad, cache))
+    releases = tuple(releases_between(args.good, args.bad, cache))
     if len(releases) < 2:
         raise UsageError(f"--good and --bad are the same release (go{releases[0]})")
     run = RunRequest(

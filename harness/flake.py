@@ -93,3 +93,11 @@ def reproduce_text(failures: int, runs: int, confidence: float = CONFIDENCE) -> 
     """`30 runs`: the runs to reproduce a k/n failure, or `-` when there is nothing to reproduce."""
     needed = runs_to_reproduce(failures, runs, confidence)
     return "-" if needed is None else f"{needed} runs"
+
+
+def flaky_text(failures: int, runs: int, confidence: float = CONFIDENCE) -> str:
+    """`1 of 10 runs failed; runs to reproduce (95%): 167 runs`."""
+    return (
+        f"{failures} of {runs} runs failed; runs to reproduce ({confidence * 100:.0f}%): "
+        f"{reproduce_text(failures, runs, confidence)}"
+    )

@@ -209,22 +209,9 @@ def resolve_go_version(
     return picked[0]
 
 
-def releases_between(first: str, last: str, cache: Path, *, offline_ok: bool = True) -> list[str]:
-    """Every Go release the index has a wheel for from `first` to `last` (both included, exact
-    versions or `1.22` for a line's newest patch), in that order: descending when `first` is the
-    newer one. UsageError when an end has no wheel, so the user sees what there is."""
-    ends = [resolve_go_version(v, cache, offline_ok=offline_ok) for v in (first, last)]
-    known = _load_versions(cache)["wheels"]
-    wheels = index_wheel_versions(cache, offline_ok=offline_ok)
-    found = {go for go in (wheel_go_version(w, known) for w in wheels) if go is not None}
-    releases = sorted(found, key=go_version_key)
-    for end in ends:
-        if end not in found:
-            nearby = ", ".join(releases[-12:])
-            raise UsageError(f"{PACKAGE} has no wheel for go{end} (it has … {nearby})")
-    low, high = sorted(ends, key=go_version_key)
-    span = [v for v in releases if go_version_key(low) <= go_version_key(v) <= go_version_key(high)]
-    return span if ends[0] == low else span[::-1]
+def known_wheels(cache: Path) -> dict[str, str]:
+    """Wheel version → the Go version it holds, as recorded from unpacked wheels."""
+    return dict(_load_versions(cache)["wheels"])
 
 
 def _wheel_for(version: str, cache: Path, offline_ok: bool) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from harness import flake, stats
+from harness.errors import UsageError
+from harness.model import CellPlan
 from harness.pipeline import Pipeline
 from harness.plan import RunTask
 from harness.store.records import RunRecord
@@ -17,6 +19,18 @@ from harness.store.records import RunRecord
 # A run that ran and did not end well (a test suite's `fail` too); infra-error stops the loop but
 # is never the fixture's failure.
 FAILING = frozenset({*stats.FAILURE_OUTCOMES, "fail"})
+
+
+def stage_for(plan: CellPlan, max_runs: int) -> Callable[[Pipeline, Sequence[RunTask]], None]:
+    """The run stage of `gxm cell --until-fail`; UsageError unless the cell has one fixture."""
+    if len(plan.fixtures) != 1:
+        raise UsageError(
+            f"--until-fail repeats one fixture; {plan.cell.id} has {len(plan.fixtures)}: "
+            "add --fixtures NAME"
+        )
+    if max_runs < 1:
+        raise UsageError(f"--max-runs must be at least 1, got {max_runs}")
+    return until_fail_stage(max_runs)
 
 
 def until_fail_stage(max_runs: int) -> Callable[[Pipeline, Sequence[RunTask]], None]:

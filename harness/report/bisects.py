@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness import flake
+from harness.render import render_table
 from harness.store.bisect_record import BisectRecord, ProbeRecord
 
 PROBE_HEADERS = ["release", "role", "verdict", "runs", "outcomes", "note"]
@@ -54,3 +55,11 @@ def summary_lines(record: BisectRecord) -> list[str]:
     else:
         lines.append(f"status {record.status}: {record.message or 'no verdict'}")
     return lines
+
+
+def bisect_text(record: BisectRecord | None) -> str:
+    """What `gxm bisect` prints on stdout: the verdict lines, then the probes as a table."""
+    if record is None:
+        return ""
+    table = render_table(PROBE_HEADERS, probe_rows(record.probes), "txt")
+    return "\n".join(summary_lines(record)) + "\n" + table + "\n"

