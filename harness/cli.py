@@ -242,6 +242,21 @@ def _add_report_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="also rewrite the run's report files and plots/ (report.md/.txt/.html, bench.txt, "
         "junit.xml)",
     )
+    p_report.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the report to FILE instead of stdout; md/html link the run's plots relative "
+        "to FILE's folder (on stdout: relative to the current directory)",
+    )
+    p_report.add_argument(
+        "--assets-url",
+        default=None,
+        metavar="URL",
+        help="link the plots as URL/<plot>.png (where the run's plots/ is published) instead "
+        "of by a relative path (txt, md, mediawiki, html)",
+    )
     _add_results_root(p_report)
 
 
