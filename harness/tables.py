@@ -73,9 +73,13 @@ def fixture_names(data: RunData, kind: str | None = None) -> list[str]:
 
 
 def signature_tag(signature: str | None) -> str:
-    """A short tag for a crash signature: the signal name if it has one, else its first words."""
+    """A short tag for a crash signature: the signal name if it has one (with the C function
+    when the signature names one: `SIGSEGV in sdk_parse_header`), else its first words."""
     if not signature:
         return ""
+    in_c = re.match(r"^SIG[A-Z0-9]+ in \S+$", signature)
+    if in_c:
+        return signature if len(signature) <= 48 else signature[:47] + "…"
     signal = re.search(r"\bSIG[A-Z0-9]+\b", signature)
     if signal:
         return signal.group(0)
