@@ -13,11 +13,10 @@ from pathlib import Path
 from harness import goenv
 from harness.backends import Backend
 from harness.classify import effective_experiments
-from harness.command import shell_line
 from harness.context import RunContext
 from harness.errors import GxmError
-from harness.matrix import CellPlan
-from harness.model import ExecSpec, Fixture, Toolchain
+from harness.hostcmd import shell_line
+from harness.model import CellPlan, ExecSpec, Fixture, Toolchain
 
 
 @dataclass(frozen=True)

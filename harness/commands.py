@@ -22,8 +22,8 @@ from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, NothingSelectedError, UsageError
-from harness.matrix import CellPlan, Matrix, load_matrix
-from harness.model import Fixture
+from harness.matrix import Matrix, load_matrix
+from harness.model import CellPlan, Fixture
 from harness.pipeline import RunRequest, execute_run
 from harness.plan import parse_shard, shard_plans
 from harness.selection import github_matrix, github_shard_matrix, select_cells
@@ -312,7 +312,7 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness import history
+    from harness.report import history
 
     run_a = store.resolve_run(args.run_a, args.out)
     run_b = store.resolve_run(args.run_b, args.out)
@@ -322,7 +322,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_trend(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness import history, plots
+    from harness.report import history, plots
 
     runs = history.load_history(args.out)
     if not runs:
@@ -338,7 +338,7 @@ def cmd_trend(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness import publish
+    from harness.report import publish
 
     run_dir = store.resolve_run(args.run, args.out)
     result = publish.publish(run_dir, args.wiki, cache=args.cache)
@@ -363,7 +363,7 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """What is installed, what works, and what to do about what does not."""
-    from harness.leftovers import doctor_report
+    from harness.backends.docker.leftovers import doctor_report
 
     matrix = load_matrix(default_matrix_path(args.matrix), None)
     cache = (args.cache or toolchains.cache_dir()).resolve()
@@ -390,8 +390,8 @@ def _in_use(path: Path) -> bool:
 
 def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
-    from harness.images import connect, engine_problem
-    from harness.leftovers import clean
+    from harness.backends.docker.images import connect, engine_problem
+    from harness.backends.docker.leftovers import clean
 
     cache = (args.cache or toolchains.cache_dir()).resolve()
     work = cache / "work"

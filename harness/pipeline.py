@@ -17,8 +17,7 @@ from harness.backends import Backend
 from harness.build import BuildResult, build_cell
 from harness.context import RunContext
 from harness.errors import GxmError
-from harness.matrix import CellPlan
-from harness.model import Fixture, Outcome, Toolchain
+from harness.model import CellPlan, Fixture, Outcome, Toolchain
 from harness.plan import RunTask, fixture_selection, plan_tasks, warmup_tasks
 from harness.run import execute_fixture_run
 from harness.store import mask_secrets, write_json_atomic

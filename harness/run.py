@@ -17,10 +17,9 @@ import psutil
 from harness import symbolize
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
-from harness.command import shell_line
 from harness.context import RunContext
-from harness.matrix import CellPlan
-from harness.model import Classified, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
+from harness.hostcmd import shell_line
+from harness.model import CellPlan, Classified, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
 from harness.store import mask_secrets, write_text_atomic
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"

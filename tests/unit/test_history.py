@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import history, plots
 from harness.errors import UsageError
+from harness.report import history, plots
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
 

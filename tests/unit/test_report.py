@@ -13,7 +13,6 @@ import pytest
 
 from harness import report
 from harness.errors import UsageError
-from harness.pauses import format_metric, pause_table
 from harness.report import (
     exit_code_for,
     format_ns,
@@ -22,6 +21,7 @@ from harness.report import (
     signature_tag,
     write_reports,
 )
+from harness.report.pauses import format_metric, pause_table
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
 

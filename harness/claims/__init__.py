@@ -1,7 +1,7 @@
 """Claims: what articles say about GOEXPERIMENT=arenas and cgo, judged by a run's measurements.
 
 go_fixtures/claims.yaml (schema 1) lists claims, each tied to fixtures, cells and a rule
-(`harness.claim_rules`). `evaluate_claims` applies the rules to a run directory and gives every
+(`harness.claims.rules`). `evaluate_claims` applies the rules to a run directory and gives every
 claim a verdict — confirmed, refuted or inconclusive — with its evidence (cells, counts, medians,
 p-values); evidence that is missing makes a claim inconclusive, never guessed. `render_claims`
 is the claims section of `gxm report RUN --claims`. One rule kind (`go-api`) needs an answer
@@ -27,10 +27,11 @@ from typing import Any
 from tabulate import tabulate
 
 import harness
-from harness import claims_yaml, goenv
-from harness.claim_rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
-from harness.command import run_command
+from harness import goenv
+from harness.claims import spec
+from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
 from harness.errors import GxmError, UsageError
+from harness.hostcmd import run_command
 from harness.model import Toolchain
 from harness.store import load_run, utc_timestamp, write_json_atomic
 
@@ -87,7 +88,7 @@ def load_claims(path: Path) -> list[Claim]:
 
     Fixture names are checked against the fixtures.yaml in the same folder when there is one.
     """
-    return [Claim(**fields) for fields in claims_yaml.parse_claims(Path(path))]
+    return [Claim(**fields) for fields in spec.parse_claims(Path(path))]
 
 
 def evaluate_claims(run_dir: Path, claims: Sequence[Claim]) -> list[ClaimVerdict]:

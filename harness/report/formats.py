@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import pauses, stats, tables
+from harness import stats
+from harness.report import pauses, tables
 from harness.store import RunData, mask_secrets
 
 # Metrics in the order benchstat shows them, and which direction is better (none: no Unit line).

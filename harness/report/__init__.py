@@ -21,23 +21,23 @@ from types import ModuleType
 
 from tabulate import tabulate
 
-from harness import formats, pauses, tables
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
-from harness.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
-from harness.store import (
-    RunData,
-    cell_has_infra_error,
-    load_run,
-    mask_secrets,
-    write_text_atomic,
-)
-from harness.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
+from harness.report import formats, pauses, tables
+from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
+from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
     UNEXPECTED_MARK,
     cell_header,
     crash_cell_text,
     crash_table,
     header_lines,
     signature_tag,
+)
+from harness.store import (
+    RunData,
+    cell_has_infra_error,
+    load_run,
+    mask_secrets,
+    write_text_atomic,
 )
 
 FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
@@ -225,7 +225,7 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
 
 
 def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
-    from harness import plots
+    from harness.report import plots
 
     found = plots.existing_plots(data.run_dir / PLOTS_DIR)
     if not found:
@@ -325,7 +325,7 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
     data = load_run(run_dir)
     written: list[Path] = []
     if with_plots:
-        from harness import plots
+        from harness.report import plots
 
         written += plots.write_plots(data, Path(run_dir) / PLOTS_DIR)
     for name, fmt in REPORT_FILES.items():

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import goenv, history, plots, report
-from harness.command import run_command
+from harness import goenv, report
 from harness.errors import CommandError, UsageError
+from harness.hostcmd import run_command
+from harness.report import history, plots
 from harness.store import RUN_FILE, RunData, load_run, mask_secrets, write_text_atomic
 
 log = logging.getLogger("gxm.publish")
