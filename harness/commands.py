@@ -17,7 +17,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from harness import report, store, toolchains
+from harness import report, store, symbolize, toolchains
 from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
@@ -274,6 +274,9 @@ def _print_reproduction(
                 file=err,
             )
             print(log_excerpt(run_dir / first["log"]), file=err)
+            if first.get("c_backtrace"):
+                print(f"\n--- the C code that crashed — {first['c_backtrace']}", file=err)
+                print(log_excerpt(run_dir / first["c_backtrace"]), file=err)
     matrix_path = str(matrix.path.resolve())
     command = ["gxm", "cell", plan.cell.id, "--matrix", matrix_path, "--seed", str(seed)]
     if matrix.profile:
@@ -372,6 +375,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
     rows.extend(doctor_report(matrix.docker, cache))
+    rows.extend(symbolize.doctor_rows())
     print(tabulate(rows, headers=["check", "status", "what to do"], disable_numparse=True))
     return 0
 

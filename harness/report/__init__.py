@@ -195,6 +195,9 @@ def _crash_sections(data: RunData, fmt: str) -> list[str]:
     unexpected = tables.unexpected_lines(data)
     if unexpected:
         parts += [style.heading("Unexpected", 3), style.bullets(unexpected)]
+    in_c = tables.c_crash_lines(data, (lambda p: f"[{p}]({p})") if fmt == "md" else str)
+    if in_c:
+        parts += [style.heading("Crashes in C", 3), style.bullets(in_c)]
     rates = tables.crash_rate_table(data)
     if rates:
         parts += [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness import stats
@@ -188,6 +188,21 @@ def crash_rate_table(data: RunData) -> list[list[str]]:
                 if row is not None:
                     rows.append(row)
     return rows
+
+
+def c_crash_lines(data: RunData, link: Callable[[str], str]) -> list[str]:
+    """Per fixture and cell, the first run that crashed in C: its signature and (through `link`)
+    the C backtrace file beside its logs."""
+    lines = []
+    for name in fixture_names(data):
+        for cid in data.cell_ids():
+            entry = ((data.cell(cid) or {}).get("fixtures") or {}).get(name) or {}
+            first = next((r for r in entry.get("runs", []) if r.get("c_backtrace")), None)
+            if first is not None:
+                full = "full backtrace" if first.get("c_backtrace_tool") else "fault frame"
+                where = link(str(first["c_backtrace"]))
+                lines.append(f"{cid} {name}: {first.get('signature')} — {full}: {where}")
+    return lines
 
 
 # --- run summary --------------------------------------------------------------------------------

@@ -344,6 +344,9 @@ def test_format_ns(ns: float | None, text: str) -> None:
     [
         ("fatal error: unexpected signal during runtime execution [signal SIGSEGV: x]", "SIGSEGV"),
         ("SIGABRT: abort", "SIGABRT"),
+        ("SIGSEGV: segmentation violation (signal arrived during cgo execution)", "SIGSEGV"),
+        ("SIGSEGV in sdk_parse_header", "SIGSEGV in sdk_parse_header"),
+        ("SIGBUS in " + "x" * 60, "SIGBUS in " + "x" * 37 + "…"),
         ("fatal error: cgo argument has Go pointer to unpinned Go pointer", "cgo argument has Go…"),
         ("panic: runtime error: index out of range", "index out of range"),
         (None, ""),
