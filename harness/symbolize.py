@@ -263,7 +263,7 @@ def core_support(backend_name: str, core_pattern_path: Path = CORE_PATTERN) -> C
     if problem:
         return CoreSupport(False, problem)
     if backend_name == "docker":  # the container's core limit is set by gxm; tools in the image
-        return CoreSupport(True, f"core_pattern {pattern.strip()!r}; gdb in the base image")
+        return CoreSupport(True, f"core_pattern {pattern.strip()!r}; eu-stack in the base image")
     _, hard = resource.getrlimit(resource.RLIMIT_CORE)
     if hard == 0:
         return CoreSupport(False, "the hard core size limit of gxm's process is 0 (`ulimit -H -c`)")

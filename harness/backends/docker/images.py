@@ -4,7 +4,7 @@
   default socket; `engine_problem()` turns a failed connection into a sentence saying what to do.
 - **Base image**: `docker.base_image` from the matrix (`{go}` is replaced by the Go version; pulled
   when absent; it must have gcc), else `gxm-base:<suite>`, bootstrapped offline once with
-  debootstrap (a minimal Debian with gcc, libc6-dev, gdb and elfutils: BASE_PACKAGES) and
+  debootstrap (a minimal Debian with gcc, libc6-dev and elfutils: BASE_PACKAGES) and
   `docker import`.
 - **Toolchain image** per Go version: base + the cached GOROOT at IMAGE_GOROOT, tagged
   `gxm-go:<version>-<sha12>` and labelled with the toolchain's sha256 and the base image id, so
@@ -139,10 +139,11 @@ def find_image(client: Any, ref: str) -> Any | None:
 # --- the base image ------------------------------------------------------------------------------
 
 
-# What the bootstrapped base image holds: gcc and libc6-dev for cgo (gcc pulls in binutils), gdb
-# and elfutils (eu-addr2line, eu-stack) to name C frames of crashes (harness.symbolize). The
+# What the bootstrapped base image holds: gcc and libc6-dev for cgo (gcc pulls in binutils) and
+# elfutils (eu-addr2line, eu-stack) to name C frames of crashes (harness.symbolize). Not gdb:
+# debootstrap cannot resolve its dependencies (libsource-highlight4v5) in bookworm. The
 # image is labelled with a hash of this recipe, so a change rebuilds images made before it.
-BASE_PACKAGES = ("gcc", "libc6-dev", "gdb", "elfutils")
+BASE_PACKAGES = ("gcc", "libc6-dev", "elfutils")
 
 
 def bootstrap_tag(settings: DockerSettings) -> str:
@@ -194,7 +195,7 @@ def ensure_base(
         if found is not None and _is_current_base(found, settings):
             return found
         if found is not None:
-            reporter.info(f"base image: {ref} predates the current recipe (gdb, elfutils)")
+            reporter.info(f"base image: {ref} predates the current recipe (elfutils)")
         return bootstrap_base(client, settings, reporter, cache)
 
 

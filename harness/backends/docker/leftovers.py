@@ -158,10 +158,10 @@ def _base_row(client: Any, settings: DockerSettings) -> tuple[str, str, str]:
     tag = bootstrap_tag(settings)
     image = find_image(client, tag)
     if image is not None and (image.labels or {}).get(LABEL_RECIPE) != base_recipe(settings):
-        status = f"outdated: {tag} ({image.short_id}) lacks gdb and elfutils"
+        status = f"outdated: {tag} ({image.short_id}) lacks elfutils"
         return ("base image", status + " (bootstrapped again by the next docker run)", "")
     if image is not None:
-        return ("base image", f"ok: {tag} ({image.short_id}, with gdb and elfutils)", "")
+        return ("base image", f"ok: {tag} ({image.short_id}, with elfutils)", "")
     blocker = bootstrap_blocker()
     if blocker:
         return ("base image", f"missing: {tag}, and it cannot be bootstrapped here", blocker)
