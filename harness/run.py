@@ -102,6 +102,7 @@ def fixture_spec(
             (binary.parent, False),
             (files.result.parent, True),
             (ctx.paths.work_dir / "scratch", True),
+            (cwd, True),  # its own mount, so a container's user owns it and can write a core
         ),
         core_dumps=cores,
     )

@@ -470,3 +470,20 @@ def test_pause_table_leaves_out_cells_a_fixture_could_not_run_in(tmp_path: Path)
     cells = {"go1.22-default": {"b": excluded}, "go1.22-arenas": {"b": _fixture("bench", ["pass"])}}
     data = load_run(_make_run(tmp_path, cells))
     assert [(row[2], row[4]) for row in pause_table(data)] == [("arenas", "200µs")]
+
+
+def test_reports_list_and_link_the_c_backtrace_of_crashes_in_c(tmp_path: Path) -> None:
+    in_c = _fixture("stress", ["crash", "crash"], signature="SIGSEGV in sdk_parse_header")
+    in_c["runs"][1] |= {"c_backtrace": "logs/go1.26-default/c.1.c-backtrace.txt"}
+    in_c["runs"][1] |= {"c_backtrace_tool": "gdb"}
+    in_go = _fixture("stress", ["crash"], signature="panic: boom")
+    cells = {"go1.26-default": {"c": in_c, "g": in_go}}
+    run_dir = _make_run(tmp_path, cells)
+    link = "[logs/go1.26-default/c.1.c-backtrace.txt](logs/go1.26-default/c.1.c-backtrace.txt)"
+    md = render(run_dir, "md")
+    assert "### Crashes in C" in md and "crash 2/2 SIGSEGV in sdk_parse_header" in md
+    assert f"- go1.26-default c: SIGSEGV in sdk_parse_header — full backtrace: {link}" in md
+    listed = md.split("### Crashes in C", 1)[1].split("###", 1)[0]
+    assert "go1.26-default g:" not in listed  # a Go crash has no C backtrace
+    txt = render(run_dir, "txt")
+    assert "full backtrace: logs/go1.26-default/c.1.c-backtrace.txt" in txt
