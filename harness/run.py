@@ -15,12 +15,14 @@ from typing import Any
 import psutil
 
 from harness import symbolize
+from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
+from harness.masking import mask_secrets
 from harness.model import CellPlan, Classified, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
-from harness.store import mask_secrets, write_text_atomic
+from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 STDERR_TAIL_BYTES = 256 * 1024
@@ -40,11 +42,14 @@ def log_stem(fixture_name: str, i: int) -> str:
 
 def run_files(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> RunFiles:
     stem = log_stem(fixture_name, i)
-    logs = ctx.paths.run_dir / "logs" / cell_id
+    store = ctx.store
     scratch = ctx.paths.work_dir / "results" / cell_id
-    logs.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
-    return RunFiles(logs / f"{stem}.stdout", logs / f"{stem}.stderr", scratch / f"{stem}.json")
+    return RunFiles(
+        store.log_path(cell_id, f"{stem}.stdout"),
+        store.log_path(cell_id, f"{stem}.stderr"),
+        scratch / f"{stem}.json",
+    )
 
 
 def run_cwd(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> Path:
@@ -143,7 +148,7 @@ def execute_fixture_run(
     fixture: Fixture,
     binary: Path,
     i: int,
-) -> dict[str, Any]:
+) -> RunRecord:
     """Run fixture `i` once and return its run record (results schema 1, `runs[]` entry).
 
     A crash in C gets its C function named (harness.symbolize) while the binary is still there;
@@ -167,24 +172,24 @@ def execute_fixture_run(
     finally:
         _remove_run_dir(ctx, spec, keep_core=plan.settings.keep_core)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
-    return {
-        "i": i,
-        "outcome": classified.outcome.value,
-        "exit_code": result.exit_code,
-        "signal": result.signal,
-        "seconds": round(result.seconds, 3),
-        "signature": classified.signature,
-        "detail": classified.detail or result.infra_error,
-        "metrics": dict(report.metrics) if report.status == "ok" else {},
-        "checks": dict(report.checks) if report.status == "ok" else {},
-        "result_status": report.status,
-        "runtime_version": report.runtime_version,
-        "peak_rss_bytes": result.peak_rss_bytes,
-        "load_avg": load_avg,
-        "log": str(spec.stderr_path.relative_to(ctx.paths.run_dir)),
-        "command": " ".join(shlex.quote(a) for a in spec.argv),
+    return RunRecord(
+        i=i,
+        outcome=classified.outcome,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        seconds=round(result.seconds, 3),
+        signature=classified.signature,
+        detail=classified.detail or result.infra_error,
+        metrics=dict(report.metrics) if report.status == "ok" else {},
+        checks=dict(report.checks) if report.status == "ok" else {},
+        result_status=report.status,
+        runtime_version=report.runtime_version,
+        peak_rss_bytes=result.peak_rss_bytes,
+        load_avg=tuple(load_avg),
+        log=ctx.store.relative(spec.stderr_path),
+        command=" ".join(shlex.quote(a) for a in spec.argv),
         **native,
-    }
+    )
 
 
 def _no_core_reason(plan: CellPlan, support: symbolize.CoreSupport) -> str:
@@ -214,13 +219,13 @@ def _native_crash(
     if core is None and core_note is None:
         core_note = "the run left no core file"
     native = symbolize.inspect_cgo_crash(backend, toolchain, spec, binary, fault, core, core_note)
-    text_path = spec.stderr_path.with_suffix(".c-backtrace.txt")
+    text_path = ctx.store.log_path(spec.cwd.parent.name, f"{spec.cwd.name}.c-backtrace.txt")
     write_text_atomic(text_path, native.text(binary))
     if native.signature:
         classified = replace(classified, signature=native.signature)
     return classified, {
-        "c_frames": [frame.to_json() for frame in native.frames],
-        "c_backtrace": str(text_path.relative_to(ctx.paths.run_dir)),
+        "c_frames": tuple(frame.to_json() for frame in native.frames),
+        "c_backtrace": ctx.store.relative(text_path),
         "c_backtrace_tool": native.backtrace_tool if native.backtrace else None,
     }
 
@@ -230,5 +235,5 @@ def _remove_run_dir(ctx: RunContext, spec: ExecSpec, *, keep_core: bool) -> None
     matrix says keep_core)."""
     for core in symbolize.find_cores(spec.cwd):
         if keep_core:
-            core.replace(spec.stderr_path.with_suffix(".core"))
+            core.replace(ctx.store.log_path(spec.cwd.parent.name, f"{spec.cwd.name}.core"))
     shutil.rmtree(spec.cwd, ignore_errors=True)

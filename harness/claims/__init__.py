@@ -28,16 +28,17 @@ from tabulate import tabulate
 
 import harness
 from harness import goenv
+from harness.atomic import write_json_atomic
 from harness.claims import spec
 from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
 from harness.model import Toolchain
-from harness.store import load_run, utc_timestamp, write_json_atomic
+from harness.store import RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
 
-GO_API_FILE = Path("claims") / "go_api.json"
+GO_API_FILE = "go_api.json"
 GO_API_SCHEMA = "gxm.claims.go-api/1"
 GO_DOC_TIMEOUT_S = 120.0
 FORMATS = ("txt", "md", "mediawiki", "html", "json")
@@ -187,7 +188,7 @@ def _nbsp_indent(line: str) -> str:
 
 def read_go_api_checks(run_dir: Path) -> tuple[dict[str, Any], ...] | None:
     """The recorded `go doc` answers of a run, or None when none were recorded (or unreadable)."""
-    path = Path(run_dir) / GO_API_FILE
+    path = RunStore(Path(run_dir)).claims_path(GO_API_FILE)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -228,7 +229,7 @@ def record_go_api_checks(
     ]
     if not any("exists" in check for check in checks):
         return None
-    path = run_dir / GO_API_FILE
+    path = RunStore(run_dir).claims_path(GO_API_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
     recorded = utc_timestamp(datetime.now(timezone.utc))
     write_json_atomic(path, {"schema": GO_API_SCHEMA, "recorded": recorded, "checks": checks})
