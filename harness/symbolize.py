@@ -42,6 +42,7 @@ _CGO_WRAPPER = re.compile(r"^_cgo_[0-9a-f]+_Cfunc_(?P<name>\w+)$")
 _LOCATION = re.compile(r"^(?P<file>.*?):(?P<line>\d+|\?)(?::\d+)?$")
 _FRAME_LINE = re.compile(r"^#\d+\s")
 _SIGNAL_FRAME = re.compile(r"<signal handler called>|\b__restore_rt\b")
+_UNNAMED_FRAME = re.compile(r"^#\d+\s+(0x[0-9a-f]+ in \?\? \(\)|0x[0-9a-f]+)$")
 
 # One script for both tools, so a docker run pays for one extra container, not two. $1 binary,
 # $2 PC, $3 core (may be empty). Sections are marked for `parse_tool_output`.
@@ -147,8 +148,12 @@ def c_signature(fault: CgoFault, frames: tuple[CFrame, ...]) -> str | None:
 
 def crashing_thread_backtrace(text: str) -> str:
     """The crashing thread's frames from gdb's `bt` or eu-stack's output (its first thread), from
-    the frame that faulted (below the last signal frame: what is above it is Go re-raising the
-    signal to write the core) to the first frame the tool cannot name."""
+    the frame that faulted to the first frame the tool cannot name.
+
+    The frames above the last signal frame are Go re-raising the signal to write the core and are
+    left out. A signal frame is gdb's `<signal handler called>`, libc's `__restore_rt`, or (where
+    libc has no symbols, as in a minimal container) the unnamed frame under `runtime.sigtramp`.
+    """
     frames: list[str] = []
     for line in text.splitlines():
         if line.startswith("TID ") and frames:
@@ -156,15 +161,21 @@ def crashing_thread_backtrace(text: str) -> str:
         if _FRAME_LINE.match(line):
             if line.startswith("#0 "):
                 frames = []  # gdb prints frame #0 once on loading the core, then `bt` again
-            if re.search(r"\bin \?\? \(\)$", line) or re.match(r"^#\d+\s+0x[0-9a-f]+$", line):
-                break
             frames.append(line.rstrip())
         elif frames and line.startswith("    "):  # eu-stack's source line under its frame
             frames[-1] += "\n" + line.rstrip()
-    signal_frames = [i for i, f in enumerate(frames) if _SIGNAL_FRAME.search(f)]
-    if signal_frames:
-        frames = frames[signal_frames[-1] + 1 :]
-    return "\n".join(frames[:BACKTRACE_MAX_FRAMES])
+    boundaries = [
+        i for i, frame in enumerate(frames)
+        if _SIGNAL_FRAME.search(frame) or (i > 0 and "runtime.sigtramp" in frames[i - 1])
+    ]  # fmt: skip
+    if boundaries:
+        frames = frames[boundaries[-1] + 1 :]
+    named = []
+    for frame in frames[:BACKTRACE_MAX_FRAMES]:
+        if _UNNAMED_FRAME.match(frame):
+            break
+        named.append(frame)
+    return "\n".join(named)
 
 
 @dataclass(frozen=True)

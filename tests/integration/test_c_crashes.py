@@ -128,10 +128,10 @@ def test_the_core_is_read_and_removed_from_the_runs_scratch_space(
     for i, keep in ((1, False), (2, True)):
         plan_i = replace(plan, settings=replace(settings, keep_core=keep))
         record = execute_fixture_run(ctx, backend, go, plan_i, FIXTURES["c_null_read"], binary, i)
-        assert record["signature"] == "SIGSEGV in sdk_parse_header"
+        assert record.signature == "SIGSEGV in sdk_parse_header"
         assert not run_cwd(ctx, "go1.26-default", "c_null_read", i).exists()
         if symbolize.core_support(backend.name).available:
-            assert record["c_backtrace_tool"] is not None  # a core was there and was read
+            assert record.c_backtrace_tool is not None  # a core was there and was read
     assert cores_under(work_dir / "scratch", tmp_path / "work") == []
     kept = cores_under(run_dir)
     if symbolize.core_support(backend.name).available:

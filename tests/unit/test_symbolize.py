@@ -187,3 +187,13 @@ def test_core_files_are_found_by_their_elf_type(tmp_path: Path) -> None:
     found = symbolize.find_cores(tmp_path)
     assert [p.name for p in found] == ["core", "odd-name.dump"]
     assert symbolize.find_cores(tmp_path / "absent") == []
+
+
+def test_eu_stack_in_a_minimal_container_names_no_signal_frame_and_still_finds_the_c_code() -> None:
+    """The base image's libc has no symbols: the signal frame under runtime.sigtramp is a bare
+    address there, and the backtrace still starts at the faulting C function."""
+    text = (SYMBOLIZE / "c_null_read.go1.22.container-eu-stack.txt").read_text()
+    frames = symbolize.crashing_thread_backtrace(text).split("\n#")
+    assert "sdk_parse_header" in frames[0] and "/src/cmd/c_null_read/main.go:20" in frames[0]
+    assert "sdk_decode_frame" in frames[1] and "_Cfunc_sdk_decode_frame" in frames[2]
+    assert "runtime.asmcgocall" in frames[3] and len(frames) == 4
