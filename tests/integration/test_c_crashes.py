@@ -63,8 +63,9 @@ def only_run_dir(out: Path) -> Path:
 
 
 def assert_full_backtrace(text: str, name: str) -> None:
-    """The crashing thread's frames from the core: the C function and its caller, file:line."""
-    frames = text.split("from the core (", 1)[1].splitlines()[1:]
+    """The crashing thread's frames from the core: the C function and its caller, file:line
+    (gdb prints a frame per line, eu-stack its source line under the frame)."""
+    frames = text.split("from the core (", 1)[1].split("\n", 1)[1].split("\n#")
     assert FUNCTION[name] in frames[0] and f"cmd/{name}/main.go:{LINE[name]}" in frames[0], text
     assert CALLER[name] in frames[1] and f"cmd/{name}/main.go:" in frames[1], text
     assert any("_Cfunc_" + CALLER[name] in frame for frame in frames[2:4]), text
