@@ -160,3 +160,18 @@ def test_without_core_dumps_the_signature_still_names_the_c_function(tmp_path: P
     (row,) = [line for line in doctor.stdout.splitlines() if "from cores (local)" in line]
     assert "unavailable: the hard core size limit of gxm's process is 0" in row
     assert cores_under(tmp_path) == []
+
+
+def test_gxm_cell_shows_the_c_backtrace_of_the_first_failing_run(tmp_path: Path) -> None:
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(textwrap.dedent(MATRIX.format(backend="local")))
+    out = tmp_path / "out"
+    result = gxm(
+        "cell", "go1.26-default", "--matrix", str(matrix), "--fixtures", "c_write_overflow",
+        "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    shown = result.stderr.split("--- the C code that crashed — ", 1)[1]
+    assert shown.startswith("logs/go1.26-default/c_write_overflow.0.c-backtrace.txt")
+    assert "sdk_unmask_payload at " in shown and "c_write_overflow/main.go:19" in shown
+    assert "crash 1/1 SIGSEGV in sdk_unmask_payload" in result.stdout
