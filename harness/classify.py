@@ -53,7 +53,8 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def _clip(text: str) -> str:
+def clip_signature(text: str) -> str:
+    """`text` cut to SIGNATURE_MAX_CHARS (an ellipsis marks the cut)."""
     if len(text) <= SIGNATURE_MAX_CHARS:
         return text
     return text[: SIGNATURE_MAX_CHARS - 1] + "…"
@@ -125,7 +126,7 @@ def crash_signature(stderr: str) -> str | None:
     for index in range(len(lines)):
         signature = _signature_at(lines, index)
         if signature:
-            return _clip(signature)
+            return clip_signature(signature)
     return None
 
 
@@ -133,7 +134,7 @@ def corrupt_message(stderr: str) -> str | None:
     """The normalised `gxm: corrupt: …` line a fixture printed before exiting 3, or None."""
     for line in stderr.splitlines():
         if line.startswith(CORRUPT_MARKER):
-            return _clip(normalise(line))
+            return clip_signature(normalise(line))
     return None
 
 

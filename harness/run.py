@@ -235,5 +235,5 @@ def _remove_run_dir(ctx: RunContext, spec: ExecSpec, *, keep_core: bool) -> None
     matrix says keep_core)."""
     for core in symbolize.find_cores(spec.cwd):
         if keep_core:
-            core.replace(ctx.store.log_path(spec.cwd.parent.name, f"{spec.cwd.name}.core"))
+            shutil.move(core, ctx.store.log_path(spec.cwd.parent.name, f"{spec.cwd.name}.core"))
     shutil.rmtree(spec.cwd, ignore_errors=True)

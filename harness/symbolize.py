@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends import Backend
+from harness.classify import clip_signature
 from harness.model import ExecSpec, Toolchain
 
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -143,7 +144,9 @@ def c_function(frames: tuple[CFrame, ...]) -> str | None:
 def c_signature(fault: CgoFault, frames: tuple[CFrame, ...]) -> str | None:
     """`SIGSEGV in sdk_parse_header`, or None when the PC is not in the binary's C code."""
     function = c_function(frames)
-    return f"{fault.signal} in {function}" if function else None
+    if not function:
+        return None
+    return clip_signature(f"{fault.signal} in {function}")
 
 
 def crashing_thread_backtrace(text: str) -> str:

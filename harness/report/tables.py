@@ -78,7 +78,7 @@ def signature_tag(signature: str | None) -> str:
     when the signature names one: `SIGSEGV in sdk_parse_header`), else its first words."""
     if not signature:
         return ""
-    in_c = re.match(r"^SIG[A-Z0-9]+ in \S+$", signature)
+    in_c = re.match(r"^SIG[A-Z0-9]+ in \S", signature)
     if in_c:
         return signature if len(signature) <= 48 else signature[:47] + "…"
     signal = re.search(r"\bSIG[A-Z0-9]+\b", signature)

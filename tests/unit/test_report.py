@@ -344,6 +344,7 @@ def test_format_ns(ns: float | None, text: str) -> None:
         ("SIGABRT: abort", "SIGABRT"),
         ("SIGSEGV: segmentation violation (signal arrived during cgo execution)", "SIGSEGV"),
         ("SIGSEGV in sdk_parse_header", "SIGSEGV in sdk_parse_header"),
+        ("SIGSEGV in sdk::Frame::parse(char const*)", "SIGSEGV in sdk::Frame::parse(char const*)"),
         ("SIGBUS in " + "x" * 60, "SIGBUS in " + "x" * 37 + "…"),
         ("fatal error: cgo argument has Go pointer to unpinned Go pointer", "cgo argument has Go…"),
         ("panic: runtime error: index out of range", "index out of range"),

@@ -77,6 +77,12 @@ def test_binutils_reads_go_122_c_lines_but_only_the_cgo_wrapper_of_go_126() -> N
     assert symbolize.c_function(new) == "sdk_decode_frame"  # `_cgo_<hash>_Cfunc_` dropped
 
 
+def test_a_long_c_plus_plus_name_is_clipped_like_every_signature() -> None:
+    name = "sdk::detail::Decoder<std::vector<unsigned char>>::parse(" + "char const*, " * 30 + ")"
+    signature = symbolize.c_signature(CgoFault("SIGSEGV", 1), (CFrame(name),))
+    assert signature is not None and len(signature) == 200 and signature.endswith("…")
+
+
 def test_unknown_address_gives_no_frame() -> None:
     assert symbolize.parse_addr2line("??\n??:0\n") == ()
     assert symbolize.c_signature(CgoFault("SIGABRT", 1), ()) is None
