@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from gxm_process import gxm
 
-from harness import symbolize, toolchains
+from harness import goenv, symbolize, toolchains
 from harness.backends.docker import DockerBackend
 from harness.backends.local import LocalBackend
 from harness.build import build_cell
@@ -100,7 +100,7 @@ def test_c_crashes_name_their_c_function_on_both_go_versions(tmp_path: Path, bac
     assert "| crash 1/1 SIGSEGV in sdk_parse_header" in report
     assert f"({run['c_backtrace']})" in report  # the backtrace is linked
     assert cores_under(tmp_path) == []  # the cwd and the results
-    work = toolchains.cache_dir() / "work"
+    work = goenv.cache_dir() / "work"
     assert not list(work.glob(f"{run_dir.name}-*"))  # the run's work dir (scratch) is gone
 
 
@@ -117,9 +117,9 @@ def test_the_core_is_read_and_removed_from_the_runs_scratch_space(
     run_dir, work_dir = tmp_path / "run-c", tmp_path / "work"
     (run_dir / "logs").mkdir(parents=True)
     work_dir.mkdir()
-    paths = Paths(REPO, tmp_path, toolchains.cache_dir(), run_dir, work_dir)
+    paths = Paths(REPO, tmp_path, goenv.cache_dir(), run_dir, work_dir)
     ctx = RunContext(paths, Reporter(), Clock(), 7, backend.name)
-    go = toolchains.provision("1.26", toolchains.cache_dir())
+    go = toolchains.provision("1.26", goenv.cache_dir())
     backend.prepare(go)
     settings = Settings(duration_s=0.1, timeout_s=60.0)
     plan = CellPlan(Cell("1.26"), settings, ("c_null_read",))
