@@ -17,7 +17,7 @@ import psutil
 from harness import symbolize
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
-from harness.classify import classify, read_fixture_result
+from harness.classify import cgo_fault, classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
 from harness.masking import mask_secrets
@@ -211,7 +211,7 @@ def _native_crash(
     """For a crash that arrived during cgo execution: the signature naming the C function and
     the run record's `c_frames`, `c_backtrace` (the text file beside the logs) and
     `c_backtrace_tool` (None when no core was read)."""
-    fault = symbolize.cgo_fault(stderr)
+    fault = cgo_fault(stderr)
     if fault is None:
         return classified, {}
     cores = symbolize.find_cores(spec.cwd)

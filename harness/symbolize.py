@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends import Backend
-from harness.classify import clip_signature
+from harness.classify import CgoFault, clip_signature
 from harness.model import ExecSpec, Toolchain
 
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -36,9 +36,6 @@ BACKTRACE_MAX_FRAMES = 64
 _ELF_CORE_HEADER = b"\x7fELF"
 _ET_CORE = 4
 
-_CGO_NOTE = "signal arrived during cgo execution"
-_SIGNAL_HEADER = re.compile(r"^(?P<name>SIG[A-Z0-9]+): .+$")
-_PC_LINE = re.compile(r"^PC=(?P<pc>0x[0-9a-fA-F]+)\b")
 _CGO_WRAPPER = re.compile(r"^_cgo_[0-9a-f]+_Cfunc_(?P<name>\w+)$")
 _LOCATION = re.compile(r"^(?P<file>.*?):(?P<line>\d+|\?)(?::\d+)?$")
 _FRAME_LINE = re.compile(r"^#\d+\s")
@@ -69,14 +66,6 @@ exit 0
 
 
 @dataclass(frozen=True)
-class CgoFault:
-    """A fatal signal that arrived during cgo execution, at `pc` (Go's `PC=` line)."""
-
-    signal: str
-    pc: int
-
-
-@dataclass(frozen=True)
 class CFrame:
     """One C frame: innermost first; inlined callers follow as frames of their own."""
 
@@ -90,22 +79,6 @@ class CFrame:
     def __str__(self) -> str:
         where = f" at {self.file}:{self.line}" if self.file and self.line else ""
         return f"{self.function}{where}"
-
-
-def cgo_fault(stderr: str) -> CgoFault | None:
-    """The signal and PC of Go's first signal report, when it says the signal arrived in C."""
-    lines = [line.rstrip() for line in stderr.splitlines()]
-    for index, line in enumerate(lines):
-        header = _SIGNAL_HEADER.match(line)
-        if not header:
-            continue
-        following = lines[index + 1 : index + 3]
-        pc = _PC_LINE.match(following[0]) if following else None
-        if pc and _CGO_NOTE in following:
-            return CgoFault(header["name"], int(pc["pc"], 16))
-        if pc:
-            return None  # the first signal report is what killed the program; it was not in C
-    return None
 
 
 def _function_name(text: str) -> str:

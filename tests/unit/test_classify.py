@@ -10,6 +10,7 @@ import pytest
 
 from harness import symbolize
 from harness.classify import (
+    cgo_fault,
     classify,
     crash_signature,
     effective_experiments,
@@ -109,7 +110,7 @@ def recorded_signature(sidecar: Path) -> str | None:
     meta, stderr = load_capture(sidecar)
     signature = classify(exec_result(meta), stderr).signature
     frame_output = SYMBOLIZE / sidecar.with_suffix(".eu-addr2line.txt").name
-    fault = symbolize.cgo_fault(stderr)
+    fault = cgo_fault(stderr)
     if fault is not None and frame_output.is_file():
         frames = symbolize.parse_addr2line(frame_output.read_text())
         signature = symbolize.c_signature(fault, frames) or signature

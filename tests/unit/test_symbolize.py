@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness import symbolize
-from harness.classify import classify
+from harness.classify import CgoFault, cgo_fault, classify
 from harness.model import ExecResult
-from harness.symbolize import CFrame, CgoFault
+from harness.symbolize import CFrame
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CRASHES = DATA / "crashes"
@@ -32,7 +32,7 @@ def program(stem: str) -> str:
 
 @pytest.mark.parametrize("stem", C_CRASHES)
 def test_the_fault_and_its_pc_come_from_gos_report(stem: str) -> None:
-    fault = symbolize.cgo_fault((CRASHES / f"{stem}.stderr").read_text())
+    fault = cgo_fault((CRASHES / f"{stem}.stderr").read_text())
     assert fault == CgoFault("SIGSEGV", int(meta(stem)["pc"], 16))
 
 
@@ -41,7 +41,7 @@ def test_gotraceback_crash_reports_the_same_fault_first(stem: str) -> None:
     """With GOTRACEBACK=crash the SIGQUIT reports of other threads follow; the first one counts."""
     crash = (SYMBOLIZE / f"{stem}.crash.stderr").read_text()
     assert crash.count("PC=0x") > 1
-    assert symbolize.cgo_fault(crash) == CgoFault("SIGSEGV", int(meta(stem)["pc"], 16))
+    assert cgo_fault(crash) == CgoFault("SIGSEGV", int(meta(stem)["pc"], 16))
 
 
 @pytest.mark.parametrize(
@@ -50,12 +50,12 @@ def test_gotraceback_crash_reports_the_same_fault_first(stem: str) -> None:
      "cgocheck2_store.go1.22", "c_thread_segv.go1.22", "clean_run.go1.26"],
 )  # fmt: skip
 def test_crashes_outside_c_have_no_cgo_fault(capture: str) -> None:
-    assert symbolize.cgo_fault((CRASHES / f"{capture}.stderr").read_text()) is None
+    assert cgo_fault((CRASHES / f"{capture}.stderr").read_text()) is None
 
 
 @pytest.mark.parametrize("capture", ["c_segv.go1.22", "c_abort.go1.26"])
 def test_the_older_c_captures_are_cgo_faults_too(capture: str) -> None:
-    fault = symbolize.cgo_fault((CRASHES / f"{capture}.stderr").read_text())
+    fault = cgo_fault((CRASHES / f"{capture}.stderr").read_text())
     assert fault is not None and fault.signal in ("SIGSEGV", "SIGABRT")
 
 
@@ -91,7 +91,7 @@ def test_unknown_address_gives_no_frame() -> None:
 @pytest.mark.parametrize("stem", C_CRASHES)
 def test_signature_names_the_c_function(stem: str) -> None:
     text = (SYMBOLIZE / f"{stem}.tool-output.txt").read_text()
-    fault = symbolize.cgo_fault((CRASHES / f"{stem}.stderr").read_text())
+    fault = cgo_fault((CRASHES / f"{stem}.stderr").read_text())
     assert fault is not None
     parsed = symbolize.parse_tool_output(text)
     assert symbolize.c_signature(fault, parsed.frames) == meta(stem)["expected_c_signature"]
@@ -103,7 +103,7 @@ def test_two_c_bugs_in_one_module_get_two_signatures_on_both_go_versions() -> No
         stderr = (CRASHES / f"{stem}.stderr").read_text()
         old = classify(ExecResult(2, None, False, False, 1.0), stderr).signature
         frames = symbolize.parse_addr2line((SYMBOLIZE / f"{stem}.eu-addr2line.txt").read_text())
-        fault = symbolize.cgo_fault(stderr)
+        fault = cgo_fault(stderr)
         assert fault is not None
         signatures[stem] = (old, symbolize.c_signature(fault, frames))
     assert len({old for old, _ in signatures.values()}) == 1  # Go's report alone: one bucket
