@@ -2,16 +2,15 @@
 Wilson intervals and Fisher's test against the baseline, unexpected verdicts, the run header and
 the cells. (Bench numbers are `pauses.py`'s.)
 
-Rendering (tabulate, per format) is `report.py`'s job; this module decides what each cell says.
-The baseline of a cell is the same Go (and other axes) with the default experiment (DESIGN
-"Statistics").
+Rendering (per format) is `harness.render`'s job; this module decides what each cell says.
+The baseline of a cell is the same Go (and other axes) with the default experiment.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from harness import stats
@@ -101,16 +100,16 @@ def _outcomes_text(summary: Mapping[str, Any], build_status: str) -> str:
     n = sum(counts.values())
     if n == 0:
         return build_status if build_status != "ok" else "no runs"
-    if set(counts) == {"unsupported"}:
-        return "unsupported"
+    if set(counts) == {Outcome.UNSUPPORTED.value}:
+        return Outcome.UNSUPPORTED.value
     failures = sorted(
-        (o for o in counts if o != "pass"), key=lambda o: (-counts[o], outcome_rank(o))
+        (o for o in counts if o != Outcome.PASS.value), key=lambda o: (-counts[o], outcome_rank(o))
     )
     if not failures:
         return f"pass {n}/{n}"
     parts = []
     for outcome in failures:
-        tag = signature_tag(summary.get("top_signature")) if outcome == "crash" else ""
+        tag = signature_tag(summary.get("top_signature")) if outcome == Outcome.CRASH.value else ""
         parts.append(f"{outcome} {counts[outcome]}/{n} {tag}".rstrip())
     return ", ".join(parts)
 
@@ -191,19 +190,19 @@ def crash_rate_table(data: RunData) -> list[list[str]]:
     return rows
 
 
-def c_crash_lines(data: RunData, link: Callable[[str], str]) -> list[str]:
-    """Per fixture and cell, the first run that crashed in C: its signature and (through `link`)
-    the C backtrace file beside its logs."""
-    lines = []
+def c_crash_entries(data: RunData) -> list[tuple[str, str]]:
+    """Per fixture and cell, the first run that crashed in C: a line saying which and what, and
+    the C backtrace file beside its logs (relative to the run directory)."""
+    entries = []
     for name in fixture_names(data):
         for cid in data.cell_ids():
             entry = ((data.cell(cid) or {}).get("fixtures") or {}).get(name) or {}
             first = next((r for r in entry.get("runs", []) if r.get("c_backtrace")), None)
             if first is not None:
-                full = "full backtrace" if first.get("c_backtrace_tool") else "fault frame"
-                where = link(str(first["c_backtrace"]))
-                lines.append(f"{cid} {name}: {first.get('signature')} — {full}: {where}")
-    return lines
+                full = "full C backtrace" if first.get("c_backtrace_tool") else "C fault frame"
+                text = f"{cid} {name} run {first.get('i')}: {first.get('signature')} — {full}:"
+                entries.append((text, str(first["c_backtrace"])))
+    return entries
 
 
 # --- run summary --------------------------------------------------------------------------------

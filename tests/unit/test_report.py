@@ -466,11 +466,13 @@ def test_reports_list_and_link_the_c_backtrace_of_crashes_in_c(tmp_path: Path) -
     in_go = _fixture("stress", ["crash"], signature="panic: boom")
     cells = {"go1.26-default": {"c": in_c, "g": in_go}}
     run_dir = _make_run(tmp_path, cells)
-    link = "[logs/go1.26-default/c.1.c-backtrace.txt](logs/go1.26-default/c.1.c-backtrace.txt)"
+    path = "logs/go1.26-default/c.1.c-backtrace.txt"
     md = render(run_dir, "md")
     assert "### Crashes in C" in md and "crash 2/2 SIGSEGV in sdk_parse_header" in md
-    assert f"- go1.26-default c: SIGSEGV in sdk_parse_header — full backtrace: {link}" in md
+    line = "- go1.26-default c run 1: SIGSEGV in sdk_parse_header — full C backtrace:"
+    assert f"{line} [{path}]({path})" in md
     listed = md.split("### Crashes in C", 1)[1].split("###", 1)[0]
-    assert "go1.26-default g:" not in listed  # a Go crash has no C backtrace
-    txt = render(run_dir, "txt")
-    assert "full backtrace: logs/go1.26-default/c.1.c-backtrace.txt" in txt
+    assert "go1.26-default g" not in listed  # a Go crash has no C backtrace
+    assert f'<a href="{path}">{path}</a></li>' in render(run_dir, "html")
+    assert f"full C backtrace: {path}" in render(run_dir, "txt")
+    assert f"full C backtrace: <code>{path}</code>" in render(run_dir, "mediawiki")
