@@ -344,7 +344,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
     rows.extend(doctor_report(matrix.docker, cache))
-    rows.extend(symbolize.doctor_rows())
+    rows.extend(symbolize.doctor_rows(matrix.docker.base_image))
     print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
 

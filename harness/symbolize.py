@@ -250,7 +250,7 @@ def core_support(backend_name: str, core_pattern_path: Path = CORE_PATTERN) -> C
     if problem:
         return CoreSupport(False, problem)
     if backend_name == "docker":  # the container's core limit is set by gxm; tools in the image
-        return CoreSupport(True, f"core_pattern {pattern.strip()!r}; eu-stack in the base image")
+        return CoreSupport(True, f"core_pattern {pattern.strip()!r}; read in the toolchain image")
     _, hard = resource.getrlimit(resource.RLIMIT_CORE)
     if hard == 0:
         return CoreSupport(False, "the hard core size limit of gxm's process is 0 (`ulimit -H -c`)")
@@ -262,8 +262,11 @@ def core_support(backend_name: str, core_pattern_path: Path = CORE_PATTERN) -> C
     return CoreSupport(True, f"core_pattern {pattern.strip()!r}; {Path(tool).name} reads cores")
 
 
-def doctor_rows() -> list[tuple[str, str, str]]:
-    """(check, status, fix) rows for `gxm doctor`: fault frames and full C backtraces."""
+def doctor_rows(
+    docker_base_image: str = "", core_pattern_path: Path = CORE_PATTERN
+) -> list[tuple[str, str, str]]:
+    """(check, status, fix) rows for `gxm doctor`: fault frames and full C backtraces.
+    `docker_base_image`: the matrix's configured base image ("" = the bootstrapped one)."""
     frame_tool = shutil.which("eu-addr2line") or shutil.which("addr2line")
     if frame_tool:
         frame_row = ("C fault frame (local)", f"ok: {Path(frame_tool).name}", "")
@@ -277,9 +280,11 @@ def doctor_rows() -> list[tuple[str, str, str]]:
         )  # fmt: skip
     rows = [frame_row]
     for backend_name in ("local", "docker"):
-        support = core_support(backend_name)
+        support = core_support(backend_name, core_pattern_path)
         status = ("ok: " if support.available else "unavailable: ") + support.reason
         fix = "" if support.available else "signatures still name the faulting C function"
+        if support.available and backend_name == "docker" and docker_base_image:
+            fix = f"{docker_base_image} needs gdb or elfutils (eu-stack) for full backtraces"
         rows.append((f"C backtraces from cores ({backend_name})", status, fix))
     return rows
 

@@ -203,3 +203,18 @@ def test_eu_stack_in_a_minimal_container_names_no_signal_frame_and_still_finds_t
     assert "sdk_parse_header" in frames[0] and "/src/cmd/c_null_read/main.go:20" in frames[0]
     assert "sdk_decode_frame" in frames[1] and "_Cfunc_sdk_decode_frame" in frames[2]
     assert "runtime.asmcgocall" in frames[3] and len(frames) == 4
+
+
+def test_doctor_says_why_full_backtraces_are_missing(tmp_path: Path) -> None:
+    pattern = tmp_path / "core_pattern"
+    pattern.write_text("|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E\n")
+    rows = {check: (status, fix) for check, status, fix in symbolize.doctor_rows("", pattern)}
+    for backend in ("local", "docker"):
+        status, fix = rows[f"C backtraces from cores ({backend})"]
+        assert status.startswith("unavailable: the kernel pipes core dumps to apport")
+        assert fix == "signatures still name the faulting C function"
+    pattern.write_text("core\n")
+    rows = {check: (status, fix) for check, status, fix in
+            symbolize.doctor_rows("golang:1.22-bookworm", pattern)}  # fmt: skip
+    status, fix = rows["C backtraces from cores (docker)"]
+    assert status.startswith("ok: core_pattern 'core'") and "golang:1.22-bookworm needs" in fix
