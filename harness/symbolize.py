@@ -342,6 +342,7 @@ def tool_spec(
         pids_limit=run_spec.pids_limit,
         label=f"{run_spec.label}:symbolize",
         mounts=run_spec.mounts,
+        core_dumps=False,  # a tool that crashes must not leave a core of its own
     )
 
 
