@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import goenv, report, store, toolchains, until_fail
+from harness import goenv, report, store, symbolize, toolchains, until_fail
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.backends.select import open_backend
@@ -321,6 +321,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
     rows.extend(doctor_report(matrix.docker, cache))
+    rows.extend(symbolize.doctor_rows(matrix.docker.base_image))
     print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
 

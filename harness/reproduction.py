@@ -37,6 +37,9 @@ def print_reproduction(
                 file=err,
             )
             print(log_excerpt(run_store.path_of(first.log or "")), file=err)
+            if first.c_backtrace:
+                print(f"\n--- the C code that crashed — {first.c_backtrace}", file=err)
+                print(log_excerpt(run_store.path_of(first.c_backtrace)), file=err)
             measured = len([r for r in entry.runs if not r.warmup])
             if len(failed) < measured:  # flaky: some runs failed, not all
                 print(f"flaky: {flake.flaky_text(len(failed), measured)}", file=err)

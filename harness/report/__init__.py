@@ -16,8 +16,9 @@ from harness import store
 from harness.atomic import write_text_atomic
 from harness.claims import render_claims
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
+from harness.markup import inline, link
 from harness.masking import mask_secrets
-from harness.render import FORMATS, STYLES, Style, render_table, style_of
+from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
 from harness.report import formats, pauses, tables
 from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
 from harness.report.tables import UNEXPECTED_MARK
@@ -62,6 +63,10 @@ def _crash_sections(data: RunData, fmt: str) -> list[str]:
     unexpected = tables.unexpected_lines(data)
     if unexpected:
         parts += [style.heading("Unexpected", 3), style.bullets(unexpected)]
+    entries = tables.c_crash_entries(data)
+    in_c = [f"{inline(text, fmt)} {link(path, path, fmt)}" for text, path in entries]
+    if in_c:
+        parts += [style.heading("Crashes in C", 3), bullets_of_markup(in_c, fmt)]
     rates = tables.crash_rate_table(data)
     if rates:
         parts += [

@@ -73,9 +73,13 @@ def fixture_names(data: RunData, kind: str | None = None) -> list[str]:
 
 
 def signature_tag(signature: str | None) -> str:
-    """A short tag for a crash signature: the signal name if it has one, else its first words."""
+    """A short tag for a crash signature: the signal name if it has one (with the C function
+    when the signature names one: `SIGSEGV in sdk_parse_header`), else its first words."""
     if not signature:
         return ""
+    in_c = re.match(r"^SIG[A-Z0-9]+ in \S", signature)
+    if in_c:
+        return signature if len(signature) <= 48 else signature[:47] + "…"
     signal = re.search(r"\bSIG[A-Z0-9]+\b", signature)
     if signal:
         return signal.group(0)
@@ -194,6 +198,21 @@ def crash_rate_table(data: RunData) -> list[list[str]]:
                 if row is not None:
                     rows.append(row)
     return rows
+
+
+def c_crash_entries(data: RunData) -> list[tuple[str, str]]:
+    """Per fixture and cell, the first run that crashed in C: a line saying which and what, and
+    the C backtrace file beside its logs (relative to the run directory)."""
+    entries = []
+    for name in fixture_names(data):
+        for cid in data.cell_ids():
+            entry = ((data.cell(cid) or {}).get("fixtures") or {}).get(name) or {}
+            first = next((r for r in entry.get("runs", []) if r.get("c_backtrace")), None)
+            if first is not None:
+                full = "full C backtrace" if first.get("c_backtrace_tool") else "C fault frame"
+                text = f"{cid} {name} run {first.get('i')}: {first.get('signature')} — {full}:"
+                entries.append((text, str(first["c_backtrace"])))
+    return entries
 
 
 # --- run summary --------------------------------------------------------------------------------

@@ -359,6 +359,10 @@ def test_format_ns(ns: float | None, text: str) -> None:
     [
         ("fatal error: unexpected signal during runtime execution [signal SIGSEGV: x]", "SIGSEGV"),
         ("SIGABRT: abort", "SIGABRT"),
+        ("SIGSEGV: segmentation violation (signal arrived during cgo execution)", "SIGSEGV"),
+        ("SIGSEGV in sdk_parse_header", "SIGSEGV in sdk_parse_header"),
+        ("SIGSEGV in sdk::Frame::parse(char const*)", "SIGSEGV in sdk::Frame::parse(char const*)"),
+        ("SIGBUS in " + "x" * 60, "SIGBUS in " + "x" * 37 + "…"),
         ("fatal error: cgo argument has Go pointer to unpinned Go pointer", "cgo argument has Go…"),
         ("panic: runtime error: index out of range", "index out of range"),
         (None, ""),
@@ -509,3 +513,22 @@ def test_a_bisect_run_reports_its_verdict_and_probes(tmp_path: Path) -> None:
     assert "Bisect" not in render(plain, "txt") and "bisect" not in json.loads(
         render(plain, "json")
     )
+
+
+def test_reports_list_and_link_the_c_backtrace_of_crashes_in_c(tmp_path: Path) -> None:
+    in_c = _fixture("stress", ["crash", "crash"], signature="SIGSEGV in sdk_parse_header")
+    in_c["runs"][1] |= {"c_backtrace": "logs/go1.26-default/c.1.c-backtrace.txt"}
+    in_c["runs"][1] |= {"c_backtrace_tool": "gdb"}
+    in_go = _fixture("stress", ["crash"], signature="panic: boom")
+    cells = {"go1.26-default": {"c": in_c, "g": in_go}}
+    run_dir = _make_run(tmp_path, cells)
+    path = "logs/go1.26-default/c.1.c-backtrace.txt"
+    md = render(run_dir, "md")
+    assert "### Crashes in C" in md and "crash 2/2 SIGSEGV in sdk_parse_header" in md
+    line = "- go1.26-default c run 1: SIGSEGV in sdk_parse_header — full C backtrace:"
+    assert f"{line} [{path}]({path})" in md
+    listed = md.split("### Crashes in C", 1)[1].split("###", 1)[0]
+    assert "go1.26-default g" not in listed  # a Go crash has no C backtrace
+    assert f'<a href="{path}">{path}</a></li>' in render(run_dir, "html")
+    assert f"full C backtrace: {path}" in render(run_dir, "txt")
+    assert f"full C backtrace: <code>{path}</code>" in render(run_dir, "mediawiki")
