@@ -13,6 +13,7 @@ fresh CI machine downloads three toolchains (~70 MB each) that every test here s
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,8 @@ def test_until_fail_stops_at_the_first_failure_and_prints_it_with_the_repro_line
     outcomes = [r["outcome"] for r in cell["fixtures"]["flaky_gopointer"]["runs"]]
     assert outcomes[-1] == "crash" and set(outcomes[:-1]) == {"pass"}, outcomes
     assert f"failed at run {len(outcomes)} of at most 100: crash" in result.stderr
-    assert NEW_TEXT in result.stderr and "goroutine 1 [running]" in result.stderr
+    assert NEW_TEXT in result.stderr
+    assert re.search(r"goroutine 1 (gp=\S+ m=\S+ (mp=\S+ )?)?\[running\]", result.stderr)
     assert "--until-fail --max-runs 100" in result.stderr and "--seed 5" in result.stderr
 
 
