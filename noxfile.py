@@ -22,7 +22,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from harness.matrix import load_matrix  # noqa: E402
-from harness.model import experiment_id  # noqa: E402
+from harness.model import axis_id, experiment_id  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 nox.options.sessions = ["matrix"]
@@ -40,7 +40,11 @@ def _nightly_cells() -> list[nox.param]:
         nox.param(
             plan.cell.id,
             id=plan.cell.nox_id,
-            tags=[f"go{plan.cell.go}", experiment_id(plan.cell.goexperiment)],
+            tags=[
+                f"go{plan.cell.go}",
+                experiment_id(plan.cell.goexperiment),
+                *(axis_id(name, value) for name, value in plan.cell.axes),
+            ],
         )
         for plan in matrix.cells
     ]

@@ -68,7 +68,8 @@ def selected_plans(args: argparse.Namespace, matrix: Matrix) -> list[CellPlan]:
 
 
 def _filter_axes(args: argparse.Namespace, plans: list[CellPlan]) -> list[CellPlan]:
-    """`--go 1.22,1.26` and `--goexperiment default,arenas` narrow the selection."""
+    """`--go 1.22,1.26`, `--goexperiment default,arenas`, `--godebug default,clobberfree=1`,
+    `--buildmode default,race` and `--cgo on` narrow the selection."""
     versions = {v.removeprefix("go") for v in _split(getattr(args, "go", []))}
     if versions:
         plans = [p for p in plans if p.cell.go in versions]
@@ -76,7 +77,17 @@ def _filter_axes(args: argparse.Namespace, plans: list[CellPlan]) -> list[CellPl
     if experiments:
         wanted = {"" if e == "default" else e for e in experiments}
         plans = [p for p in plans if p.cell.goexperiment in wanted]
+    # a GODEBUG value holds commas itself: `+` joins its settings, as in cell ids
+    for axis in ("godebug", "buildmode", "cgo"):
+        values = {v.replace("+", ",") for v in _split(getattr(args, axis, None) or [])}
+        if values:
+            wanted = {"" if v in ("default", "on") else v for v in values}
+            plans = [p for p in plans if p.cell.axis(axis) in wanted]
     return plans
+
+
+def _axis_columns(row: dict[str, Any]) -> list[str]:
+    return [row["godebug"] or "(default)", row["buildmode"] or "(default)", row["cgo"]]
 
 
 def _shard(text: str, plans: list[CellPlan], matrix: Matrix) -> list[CellPlan]:
@@ -114,6 +125,9 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "nox_session": f"cell({p.cell.nox_id})",
             "go": p.cell.go,
             "goexperiment": p.cell.goexperiment,
+            "godebug": p.cell.godebug,
+            "buildmode": p.cell.buildmode,
+            "cgo": "on" if p.cell.cgo_enabled else "off",
             "fixtures": list(p.fixtures),
         }
         for p in plans
@@ -121,20 +135,25 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.json:
         print_json(rows)
         return 0
+    # the extra axes' columns appear only when some cell uses them: old matrices list as before
+    extra_axes = any(p.cell.axes for p in plans)
     table = [
         [
             r["id"],
             r["nox_session"],
             r["go"],
             r["goexperiment"] or "(default)",
+            *(_axis_columns(r) if extra_axes else []),
             _fixture_summary(r["fixtures"]),
         ]
         for r in rows
     ]
+    headers = ["cell", "nox session", "go", "GOEXPERIMENT"]
+    headers += ["GODEBUG", "build mode", "cgo"] if extra_axes else []
     print(
         tabulate(
             table,
-            headers=["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"],
+            headers=[*headers, "fixtures"],
             disable_numparse=True,
         )
     )

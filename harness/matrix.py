@@ -27,7 +27,16 @@ from harness.fixtures import (
     load_fixtures,
     select_fixtures,
 )
-from harness.model import Cell, CellPlan, DockerSettings, Fixture, go_version_key
+from harness.model import (
+    BUILD_MODES,
+    CGO_OFF,
+    Cell,
+    CellPlan,
+    DockerSettings,
+    Fixture,
+    go_version_key,
+    make_axes,
+)
 from harness.settings import (
     DEFAULTS_KEYS,
     Partial,
@@ -60,12 +69,14 @@ log = logging.getLogger("gxm.matrix")
 
 SCHEMA = 1
 BACKENDS = ("auto", "local", "docker")
-AXES = ("go", "goexperiment")
-PROFILE_KEYS = ("backend", "go", "goexperiment", "fixtures", "include", "exclude", "defaults")
+AXES = ("go", "goexperiment", "godebug", "buildmode", "cgo")
+EXTRA_AXES = AXES[2:]  # at their default ("", "", on) unless the matrix lists them
+PROFILE_KEYS = ("backend", *AXES, "fixtures", "include", "exclude", "defaults")
 MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
 EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
+GODEBUG_VALUE = re.compile(r"^[a-z0-9]+=[a-z0-9]+(,[a-z0-9]+=[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -231,6 +242,7 @@ def _plan(
     if "go" not in owner["go"]:
         raise overlay.error(None, f'{where} has no `go` axis: add e.g. go: ["1.22", "1.26"]')
     axes = {"go": _go_axis(owner["go"]), "goexperiment": _experiment_axis(owner["goexperiment"])}
+    axes.update({key: _extra_axis(owner[key], key) for key in EXTRA_AXES})
     selection = tuple(catalogue)
     if "fixtures" in owner["fixtures"]:
         selection = select_fixtures(owner["fixtures"], "fixtures", catalogue, groups)
@@ -276,6 +288,54 @@ def _experiment_axis(owner: YMap) -> list[str]:
     if not seq:
         raise owner.error("goexperiment", 'the goexperiment axis is empty: use [""] for default')
     return _unique(_experiment(seq[i], _at_item(seq, i)) for i in range(len(seq)))
+
+
+def _extra_axis(owner: YMap, key: str) -> list[str]:
+    """`godebug`, `buildmode` or `cgo` as a list of canonical values; [default] when absent."""
+    if key not in owner:
+        return [""]
+    seq = _axis_seq(owner, key)
+    if not seq:
+        raise owner.error(key, f'the {key} axis is empty: leave it out, or use [""] for default')
+    return _unique(_AXIS_PARSERS[key](seq[i], _at_item(seq, i)) for i in range(len(seq)))
+
+
+def _godebug(value: object, error: Located) -> str:
+    """A GODEBUG value: "" (or `default`) for none, else `key=value` settings, comma-separated."""
+    if value in ("", "default"):
+        return ""
+    if not isinstance(value, str) or not GODEBUG_VALUE.match(value):
+        got = describe(value)
+        raise error(f'godebug is "" (default) or settings like "clobberfree=1,efence=1", got {got}')
+    return value
+
+
+def _buildmode(value: object, error: Located) -> str:
+    """A build mode: "" (or `default`) for a plain build, else race | asan | msan."""
+    if value in ("", "default"):
+        return ""
+    if value not in BUILD_MODES:
+        hint = suggest(value, BUILD_MODES) if isinstance(value, str) else ""
+        raise error(
+            f'buildmode is "" (default), {", ".join(BUILD_MODES)}; got {describe(value)}{hint}'
+        )
+    return str(value)
+
+
+def _cgo(value: object, error: Located) -> str:
+    """cgo on (YAML reads `on` as true) → "", off → "off"."""
+    if value is True or value in ("on", "default", ""):
+        return ""
+    if value is False or value == "off":
+        return CGO_OFF
+    raise error(f"cgo is on or off, got {describe(value)}")
+
+
+_AXIS_PARSERS: dict[str, Callable[[object, Located], str]] = {
+    "godebug": _godebug,
+    "buildmode": _buildmode,
+    "cgo": _cgo,
+}
 
 
 def _axis_seq(owner: YMap, key: str) -> YSeq:
@@ -343,6 +403,9 @@ def _axis_values(entry: YMap, allowed: Sequence[str], where: str) -> dict[str, A
         values["goexperiment"] = _experiment(
             entry["goexperiment"], _at_value(entry, "goexperiment")
         )
+    for key in EXTRA_AXES:
+        if key in entry:
+            values[key] = _AXIS_PARSERS[key](entry[key], _at_value(entry, key))
     return values
 
 
@@ -372,7 +435,10 @@ def _cell_plans(
             raise source.error(
                 None, "this include entry matches no cell, so it adds a new one, which needs `go`"
             )
-        cell = Cell(go=combo["go"], goexperiment=combo.get("goexperiment", ""))
+        axes = make_axes(
+            combo.get("godebug", ""), combo.get("buildmode", ""), combo.get("cgo", "") != CGO_OFF
+        )
+        cell = Cell(go=combo["go"], goexperiment=combo.get("goexperiment", ""), axes=axes)
         _, extras, names = found.get(cell.id, (cell, {}, selection))
         for key in DEFAULTS_KEYS:
             if key in combo:

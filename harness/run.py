@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 
+from harness import axes
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
 from harness.context import RunContext
@@ -59,6 +60,9 @@ def fixture_env(ctx: RunContext, plan: CellPlan, files: RunFiles, i: int) -> dic
         "GXM_SEED": str(ctx.seed * 1000 + i),
     }
     env.update(dict(plan.settings.env))
+    godebug = axes.run_godebug(env.get("GODEBUG"), plan.cell.godebug)
+    if godebug is not None:
+        env["GODEBUG"] = godebug.value  # the axis wins over the matrix env (recorded per cell)
     return env
 
 

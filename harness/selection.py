@@ -71,6 +71,9 @@ def github_matrix(cells: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
                 "nox_session": f"cell({cell.nox_id})",
                 "go": cell.go,
                 "goexperiment": cell.goexperiment,
+                "godebug": cell.godebug,
+                "buildmode": cell.buildmode,
+                "cgo": "on" if cell.cgo_enabled else "off",
                 "name": cell.id,
                 "selection": f"--cells {cell.id}",
             }

@@ -202,6 +202,8 @@ def _crash_sections(data: RunData, fmt: str) -> list[str]:
             render_table(tables.CRASH_RATE_HEADERS, rates, fmt),
             style.paragraph(CRASH_RATE_LEGEND),
         ]
+        if tables.has_axis_cells(data):
+            parts.append(style.paragraph(tables.AXES_BASELINE_NOTE))
     return parts
 
 
@@ -215,6 +217,8 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
         render_table(pauses.PAUSE_HEADERS, rows, fmt, pauses.PAUSE_ALIGN),
         style.paragraph(PAUSE_LEGEND),
     ]
+    if tables.has_axis_cells(data):
+        parts.append(style.paragraph(tables.AXES_BASELINE_NOTE))
     changes = pauses.significant_changes(data)
     parts.append(style.heading("Significant changes against the baseline", 3))
     parts.append(style.bullets(changes) if changes else style.paragraph("None."))
