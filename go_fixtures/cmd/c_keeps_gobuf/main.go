@@ -38,9 +38,11 @@ import (
 // between the collection and the late read.
 const bufferBytes = 1152
 
-// keepers are live buffers of the same size class: they keep the span of the dropped buffer in
-// use, so the freed slot stays mapped and is never handed back to the page heap.
-var keepers [][]byte
+// pool holds live buffers of the same size class, allocated in a row. Each round hands one of
+// them to C and replaces it, so at most one object per span is garbage at a collection: the span
+// of the dropped buffer stays in use, and its freed slot is neither handed back to the page heap
+// nor returned to the OS (which would read as zeros) before C reads it.
+var pool [64][]byte
 
 func fnv(data []byte) uint64 {
 	h := uint64(1469598103934665603)
@@ -51,14 +53,16 @@ func fnv(data []byte) uint64 {
 	return h
 }
 
-// register fills a fresh buffer, hands it to the SDK and drops it; it returns the checksum the
-// SDK should report later.
+// register fills a pool buffer, hands it to the SDK and drops it (its pool slot gets a fresh
+// buffer); it returns the checksum the SDK should report later.
 //
 //go:noinline
-func register(rng *rand.Rand) uint64 {
-	buf := make([]byte, bufferBytes)
+func register(rng *rand.Rand, round int64) uint64 {
+	slot := int(round % int64(len(pool)))
+	buf := pool[slot]
 	rng.Read(buf)
 	C.sdk_register((*C.uint8_t)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	pool[slot] = make([]byte, bufferBytes)
 	return fnv(buf)
 }
 
@@ -66,17 +70,16 @@ func main() {
 	duration, seed := probe.Duration(), probe.Seed()
 	rng := rand.New(rand.NewSource(seed))
 	p := probe.Start()
-	for i := 0; i < 8; i++ {
-		keepers = append(keepers, make([]byte, bufferBytes))
+	for i := range pool {
+		pool[i] = make([]byte, bufferBytes)
 	}
 	var rounds int64
 	for end := time.Now().Add(duration); rounds == 0 || time.Now().Before(end); rounds++ {
-		want := register(rng)
+		want := register(rng, rounds)
 		runtime.GC() // collects the buffer: only C still points at it
 		if got := uint64(C.sdk_flush()); got != want {
 			probe.Corrupt("round %d: the buffer C kept reads %#x after a GC, want %#x", rounds, got, want)
 		}
 	}
-	runtime.KeepAlive(keepers)
 	p.Finish(map[string]any{"rounds": rounds}, rounds)
 }

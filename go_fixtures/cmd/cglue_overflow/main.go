@@ -36,8 +36,9 @@ func main() {
 	p := probe.Start()
 	var calls int64
 	for end := time.Now().Add(duration); calls == 0 || time.Now().Before(end); calls++ {
-		// 24 + 8k bytes: a size malloc rounds up to a 32 + 16k block, leaving padding.
-		name := fmt.Sprintf("device-name-%016x", rng.Uint64())[:24]
+		// 30 bytes: glibc's malloc(30) gives 40 usable bytes, so the stray NUL lands in padding
+		// (a 24-byte name would have 24 usable bytes and hit the next block's header).
+		name := fmt.Sprintf("device-name-%016x-%02d", rng.Uint64(), calls%100)[:30]
 		cname := C.CString(name)
 		copied := C.sdk_copy_name(cname, C.size_t(len(name)))
 		if got := int(C.sdk_name_len(copied)); got != len(name) {
