@@ -17,7 +17,7 @@ from harness.classify import effective_experiments
 from harness.context import RunContext
 from harness.errors import GxmError
 from harness.hostcmd import shell_line
-from harness.model import CellPlan, ExecSpec, Fixture, Toolchain
+from harness.model import CellPlan, ExecSpec, Fixture, Outcome, Toolchain
 
 
 @dataclass(frozen=True)
@@ -88,14 +88,13 @@ def build_cell(
     cell_id = plan.cell.id
     if plan.cell.goexperiment and not goenv.experiment_supported(toolchain, plan.cell.goexperiment):
         return BuildResult(
-            "unsupported",
+            Outcome.UNSUPPORTED.value,
             0.0,
             None,
             experiment_status="unsupported",
             detail=f"go{toolchain.version} does not know GOEXPERIMENT={plan.cell.goexperiment}",
         )
-    log_dir = ctx.paths.run_dir / "logs" / cell_id
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = ctx.store.log_dir(cell_id)
     if plan.cell.buildmode:
         refused = _probe_build_mode(ctx, backend, toolchain, plan, log_dir)
         if refused is not None:
@@ -132,7 +131,7 @@ def _build_unit(
     cell_id = plan.cell.id
     out_dir = ctx.paths.work_dir / "bin" / cell_id / str(index)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = ctx.paths.run_dir / "logs" / cell_id
+    log_dir = ctx.store.log_dir(cell_id)
     log = log_dir / ("build.log" if index == 0 else f"build.{index}.log")
     packages = sorted({f.package for f in members})
     spec = build_spec(ctx, toolchain, plan, module_dir, packages, out_dir, log)
@@ -151,7 +150,7 @@ def _build_unit(
     elif not failure:
         binaries.update({f.name: out_dir / f.binary_name for f in members})
     if failure:
-        status = "infra-error" if result.infra_error else "build-error"
+        status = Outcome.INFRA_ERROR.value if result.infra_error else Outcome.BUILD_ERROR.value
         return BuildResult(status, seconds, log, commands, detail=failure)
     return BuildResult("ok", seconds, so_far.log, commands, binaries, unsupported=unsupported)
 
@@ -171,12 +170,12 @@ def _probe_build_mode(
     result = backend.execute(spec, toolchain)
     if result.infra_error:
         return BuildResult(
-            "infra-error", result.seconds, log, (command,), detail=result.infra_error
+            Outcome.INFRA_ERROR.value, result.seconds, log, (command,), detail=result.infra_error
         )
     if _build_failure(result) is None:
         return None
     reason = axes.probe_failure_reason(plan.cell, dict(spec.env), _read_log(log))
-    return BuildResult("unsupported", result.seconds, log, (command,), detail=reason)
+    return BuildResult(Outcome.UNSUPPORTED.value, result.seconds, log, (command,), detail=reason)
 
 
 def _read_log(log: Path) -> str:
@@ -215,7 +214,7 @@ def _with_experiments(toolchain: Toolchain, plan: CellPlan, built: BuildResult) 
         version = goenv.binary_runtime_version(toolchain, first)
     except GxmError as exc:
         return BuildResult(
-            "infra-error",
+            Outcome.INFRA_ERROR.value,
             built.seconds,
             built.log,
             built.commands,
