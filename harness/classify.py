@@ -147,7 +147,8 @@ def _race_signature(lines: list[str], index: int) -> str:
 def _sanitizer_signature(lines: list[str], index: int, tool: str, kind: str) -> str:
     """`AddressSanitizer: heap-buffer-overflow (WRITE) in sdk_copy_name`: the kind of error, the
     access, and the first frame of the report's first stack that is not sanitizer or cgo code."""
-    access, frames = None, []
+    access: str | None = None
+    frames: list[str] = []
     for line in lines[index + 1 : index + 80]:
         if access is None and not frames:
             match = _SANITIZER_ACCESS.match(line)
