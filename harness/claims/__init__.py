@@ -212,8 +212,8 @@ def record_go_api_checks(
     cache = cache or goenv.cache_dir()
     rules = [c.rule for c in claims if isinstance(c.rule, GoApiRule)]
     questions = sorted({(r.package, s) for r in rules for s in (r.symbol, r.control)})
-    cells = [doc.get("cell", {}) for doc in load_run(run_dir).cells]
-    versions = sorted({str(c["go_resolved"]) for c in cells if c.get("go_resolved")})
+    results = load_run(run_dir).results
+    versions = sorted({str(r.cell.go_resolved) for r in results if r.cell.go_resolved})
     checks = [
         _go_doc(cache, go, package, symbol) for go in versions for package, symbol in questions
     ]
