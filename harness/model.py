@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_EXPERIMENT_NAME = "default"
 
@@ -44,6 +46,16 @@ AXIS_NAMES = ("godebug", "buildmode", "cgo")
 BUILD_MODES = ("race", "asan", "msan")
 CGO_OFF = "off"
 NO_CGO_ID = "nocgo"
+
+
+def has_extra_axes(cell_section: Mapping[str, Any]) -> bool:
+    """Whether a stored cell document's `cell` section has a GODEBUG, build-mode or cgo axis
+    (documents written before those axes have none of the keys)."""
+    return bool(
+        cell_section.get("godebug")
+        or cell_section.get("buildmode")
+        or cell_section.get("cgo") == CGO_OFF
+    )
 
 
 def godebug_id(godebug: str) -> str:

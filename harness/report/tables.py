@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import stats
 from harness.masking import mask_secrets
-from harness.model import FIXTURE_KINDS, Outcome
+from harness.model import FIXTURE_KINDS, Outcome, has_extra_axes
 from harness.store import RunData, natural_key
 
 UNEXPECTED_MARK = "!"
@@ -70,7 +70,7 @@ AXES_BASELINE_NOTE = (
 
 def has_axis_cells(data: RunData) -> bool:
     """Whether some cell of the run has a GODEBUG, build mode or cgo axis (newer runs only)."""
-    return any(cell.get("cell", {}).get("baseline") for cell in data.cells)
+    return any(has_extra_axes(cell.get("cell", {})) for cell in data.cells)
 
 
 def fixture_names(data: RunData, kind: str | None = None) -> list[str]:

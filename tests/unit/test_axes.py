@@ -312,3 +312,13 @@ def test_axis_cells_name_their_baseline_in_reports(tmp_path: Path) -> None:
     assert "compared with the same Go and experiment with those at their default" in text
     bench = render(run_dir, "benchstat")
     assert "buildmode: race" in bench and "buildmode: default" in bench
+
+
+def test_claims_about_experiments_leave_sanitizer_godebug_and_cgo_off_cells_out() -> None:
+    from harness.claims.runs import CellFilter
+
+    default = CellFilter(experiment="default")
+    assert default.matches({"go": "1.26", "goexperiment": ""})
+    for axis in ({"buildmode": "race"}, {"godebug": "clobberfree=1"}, {"cgo": "off"}):
+        assert not default.matches({"go": "1.26", "goexperiment": "", **axis}), axis
+    assert default.matches({"go": "1.26", "goexperiment": "", "godebug": "", "cgo": "on"})
