@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.model import Cell, Toolchain
+from harness.model import BUILD_MODES, CGO_OFF, Cell, Toolchain
+from harness.yamlsrc import describe, suggest
 
 # Where a Go distribution declares the GODEBUG keys it knows: the runtime's own table and the
 # table of the settings read through internal/godebug (Go 1.21+).
@@ -21,6 +22,7 @@ _GODEBUG_TABLES = (
     ("src/runtime/runtime1.go", re.compile(r'\{name:\s*"(?P<key>[a-z0-9]+)"')),
     ("src/internal/godebugs/table.go", re.compile(r'\bName:\s*"(?P<key>[a-z0-9]+)"')),
 )
+GODEBUG_VALUE = re.compile(r"^[a-z0-9]+=[a-z0-9]+(,[a-z0-9]+=[a-z0-9]+)*$")
 CGO_ONLY_TEXT = "build constraints exclude all Go files"
 PROBE_SOURCE = (
     'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("gxm build-mode probe") }\n'
@@ -34,6 +36,31 @@ class RunGodebug:
 
     value: str
     overridden: tuple[str, ...] = ()  # matrix settings the axis replaced (`gctrace=1`)
+
+
+def parse_axis_value(name: str, value: object) -> str:
+    """A `godebug`, `buildmode` or `cgo` value as a matrix writes it → its canonical form ("" at
+    the default; `off` for cgo off). ValueError saying what is allowed."""
+    if name == "cgo":
+        if value is True or value in ("on", "default", ""):  # YAML reads a bare `on` as true
+            return ""
+        if value is False or value == "off":
+            return CGO_OFF
+        raise ValueError(f"cgo is on or off, got {describe(value)}")
+    if value in ("", "default"):
+        return ""
+    if name == "godebug":
+        if isinstance(value, str) and GODEBUG_VALUE.match(value):
+            return value
+        example = '"clobberfree=1,efence=1"'
+        raise ValueError(
+            f'godebug is "" (default) or settings like {example}, got {describe(value)}'
+        )
+    if isinstance(value, str) and value in BUILD_MODES:
+        return value
+    hint = suggest(value, BUILD_MODES) if isinstance(value, str) else ""
+    modes = ", ".join(BUILD_MODES)
+    raise ValueError(f'buildmode is "" (default), {modes}; got {describe(value)}{hint}')
 
 
 def parse_godebug(value: str) -> dict[str, str]:

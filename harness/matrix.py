@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.axes import parse_axis_value
 from harness.errors import MatrixError
 from harness.fixtures import (
     FIXTURE_NAME,
@@ -28,7 +29,6 @@ from harness.fixtures import (
     select_fixtures,
 )
 from harness.model import (
-    BUILD_MODES,
     CGO_OFF,
     Cell,
     CellPlan,
@@ -70,13 +70,11 @@ log = logging.getLogger("gxm.matrix")
 SCHEMA = 1
 BACKENDS = ("auto", "local", "docker")
 AXES = ("go", "goexperiment", "godebug", "buildmode", "cgo")
-EXTRA_AXES = AXES[2:]  # at their default ("", "", on) unless the matrix lists them
 PROFILE_KEYS = ("backend", *AXES, "fixtures", "include", "exclude", "defaults")
 MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
 EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
-GODEBUG_VALUE = re.compile(r"^[a-z0-9]+=[a-z0-9]+(,[a-z0-9]+=[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -241,8 +239,8 @@ def _plan(
         raise owner["backend"].error("backend", message, True)
     if "go" not in owner["go"]:
         raise overlay.error(None, f'{where} has no `go` axis: add e.g. go: ["1.22", "1.26"]')
-    axes = {"go": _go_axis(owner["go"]), "goexperiment": _experiment_axis(owner["goexperiment"])}
-    axes.update({key: _extra_axis(owner[key], key) for key in EXTRA_AXES})
+    axes = {"go": _go_axis(owner["go"])}
+    axes.update({key: _value_axis(owner[key], key) for key in AXES[1:]})
     selection = tuple(catalogue)
     if "fixtures" in owner["fixtures"]:
         selection = select_fixtures(owner["fixtures"], "fixtures", catalogue, groups)
@@ -281,61 +279,24 @@ def _go_axis(owner: YMap) -> list[str]:
     return _unique(_go_version(seq[i], seq.raw(i), _at_item(seq, i)) for i in range(len(seq)))
 
 
-def _experiment_axis(owner: YMap) -> list[str]:
-    if "goexperiment" not in owner:
-        return [""]
-    seq = _axis_seq(owner, "goexperiment")
-    if not seq:
-        raise owner.error("goexperiment", 'the goexperiment axis is empty: use [""] for default')
-    return _unique(_experiment(seq[i], _at_item(seq, i)) for i in range(len(seq)))
-
-
-def _extra_axis(owner: YMap, key: str) -> list[str]:
-    """`godebug`, `buildmode` or `cgo` as a list of canonical values; [default] when absent."""
+def _value_axis(owner: YMap, key: str) -> list[str]:
+    """An axis besides `go` as canonical values ("" = default); [""] when the matrix omits it."""
     if key not in owner:
         return [""]
     seq = _axis_seq(owner, key)
     if not seq:
-        raise owner.error(key, f'the {key} axis is empty: leave it out, or use [""] for default')
-    return _unique(_AXIS_PARSERS[key](seq[i], _at_item(seq, i)) for i in range(len(seq)))
+        raise owner.error(key, f'the {key} axis is empty: use [""] for default')
+    return _unique(_axis_value(key, seq[i], _at_item(seq, i)) for i in range(len(seq)))
 
 
-def _godebug(value: object, error: Located) -> str:
-    """A GODEBUG value: "" (or `default`) for none, else `key=value` settings, comma-separated."""
-    if value in ("", "default"):
-        return ""
-    if not isinstance(value, str) or not GODEBUG_VALUE.match(value):
-        got = describe(value)
-        raise error(f'godebug is "" (default) or settings like "clobberfree=1,efence=1", got {got}')
-    return value
-
-
-def _buildmode(value: object, error: Located) -> str:
-    """A build mode: "" (or `default`) for a plain build, else race | asan | msan."""
-    if value in ("", "default"):
-        return ""
-    if value not in BUILD_MODES:
-        hint = suggest(value, BUILD_MODES) if isinstance(value, str) else ""
-        raise error(
-            f'buildmode is "" (default), {", ".join(BUILD_MODES)}; got {describe(value)}{hint}'
-        )
-    return str(value)
-
-
-def _cgo(value: object, error: Located) -> str:
-    """cgo on (YAML reads `on` as true) → "", off → "off"."""
-    if value is True or value in ("on", "default", ""):
-        return ""
-    if value is False or value == "off":
-        return CGO_OFF
-    raise error(f"cgo is on or off, got {describe(value)}")
-
-
-_AXIS_PARSERS: dict[str, Callable[[object, Located], str]] = {
-    "godebug": _godebug,
-    "buildmode": _buildmode,
-    "cgo": _cgo,
-}
+def _axis_value(key: str, value: object, error: Located) -> str:
+    """One value of `goexperiment`, `godebug`, `buildmode` or `cgo` in its canonical form."""
+    if key == "goexperiment":
+        return _experiment(value, error)
+    try:
+        return parse_axis_value(key, value)
+    except ValueError as exc:
+        raise error(str(exc)) from None
 
 
 def _axis_seq(owner: YMap, key: str) -> YSeq:
@@ -399,13 +360,9 @@ def _axis_values(entry: YMap, allowed: Sequence[str], where: str) -> dict[str, A
     values: dict[str, Any] = {}
     if "go" in entry:
         values["go"] = _go_version(entry["go"], entry.raw("go"), _at_value(entry, "go"))
-    if "goexperiment" in entry:
-        values["goexperiment"] = _experiment(
-            entry["goexperiment"], _at_value(entry, "goexperiment")
-        )
-    for key in EXTRA_AXES:
+    for key in AXES[1:]:
         if key in entry:
-            values[key] = _AXIS_PARSERS[key](entry[key], _at_value(entry, key))
+            values[key] = _axis_value(key, entry[key], _at_value(entry, key))
     return values
 
 
