@@ -139,6 +139,7 @@ def test_cgo_off_runs_the_pure_go_fallback_and_marks_cgo_only_unsupported(tmp_pa
         go: ["1.26"]
         cgo: [on, off]
         godebug: ["", "nosuchsetting=1"]
+        include: [{{go: "1.26", buildmode: race, cgo: off}}]
         fixtures: [sdk]
         defaults: {{repeats: 1, duration: 300ms}}
         external:
@@ -160,6 +161,9 @@ def test_cgo_off_runs_the_pure_go_fallback_and_marks_cgo_only_unsupported(tmp_pa
     assert "needs cgo (CGO_ENABLED=0): " in cgo_only["reason"]
     assert "build constraints exclude all Go files" in cgo_only["reason"]
     assert "CGO_ENABLED=0" in cell_doc(run_dir, off)["build"]["commands"][0]
+    race = cell_doc(run_dir, "go1.26-default-race-nocgo")["build"]
+    assert race["status"] == "unsupported"
+    assert race["detail"].startswith("race is not supported here: go: -race requires cgo")
     unknown = cell_doc(run_dir, "go1.26-default-nosuchsetting_1")["build"]
     assert unknown["status"] == "unsupported"
     assert unknown["detail"].startswith("go1.26.")
