@@ -52,6 +52,11 @@ class RunRecord:
     log: str | None = None
     command: str | None = None
     warmup: bool = False
+    # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
+    # first), the text file beside the logs, and the tool that read a core (None: no core read).
+    c_frames: tuple[Mapping[str, Any], ...] = ()
+    c_backtrace: str | None = None
+    c_backtrace_tool: str | None = None
 
     @property
     def is_infra_error(self) -> bool:
@@ -77,6 +82,10 @@ class RunRecord:
         }
         if self.warmup:
             doc["warmup"] = True
+        if self.c_backtrace:
+            doc["c_frames"] = [dict(frame) for frame in self.c_frames]
+            doc["c_backtrace"] = self.c_backtrace
+            doc["c_backtrace_tool"] = self.c_backtrace_tool
         return doc
 
     @classmethod
@@ -98,6 +107,9 @@ class RunRecord:
             log=doc.get("log"),
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
+            c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
+            c_backtrace=doc.get("c_backtrace"),
+            c_backtrace_tool=doc.get("c_backtrace_tool"),
         )
 
 
