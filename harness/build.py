@@ -84,8 +84,7 @@ def build_cell(
             experiment_status="unsupported",
             detail=f"go{toolchain.version} does not know GOEXPERIMENT={plan.cell.goexperiment}",
         )
-    log_dir = ctx.paths.run_dir / "logs" / cell_id
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = ctx.store.log_dir(cell_id)
     modules: dict[Path, list[Fixture]] = {}
     for fixture in fixtures:
         modules.setdefault(fixture.module_dir, []).append(fixture)

@@ -1,13 +1,12 @@
 """`gxm` command line: parses arguments, calls the stages, maps errors to exit codes.
 
 This is the only place that catches `GxmError`, prints its one-line message and exits with its
-code (DESIGN "CLI"). `--debug` shows the traceback instead.
+code (docs/contracts.md, "Exit codes"). `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
+from harness.render import FORMATS, TABLE_FORMATS
 
 EPILOG = (
     "Exit codes: 0 all outcomes as expected, 1 some outcome unexpected, 2 usage or input "
@@ -46,6 +46,7 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cells",
+        dest="cell_patterns",
         action="append",
         default=[],
         metavar="PATTERN",
@@ -196,17 +197,15 @@ def _add_results_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
-REPORT_FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
-TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
-
-
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """report, compare, trend, publish: commands that read finished runs."""
     p_report = sub.add_parser("report", help="render the tables of a finished run", epilog=EPILOG)
     p_report.add_argument("run", metavar="RUN", help="run id, run directory, or `latest`")
-    p_report.add_argument("--format", choices=REPORT_FORMATS, default="txt")
+    p_report.add_argument("--format", choices=FORMATS, default="txt")
     p_report.add_argument(
-        "--claims", action="store_true", help="add the claims section (needs harness/claims.py)"
+        "--claims",
+        action="store_true",
+        help="add the claims section (go_fixtures/claims.yaml judged on this run)",
     )
     p_report.add_argument(
         "--write",
@@ -258,7 +257,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     """SIGTERM (a CI job cancelled, `timeout`, `kill`) takes the Ctrl-C path: children killed,
-    work dir removed, run.json marked interrupted."""
+    work dir removed, the run record marked interrupted."""
     raise KeyboardInterrupt
 
 
@@ -303,8 +302,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"gxm: {exc}", file=sys.stderr)
         return EXIT_INFRA
-
-
-def print_json(obj: object) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")

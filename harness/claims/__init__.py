@@ -24,23 +24,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 import harness
 from harness import goenv
+from harness.atomic import write_json_atomic
 from harness.claims import spec
 from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
 from harness.model import Toolchain
-from harness.store import load_run, utc_timestamp, write_json_atomic
+from harness.render import TABLE_FORMATS, render_table
+from harness.store import RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
 
-GO_API_FILE = Path("claims") / "go_api.json"
+GO_API_FILE = "go_api.json"
 GO_API_SCHEMA = "gxm.claims.go-api/1"
 GO_DOC_TIMEOUT_S = 120.0
-FORMATS = ("txt", "md", "mediawiki", "html", "json")
+FORMATS = (*TABLE_FORMATS, "json")
 _WRAP = {"claim": 34, "evidence": 72}
 
 
@@ -141,9 +141,8 @@ def format_verdicts(verdicts: Sequence[ClaimVerdict], fmt: str) -> str:
     rows = [
         [v.claim.id, _claim_text(v.claim, fmt), v.verdict, _evidence_text(v, fmt)] for v in verdicts
     ]
-    tablefmt = {"txt": "grid", "md": "pipe", "mediawiki": "mediawiki", "html": "unsafehtml"}[fmt]
     headers = ["#", "claim", "verdict", "evidence"]
-    table = tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+    table = render_table(headers, rows, fmt, preformatted=True)
     summary = summary_line(verdicts)
     if fmt == "html":
         summary = f"<p>{html.escape(summary)}</p>"
@@ -187,7 +186,7 @@ def _nbsp_indent(line: str) -> str:
 
 def read_go_api_checks(run_dir: Path) -> tuple[dict[str, Any], ...] | None:
     """The recorded `go doc` answers of a run, or None when none were recorded (or unreadable)."""
-    path = Path(run_dir) / GO_API_FILE
+    path = RunStore(Path(run_dir)).claims_path(GO_API_FILE)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -228,7 +227,7 @@ def record_go_api_checks(
     ]
     if not any("exists" in check for check in checks):
         return None
-    path = run_dir / GO_API_FILE
+    path = RunStore(run_dir).claims_path(GO_API_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
     recorded = utc_timestamp(datetime.now(timezone.utc))
     write_json_atomic(path, {"schema": GO_API_SCHEMA, "recorded": recorded, "checks": checks})

@@ -1,7 +1,7 @@
 """The GC pause table and everything about bench numbers: formatting with units, changes against
 the baseline cell (Mann–Whitney U), significant changes, and warnings about numbers not to trust.
 
-Rows are lists of plain strings; rendering them is `report.py`'s job.
+Rows are lists of plain strings; rendering them is `harness.render`'s job.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import stats
+from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
 from harness.report import pauses, tables
-from harness.store import RunData, write_bytes_atomic, write_text_atomic
+from harness.store import RunData
 
 if TYPE_CHECKING:
     from harness.report import history

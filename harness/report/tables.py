@@ -2,9 +2,8 @@
 Wilson intervals and Fisher's test against the baseline, unexpected verdicts, the run header and
 the cells. (Bench numbers are `pauses.py`'s.)
 
-Rendering (tabulate, per format) is `report.py`'s job; this module decides what each cell says.
-The baseline of a cell is the same Go (and other axes) with the default experiment (DESIGN
-"Statistics").
+Rendering (per format) is `harness.render`'s job; this module decides what each cell says.
+The baseline of a cell is the same Go (and other axes) with the default experiment.
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness import stats
+from harness.masking import mask_secrets
 from harness.model import FIXTURE_KINDS, Outcome
-from harness.store import RunData, mask_secrets, natural_key
+from harness.store import RunData, natural_key
 
 UNEXPECTED_MARK = "!"
 MISSING = "-"

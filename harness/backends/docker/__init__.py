@@ -1,4 +1,4 @@
-"""The docker backend (DESIGN "Backends: docker"): every build and fixture run in its own container.
+"""The docker backend: every build and fixture run in its own container.
 
 An ExecSpec names host paths. The container sees each of `spec.mounts` at the same path (read-only
 or writable as given), the toolchain image's GOROOT in place of the host one (argv and env are
@@ -39,8 +39,8 @@ from harness.backends.docker.containers import (
 from harness.backends.docker.leftovers import Leftover, clean, doctor_report, leftovers
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
+from harness.goenv import cache_dir
 from harness.model import DockerSettings, ExecResult, ExecSpec, Toolchain
-from harness.toolchains import cache_dir
 
 __all__ = [
     "DockerBackend", "Leftover", "clean", "container_config", "container_name", "doctor_report",
@@ -73,7 +73,7 @@ def unavailable_reason(settings: DockerSettings | None = None) -> str | None:
         return "the docker Python package (docker-py) is missing: `pip install docker`"
     settings = settings or DockerSettings()
     try:
-        client = images.connect(timeout_s=10.0)
+        client = images.connect(timeout_s=10)
     except Exception as exc:  # docker-py wraps every connection failure differently
         return images.engine_problem(exc)
     try:
