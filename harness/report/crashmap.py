@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report import tables
-from harness.report.plots import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
+from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
 from harness.store import RunData
 
 _SHORT = {"unsupported": "unsupp.", "build-error": "build\nerror"}

@@ -20,17 +20,13 @@ from typing import TYPE_CHECKING, Any
 from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
-from harness.report import pauses, tables
+from harness.report import crashmap, pauses, tables
+from harness.report.figstyle import BASELINE_COLOUR, DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
 from harness.store import RunData
 
 if TYPE_CHECKING:
     from harness.report import history
 
-WIDTH_IN = 8.8
-DPI = 100
-FONT_SIZE = 10
-BASELINE_COLOUR = "#9e9e9e"
-NO_DATA_COLOUR = "#eeeeee"
 PAUSE_METRICS = (
     ("gc_pause_p50_ns", "p50 pause per run"),
     ("gc_pause_p99_ns", "p99 pause per run"),
@@ -49,8 +45,9 @@ def file_stem(name: str) -> str:
 def _figure(height_in: float, *, constrained: bool = True) -> Any:
     from matplotlib.figure import Figure
 
-    layout = "constrained" if constrained else None
-    return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout=layout)
+    if constrained:
+        return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
+    return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
 
 
 def save_png(fig: Any, path: Path) -> Path:
@@ -319,8 +316,6 @@ def write_plots(data: RunData, out_dir: Path) -> list[Path]:
     between cells, and pause plots for every bench fixture with pause metrics, written under
     `out_dir` (heatmaps or pause plots of an earlier write that this one does not make are
     removed); returns the paths, overview first."""
-    from harness.report import crashmap
-
     written = [save_png(crashmap.overview_figure(data), out_dir / OVERVIEW_NAME)]
     for fixture in tables.fixture_names(data):
         if crashmap.outcome_differs(data, fixture):

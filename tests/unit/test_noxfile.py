@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -9,6 +10,7 @@ from types import ModuleType, SimpleNamespace
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@functools.cache  # loading registers the sessions with nox; once is enough
 def _noxfile() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gxm_noxfile", ROOT / "noxfile.py")
     assert spec and spec.loader
