@@ -122,6 +122,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-q", "-rs", *(session.posargs or ["tests"]))
 
 
+@nox.session(default=False)
+def perf(session: nox.Session) -> None:
+    """gxm against a hand-written build-and-run loop, both backends, interleaved pairs
+    (`-- --pairs 6 --backend local` etc. pass through; see benchmarks/overhead.py)."""
+    _install(session)
+    session.run("python", "benchmarks/overhead.py", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check, mypy --strict on the package, and the import-cycle check."""
