@@ -52,6 +52,7 @@ class RunRecord:
     log: str | None = None
     command: str | None = None
     warmup: bool = False
+    gc_pause_histogram: Mapping[str, Any] | None = None  # optional: the run's pauses, pooled
 
     @property
     def is_infra_error(self) -> bool:
@@ -77,6 +78,8 @@ class RunRecord:
         }
         if self.warmup:
             doc["warmup"] = True
+        if self.gc_pause_histogram is not None:
+            doc["gc_pause_histogram"] = dict(self.gc_pause_histogram)
         return doc
 
     @classmethod
@@ -98,6 +101,7 @@ class RunRecord:
             log=doc.get("log"),
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
+            gc_pause_histogram=doc.get("gc_pause_histogram"),
         )
 
 

@@ -81,3 +81,32 @@ func (h histogram) bucketValue(i int) float64 {
 	}
 	return 0
 }
+
+// sparseHistogram is the JSON form of a pause histogram in a result file: only the non-empty
+// buckets, each as its [lower, upper) bounds in nanoseconds (null for an infinite bound) and its
+// count. Histograms of one binary share their buckets, so the harness can add them up run by run.
+type sparseHistogram struct {
+	BoundsNs [][2]*int64 `json:"bounds_ns"`
+	Counts   []uint64    `json:"counts"`
+}
+
+// sparse returns the non-empty buckets of h.
+func (h histogram) sparse() sparseHistogram {
+	out := sparseHistogram{BoundsNs: [][2]*int64{}, Counts: []uint64{}}
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		out.BoundsNs = append(out.BoundsNs, [2]*int64{boundNs(h.buckets[i]), boundNs(h.buckets[i+1])})
+		out.Counts = append(out.Counts, c)
+	}
+	return out
+}
+
+func boundNs(seconds float64) *int64 {
+	if math.IsInf(seconds, 0) {
+		return nil
+	}
+	ns := secondsToNs(seconds)
+	return &ns
+}
