@@ -200,6 +200,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[float, float]]:
         else:
             h = timed(lambda: loop(loop_work))  # noqa: B023
             g = timed(lambda: gxm(args, gxm_out))  # noqa: B023
+        if not (tmp / f"gxm-{n}").is_dir() or not any((tmp / f"gxm-{n}").glob("*/report.txt")):
+            sys.exit(f"pair {n + 1}: gxm run wrote no report; is the checkout being edited?")
         pairs.append((g, h))
         load = os.getloadavg()[0]
         print(f"pair {n + 1}: gxm {g:.1f} s, loop {h:.1f} s, ratio {g / h:.2f}  (load {load:.1f})",
