@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import pausepool, stats
+from harness.model import Outcome
 from harness.report.tables import (
     MISSING,
     baseline_id,
@@ -118,7 +119,7 @@ def _pause_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str]:
             text = f"{text} {change.delta_text}"
         cells.append(text)
     p99 = metrics.get("gc_pause_p99_ns")
-    n = p99["n"] if p99 else summary.get("outcomes", {}).get("pass", 0)
+    n = p99["n"] if p99 else summary.get("outcomes", {}).get(Outcome.PASS.value, 0)
     cell = doc["cell"]
     return [name, str(cell["go"]), experiment_of(str(cell["id"])), *cells, str(n)]
 
@@ -200,7 +201,7 @@ def _cell_histograms(doc: Mapping[str, Any] | None, fixture: str) -> list[pausep
     """Pause histograms of the fixture's passing measured runs in that cell."""
     entry = (doc or {}).get("fixtures", {}).get(fixture)
     runs = stats.measured_runs(entry.get("runs", [])) if entry else []
-    return pausepool.run_histograms(r for r in runs if r.get("outcome") == "pass")
+    return pausepool.run_histograms(r for r in runs if r.get("outcome") == Outcome.PASS.value)
 
 
 def _pooled_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str] | None:

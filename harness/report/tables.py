@@ -96,16 +96,16 @@ def _outcomes_text(summary: Mapping[str, Any], build_status: str) -> str:
     n = sum(counts.values())
     if n == 0:
         return build_status if build_status != "ok" else "no runs"
-    if set(counts) == {"unsupported"}:
-        return "unsupported"
+    if set(counts) == {Outcome.UNSUPPORTED.value}:
+        return Outcome.UNSUPPORTED.value
     failures = sorted(
-        (o for o in counts if o != "pass"), key=lambda o: (-counts[o], outcome_rank(o))
+        (o for o in counts if o != Outcome.PASS.value), key=lambda o: (-counts[o], outcome_rank(o))
     )
     if not failures:
         return f"pass {n}/{n}"
     parts = []
     for outcome in failures:
-        tag = signature_tag(summary.get("top_signature")) if outcome == "crash" else ""
+        tag = signature_tag(summary.get("top_signature")) if outcome == Outcome.CRASH.value else ""
         parts.append(f"{outcome} {counts[outcome]}/{n} {tag}".rstrip())
     return ", ".join(parts)
 
