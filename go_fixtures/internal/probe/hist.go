@@ -9,8 +9,8 @@ import (
 // recorded between Start and Finish only.
 //
 // Quantiles are reported as the UPPER bound of the bucket that holds the requested rank, so a
-// reported pause is never shorter than the real one (the runtime's time buckets are narrow:
-// about 1/16 of a power of two, so the overestimate is small). A bucket whose upper bound is +Inf
+// reported pause is never shorter than the real one (the runtime's time buckets are a quarter of
+// a power of two wide, so the overestimate is at most 25%). A bucket whose upper bound is +Inf
 // has no finite upper bound; it is reported as its finite lower bound instead. A bucket with no
 // finite bound at all reports 0.
 type histogram struct {
