@@ -144,7 +144,7 @@ def perf(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and format check, mypy --strict on the package, and the import-cycle check."""
     _install(session, "lint")
-    session.run("ruff", "check", "harness", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")
+    session.run("ruff", "check", "harness", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "harness", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "--strict", "harness")
     session.run("pytest", "-q", "tests/unit/test_imports.py")
