@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import pausepool
 from harness.model import Classified, ExecResult, Outcome
 
 FIXTURE_SCHEMA = "gxm.fixture/1"
@@ -321,6 +322,7 @@ class FixtureReport:
     metrics: dict[str, int | float] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    pause_histogram: dict[str, Any] | None = None  # gc_pause_histogram, checked, as written
 
     @property
     def ok(self) -> bool:
@@ -370,7 +372,13 @@ def _report_from_document(path: Path, document: object) -> FixtureReport:
     bad = sorted(name for name, value in metrics.items() if not _is_metric_value(value))
     if bad:
         return FixtureReport("malformed", error=f"{path}: metrics not finite numbers: {bad}")
-    return FixtureReport("ok", version, dict(metrics), dict(checks))
+    histogram = document.get(pausepool.RECORD_KEY)
+    if histogram is not None:
+        try:
+            histogram = pausepool.PauseHistogram.from_json(histogram).to_json()
+        except ValueError as exc:
+            return FixtureReport("malformed", error=f"{path}: {exc}")
+    return FixtureReport("ok", version, dict(metrics), dict(checks), pause_histogram=histogram)
 
 
 def read_fixture_result(path: Path) -> FixtureReport:

@@ -191,6 +191,7 @@ def execute_fixture_run(
         load_avg=tuple(load_avg),
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),
+        gc_pause_histogram=report.pause_histogram if report.status == "ok" else None,
         **native,
     )
 

@@ -52,6 +52,7 @@ class RunRecord:
     log: str | None = None
     command: str | None = None
     warmup: bool = False
+    gc_pause_histogram: Mapping[str, Any] | None = None  # optional: the run's pauses, pooled
     # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
     # first), the text file beside the logs, and the tool that read a core (None: no core read).
     c_frames: tuple[Mapping[str, Any], ...] = ()
@@ -82,6 +83,8 @@ class RunRecord:
         }
         if self.warmup:
             doc["warmup"] = True
+        if self.gc_pause_histogram is not None:
+            doc["gc_pause_histogram"] = dict(self.gc_pause_histogram)
         if self.c_backtrace:
             doc["c_frames"] = [dict(frame) for frame in self.c_frames]
             doc["c_backtrace"] = self.c_backtrace
@@ -107,6 +110,7 @@ class RunRecord:
             log=doc.get("log"),
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
+            gc_pause_histogram=doc.get("gc_pause_histogram"),
             c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
             c_backtrace=doc.get("c_backtrace"),
             c_backtrace_tool=doc.get("c_backtrace_tool"),
