@@ -41,7 +41,7 @@ from harness.claims.runs import (
     outcome_counts,
     pct,
 )
-from harness.model import Outcome, experiment_id, go_version_key
+from harness.model import Outcome, experiment_id, go_version_key, has_extra_axes
 from harness.stats import metric_samples, p_text, top_signature
 from harness.store import RunData
 from harness.store.records import CellResult
@@ -326,6 +326,8 @@ class FirstVersionRule:
         cell_ids = []
         for doc in measured.run.results:
             cell = doc.cell
+            if has_extra_axes(cell.axes):
+                continue
             if experiment_id(cell.goexperiment) != self.experiment:
                 continue
             version = cell.go_resolved or cell.go

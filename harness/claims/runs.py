@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.model import experiment_id, go_version_key
+from harness.model import experiment_id, go_version_key, has_extra_axes
 from harness.stats import FAILURE_OUTCOMES, NOT_A_TRIAL, median, wilson_ci95
 from harness.store import RunData
 from harness.store.records import CellInfo, RunRecord
@@ -34,6 +34,10 @@ class CellFilter:
     without_experiment: str | None = None
 
     def matches(self, cell: CellInfo) -> bool:
+        if has_extra_axes(
+            cell.axes
+        ):  # a sanitizer, GODEBUG or cgo-off cell is not experiment evidence
+            return False
         goexperiment = cell.goexperiment
         requested = [e for e in goexperiment.split(",") if e]
         if self.experiment is not None and experiment_id(goexperiment) != self.experiment:

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness import stats
 from harness.masking import mask_secrets
-from harness.model import Outcome
+from harness.model import Outcome, experiment_id
 from harness.report import pauses, tables
 from harness.store import RunData, natural_key
 from harness.store.records import CellResult, FixtureResult, RunRecord
@@ -143,10 +143,15 @@ def benchstat(data: RunData) -> str:
     if cpus:
         lines.append(f"cpu-count: {cpus}")
     lines += [unit_line(m) for m in metrics]
+    with_axes = tables.has_axis_cells(data)
     for fixture, doc, runs in samples:
         env = _config_env(doc)
         lines += ["", f"goversion: go{doc.cell.go_resolved or doc.cell.go}"]
-        lines.append(f"goexperiment: {tables.experiment_of(doc.id)}")
+        if with_axes:  # benchstat keys stay set until changed: every block names every axis
+            lines.append(f"goexperiment: {experiment_id(doc.cell.goexperiment)}")
+            lines += [f"{key}: {doc.cell.axes.get(key) or default}" for key, default in _AXIS_KEYS]
+        else:
+            lines.append(f"goexperiment: {tables.experiment_of(doc.id)}")
         lines.append(f"fixture: {fixture}")
         lines += [f"{k}: {env.get(k, '')}".rstrip() for k in env_keys]
         for run in runs:
@@ -155,6 +160,9 @@ def benchstat(data: RunData) -> str:
                 if line:
                     lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+_AXIS_KEYS = (("godebug", "default"), ("buildmode", "default"), ("cgo", "on"))
 
 
 # --- JUnit --------------------------------------------------------------------------------------
@@ -247,8 +255,10 @@ def _suite(data: RunData, doc: CellResult) -> ET.Element:
         "goexperiment": cell.goexperiment,
         "backend": cell.backend,
     }
+    extra = ("godebug", "buildmode", "cgo", "baseline") if "baseline" in cell.axes else ()
+    values |= {key: cell.axes.get(key) for key in extra}
     for key, value in values.items():
-        ET.SubElement(props, "property", name=key, value=value or "")
+        ET.SubElement(props, "property", name=key, value=str(value or ""))
     suite.extend(cases)
     return suite
 

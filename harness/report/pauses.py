@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness import stats
+from harness import pausepool, stats
 from harness.model import Outcome
 from harness.report.tables import (
     MISSING,
@@ -185,3 +185,42 @@ def bench_samples(data: RunData) -> list[tuple[str, CellResult, Sequence[RunReco
         (name, doc, stats.measured_runs(doc.fixtures[name].runs))
         for name, doc in _bench_cells(data)
     ]
+
+
+# --- pauses pooled over runs --------------------------------------------------------------------
+
+POOLED_HEADERS = ["fixture", "go", "experiment", "runs", "pauses", "p50", "p99", "max",
+                  "p99 vs baseline"]  # fmt: skip
+POOLED_ALIGN = ["left"] * 3 + ["right"] * 6
+TOO_FEW_PAUSES = "too few pauses"
+
+
+def _cell_histograms(doc: CellResult | None, fixture: str) -> list[pausepool.PauseHistogram]:
+    """Pause histograms of the fixture's passing measured runs in that cell."""
+    entry = fixture_of(doc, fixture)
+    runs = stats.measured_runs(entry.runs) if entry else []
+    return pausepool.run_histograms(r for r in runs if r.outcome is Outcome.PASS)
+
+
+def _pooled_row(data: RunData, name: str, doc: CellResult) -> list[str] | None:
+    hists = _cell_histograms(doc, name)
+    if not hists:
+        return None
+    pooled = pausepool.pooled_pauses(hists)
+    base_doc = data.cell(baseline_id(doc.cell))
+    change = "-"
+    if base_doc is not None and base_doc is not doc:
+        base = _cell_histograms(base_doc, name)
+        change = pausepool.compare_p99(hists, base).text if base else "-"
+    p99 = TOO_FEW_PAUSES if pooled.too_few else format_ns(pooled.p99_ns)
+    return [name, doc.cell.go, experiment_of(doc.id), str(pooled.runs),
+            str(pooled.pauses), format_ns(pooled.p50_ns), p99, format_ns(pooled.max_ns),
+            change]  # fmt: skip
+
+
+def pooled_pause_table(data: RunData) -> list[list[str]]:
+    """Rows (bench fixture, cell) of the pauses of all passing runs pooled: their number, p50, p99
+    (`too few pauses` under pausepool.MIN_PAUSES_FOR_P99) and max, and the pooled p99 against the
+    baseline cell's (permutation test over runs). Runs without a pause histogram are left out."""
+    rows = [_pooled_row(data, name, doc) for name, doc in _bench_cells(data)]
+    return [row for row in rows if row is not None]
