@@ -180,9 +180,11 @@ def _testcase(data: RunData, doc: Mapping[str, Any], name: str) -> ET.Element:
         name=name,
         time=f"{sum(float(r.get('seconds') or 0) for r in runs):.3f}",
     )
-    text = tables.crash_cell_text(doc, name).removesuffix(" " + tables.UNEXPECTED_MARK)
+    text = tables.crash_cell_text(doc, name)
+    for mark in (tables.UNEXPECTED_MARK, tables.INCONCLUSIVE_MARK):
+        text = text.removesuffix(" " + mark)
     message = f"{text}, expected {'/'.join(entry.get('expected', [])) or '?'}"
-    if entry.get("verdict") == "unexpected":
+    if entry.get("verdict") in ("unexpected", "inconclusive"):
         infra = any(r.get("outcome") == "infra-error" for r in runs)
         infra = infra or entry.get("status") == "infra-error"
         kind = "error" if infra else "failure"

@@ -37,6 +37,7 @@ class CellState:
     build: BuildResult | None = None
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
+    unavailable: str = "toolchain unavailable"  # why there is no toolchain, when there is none
 
 
 def fixture_document(state: CellState, fixture: Fixture, backend_name: str) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None
         return Outcome.UNSUPPORTED.value, state.excluded[fixture.name]
     build = state.build
     if build is None:
-        return Outcome.INFRA_ERROR.value, "the cell was not built (toolchain unavailable)"
+        return Outcome.INFRA_ERROR.value, f"the cell was not built ({state.unavailable})"
     if build.status != "ok":
         return build.status, build.detail
     return "ran", None
@@ -96,7 +97,7 @@ def cell_document(
             "seconds": round(build.seconds, 3) if build else 0.0,
             "log": _relative_log(build),
             "commands": list(build.commands) if build else [],
-            "detail": build.detail if build else "toolchain unavailable",
+            "detail": build.detail if build else state.unavailable,
         },
         "fixtures": {
             name: fixture_document(state, fixtures[name], backend_name)
@@ -164,14 +165,20 @@ class Pipeline:
         versions = sorted({s.plan.cell.go for s in self.states.values()})
         with self.ctx.reporter.progress("toolchains", len(versions)) as advance:
             for spec in versions:
+                why = ""
                 try:
                     toolchain = toolchains.provision(spec, self.ctx.paths.cache)
+                    why = f"{self.backend.name} backend could not prepare go{toolchain.version}"
                     self.backend.prepare(toolchain)
                 except GxmError as exc:
                     self.ctx.reporter.info(f"go {spec}: {exc}")
-                    toolchain = None
+                    toolchain, why = None, f"{why or 'toolchain unavailable'}: {exc}"
                 for state in self.states.values():
-                    if state.plan.cell.go == spec and toolchain is not None:
+                    if state.plan.cell.go != spec:
+                        continue
+                    if toolchain is None:
+                        state.unavailable = why
+                    else:
                         state.toolchain, state.go_resolved = toolchain, toolchain.version
                 advance(f"go {spec} → {toolchain.version if toolchain else 'unavailable'}")
 

@@ -32,6 +32,7 @@ from harness.store import (
     write_text_atomic,
 )
 from harness.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
+    INCONCLUSIVE_MARK,
     UNEXPECTED_MARK,
     cell_header,
     crash_cell_text,
@@ -171,7 +172,8 @@ def _style(fmt: str) -> Style:
 # --- sections -----------------------------------------------------------------------------------
 
 CRASH_LEGEND = (
-    f"{UNEXPECTED_MARK} = unexpected (not what fixtures.yaml expects) · n/a = fixture not selected"
+    f"{UNEXPECTED_MARK} = unexpected (not what fixtures.yaml expects) · {INCONCLUSIVE_MARK} = not"
+    " known (an infrastructure error; `gxm run --resume` redoes it) · n/a = fixture not selected"
     " for this cell · not run = no result for this cell · SIG…/words = most common crash signature"
 )
 CRASH_RATE_LEGEND = (

@@ -22,6 +22,7 @@ from harness.model import ExecResult, ExecSpec, Fixture, Toolchain
 from harness.store import mask_secrets
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+STDERR_HEAD_BYTES = 64 * 1024
 STDERR_TAIL_BYTES = 256 * 1024
 
 
@@ -95,16 +96,28 @@ def reproduce_line(spec: ExecSpec) -> str:
     return shell_line(spec.argv, env, spec.cwd)
 
 
-def read_tail(path: Path, limit: int = STDERR_TAIL_BYTES) -> str:
-    """The last `limit` bytes of a log (crash output is at the end; a dump can be huge)."""
+def read_head_and_tail(
+    path: Path, head_bytes: int = STDERR_HEAD_BYTES, tail_bytes: int = STDERR_TAIL_BYTES
+) -> str:
+    """The first `head_bytes` and the last `tail_bytes` of a log, whole when it is no longer.
+
+    A crash's first line (`fatal error: …`) is at the top of its output and a goroutine dump can
+    follow it for megabytes; a fixture's own output can precede the crash for as long. The
+    signature search reads both ends; the cut is a line of its own so no line is glued to another.
+    """
     try:
         with path.open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode(errors="replace")
+            size = handle.seek(0, 2)
+            handle.seek(0)
+            if size <= head_bytes + tail_bytes:
+                return handle.read().decode(errors="replace")
+            head = handle.read(head_bytes)
+            handle.seek(size - tail_bytes)
+            tail = handle.read()
     except FileNotFoundError:
         return ""
+    cut = f"\n[gxm: {size - head_bytes - tail_bytes} bytes not read]\n"
+    return head.decode(errors="replace") + cut + tail.decode(errors="replace")
 
 
 def host_load_avg() -> list[float]:
@@ -130,7 +143,7 @@ def execute_fixture_run(
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
     load_avg = host_load_avg()
     result: ExecResult = backend.execute(spec, toolchain)
-    stderr = read_tail(spec.stderr_path)
+    stderr = read_head_and_tail(spec.stderr_path)
     classified = classify(result, stderr)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
     return {

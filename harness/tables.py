@@ -19,6 +19,7 @@ from harness.model import FIXTURE_KINDS, Outcome
 from harness.store import RunData, mask_secrets, natural_key
 
 UNEXPECTED_MARK = "!"
+INCONCLUSIVE_MARK = "?"  # an infra-error: not known, never blamed on the fixture
 MISSING = "-"
 _OUTCOME_ORDER = [o.value for o in Outcome]
 
@@ -122,7 +123,9 @@ def crash_cell_text(cell_doc: Mapping[str, Any] | None, fixture: str) -> str:
     if status == "ran":
         status = str(cell_doc.get("build", {}).get("status", "ok"))
     text = _outcomes_text(fixture_summary(entry), status)
-    return f"{text} {UNEXPECTED_MARK}" if entry.get("verdict") == "unexpected" else text
+    mark = {"unexpected": UNEXPECTED_MARK, "inconclusive": INCONCLUSIVE_MARK}
+    suffix = mark.get(str(entry.get("verdict")))
+    return f"{text} {suffix}" if suffix else text
 
 
 def crash_table(data: RunData, multiline_headers: bool) -> tuple[list[str], list[list[str]]]:
@@ -219,7 +222,12 @@ def header_lines(data: RunData) -> list[str]:
     resolved = sorted(
         {(str(c["cell"]["go"]), str(c["cell"].get("go_resolved"))) for c in data.cells}
     )
-    toolchains = ", ".join(f"{go} = go{full}" for go, full in resolved) or "none"
+    toolchains = (
+        ", ".join(
+            f"{go} = " + (f"go{full}" if full != "None" else "unavailable") for go, full in resolved
+        )
+        or "none"
+    )
     builds = Counter(str(c.get("build", {}).get("status", "?")) for c in data.cells)
     build_text = ", ".join(f"{s} {builds[s]}" for s in sorted(builds))
     missing = data.missing_cells()

@@ -7,6 +7,10 @@ from /dev/null and its output in the spec's files. Limits are enforced from here
   SIGKILLs the group above `memory_limit_bytes` (the `oom` outcome).
 `cpus` and `pids_limit` are not enforced on the host: nothing is applied that could break Go.
 
+A process that leaves its group (setsid, a double fork) still ends with its run: each process is
+held in a cgroup of its own where the host allows it, else gxm is their subreaper and kills every
+descendant it saw and every orphan reparented to it (harness.backends.containment).
+
 Every group started is tracked until it is reaped, so `__exit__`, or a KeyboardInterrupt arriving
 during `execute`, kills and reaps whatever is still running: Ctrl-C leaves no child behind.
 """
@@ -26,6 +30,8 @@ from typing import IO
 
 import psutil
 
+from harness.backends.container_config import run_id_of
+from harness.backends.containment import Containment, tree
 from harness.errors import InfraError
 from harness.model import ExecResult, ExecSpec, Toolchain
 
@@ -89,14 +95,34 @@ def _tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def _high_water_mark_bytes(pid: int) -> int:
+    """The kernel's peak RSS (VmHWM) of the live process `pid` since its exec, 0 if unknown.
+
+    Unlike wait4's ru_maxrss it never counts the gxm image the child was forked from."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 class LocalBackend:
     """Runs each ExecSpec as a host subprocess under its limits (see the module docstring)."""
 
     name = "local"
 
-    def __init__(self, *, poll_interval_s: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self, *, poll_interval_s: float = POLL_INTERVAL_S, containment: Containment | None = None
+    ) -> None:
         self.poll_interval_s = poll_interval_s
+        self.containment = containment or Containment()
         self._live: dict[int, subprocess.Popen[bytes]] = {}
+        # per live leader: its cgroup (or None), every tree member seen (pid → start time), and
+        # when it started (epoch seconds)
+        self._held: dict[int, tuple[Path | None, dict[int, float], float]] = {}
         self._lock = threading.Lock()
         self._reap_lock = threading.Lock()
 
@@ -154,6 +180,7 @@ class LocalBackend:
             if Path(spec.stderr_path) != Path(spec.stdout_path):
                 stderr = files.enter_context(open(spec.stderr_path, "wb"))
             with self._lock:  # so kill_all never misses a process that is being started
+                started_at = time.time()
                 proc = subprocess.Popen(
                     list(spec.argv),
                     env=dict(spec.env),
@@ -164,6 +191,8 @@ class LocalBackend:
                     start_new_session=True,
                 )
                 self._live[proc.pid] = proc
+                cgroup = self.containment.attach(proc.pid, run_id_of(spec.label))
+                self._held[proc.pid] = (cgroup, tree(proc.pid), started_at)
         log.debug("started pid %d: %s", proc.pid, " ".join(spec.argv))
         return proc
 
@@ -178,8 +207,9 @@ class LocalBackend:
         peak_rss = 0
         try:
             while not exit_watch.wait(self.poll_interval_s):
+                self._held[proc.pid][1].update(tree(proc.pid))
                 rss = _tree_rss_bytes(proc.pid)
-                peak_rss = max(peak_rss, rss)
+                peak_rss = max(peak_rss, rss, _high_water_mark_bytes(proc.pid))
                 limit = spec.memory_limit_bytes
                 if limit is not None and rss > limit and not oom_killed:
                     log.info("pid %d over its memory limit (%d > %d bytes)", proc.pid, rss, limit)
@@ -196,23 +226,21 @@ class LocalBackend:
             seconds = time.monotonic() - started
         finally:
             exit_watch.close()
-        returncode, leader_peak_rss = self._kill_and_reap(proc)
+        returncode = self._kill_and_reap(proc)
         return ExecResult(
             exit_code=returncode if returncode >= 0 else None,
             signal=-returncode if returncode < 0 else None,
             timed_out=timed_out,
             oom_killed=oom_killed,
             seconds=seconds,
-            peak_rss_bytes=max(peak_rss, leader_peak_rss) or None,
+            peak_rss_bytes=peak_rss or None,  # a run too short for one sample reports none
         )
 
-    def _kill_and_reap(self, proc: subprocess.Popen[bytes]) -> tuple[int, int]:
-        """SIGKILL what is left of the group (and descendants that left it), reap the leader.
-
-        Returns its returncode and the kernel's peak RSS of it (or of its largest waited-for
-        child), which also covers runs too short for a sample. The leader is reaped last, so
-        its pid cannot be reused as a group id before the group is killed.
-        """
+    def _kill_and_reap(self, proc: subprocess.Popen[bytes]) -> int:
+        """SIGKILL what is left of the group (and descendants that left it), reap the leader,
+        return its returncode. The leader is reaped last, so its pid cannot be reused as a group
+        id before the group is killed. (wait4's ru_maxrss is not used: it counts the gxm image
+        the child was forked from, 300 MB for /bin/true.)"""
         strays: list[psutil.Process] = []
         with contextlib.suppress(psutil.Error):
             strays = psutil.Process(proc.pid).children(recursive=True)
@@ -220,17 +248,21 @@ class LocalBackend:
         for stray in strays:
             with contextlib.suppress(psutil.Error):
                 stray.kill()
-        peak_rss = 0
+        with self._lock:
+            cgroup, seen, started_at = self._held.get(proc.pid, (None, {}, time.time()))
+            live = set(self._live) - {proc.pid}
+        seen.update({s.pid: _start_time(s) for s in strays})
+        self.containment.end(cgroup, seen, started_at, live)
         with self._reap_lock:  # one reaper per child, whichever thread gets here first
-            if proc.returncode is None:
-                try:
-                    _, status, usage = os.wait4(proc.pid, 0)
-                except ChildProcessError:  # reaped behind our back: Popen knows no better
-                    proc.wait()
-                else:
-                    proc.returncode = os.waitstatus_to_exitcode(status)
-                    peak_rss = usage.ru_maxrss * 1024  # Linux reports KiB
-            returncode = proc.wait()  # already reaped: returns the recorded code at once
+            returncode = proc.wait()
         with self._lock:
             self._live.pop(proc.pid, None)
-        return returncode, peak_rss
+            self._held.pop(proc.pid, None)
+        return returncode
+
+
+def _start_time(process: psutil.Process) -> float:
+    try:
+        return float(process.create_time())
+    except psutil.Error:
+        return -1.0
