@@ -26,6 +26,14 @@ from harness.matrix import CellPlan, Matrix, load_matrix
 from harness.model import Fixture
 from harness.pipeline import RunRequest, execute_run
 from harness.plan import parse_shard, shard_plans
+from harness.runlock import (
+    Owner,
+    RunLock,
+    describe_takeover,
+    end_leftovers,
+    mark_work_dir,
+    sweep_abandoned,
+)
 from harness.selection import github_matrix, github_shard_matrix, select_cells
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,17 +172,13 @@ def _execute(
     seed: int,
     previous: dict[str, Any] | None,
     verbose: bool,
+    original: tuple[Any, Any, tuple[dict[str, Any], ...]] = (None, None, ()),
 ) -> Path:
+    """Run `plans` into `run_dir` as its one writer; `original` is (started, command, resumes)
+    of a resumed run. Before anything runs, what a dead gxm left is ended and reported."""
     reporter = Reporter(verbose=verbose)
     backend_name = args.backend or matrix.backend
     cache = (args.cache or toolchains.cache_dir()).resolve()
-    try:
-        backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
-    except GxmError:
-        if previous is None:  # a new, still empty run directory: leave nothing behind
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    ctx = _new_context(args, run_dir, seed, backend.name, verbose)
     request = RunRequest(
         matrix_path=str(matrix.path.resolve()),
         matrix_sha256=matrix.sha256,
@@ -183,16 +187,37 @@ def _execute(
         fixtures=tuple(_split(args.fixtures)) or None,
         repeats=args.repeats,
         seed=seed,
-        command=("gxm", *argv),
+        command=original[1] or ("gxm", *argv),
+        started=original[0],
+        resumed=original[2],
     )
     fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
-    reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, results in {run_dir}")
-    try:
-        with backend:
-            execute_run(ctx, backend, plans, fixtures, request, previous)
-    finally:
-        shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
+    with RunLock(run_dir, Owner.me(run_dir.name, backend_name)) as lock:
+        _end_what_the_dead_left(lock, cache, reporter)
+        try:
+            backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
+        except GxmError:
+            if previous is None:  # a new, still empty run directory: leave nothing behind
+                lock.release()
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        ctx = _new_context(args, run_dir, seed, backend.name, verbose)
+        mark_work_dir(ctx.paths.work_dir, lock.owner)
+        reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, results in {run_dir}")
+        try:
+            with backend:
+                execute_run(ctx, backend, plans, fixtures, request, previous)
+        finally:
+            shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
     return run_dir
+
+
+def _end_what_the_dead_left(lock: RunLock, cache: Path, reporter: Reporter) -> None:
+    """Report and end what a dead gxm left: of this run (a stale lock) and under the cache."""
+    if lock.stale is not None:
+        reporter.info(f"gxm: {describe_takeover(lock.stale, end_leftovers(lock.stale, cache))}")
+    for line in sweep_abandoned(cache):
+        reporter.info(f"gxm: {line}")
 
 
 def _finish(run_dir: Path) -> int:
@@ -207,6 +232,7 @@ def _finish(run_dir: Path) -> int:
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     previous: dict[str, Any] | None = None
+    original: tuple[Any, Any, tuple[dict[str, Any], ...]] = (None, None, ())
     if args.resume:
         run_dir = store.resolve_run(args.resume, args.out)
         run = json.loads((run_dir / "run.json").read_text())
@@ -218,6 +244,12 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.backend = args.backend or run.get("backend")
         seed = run["seed"]
         previous = {doc["cell"]["id"]: doc for doc in store.load_run(run_dir).cells}
+        resume = {
+            "command": ["gxm", *argv],
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        first_command = tuple(str(word) for word in run.get("command") or ()) or None
+        original = (run.get("started"), first_command, (*run.get("resumed", []), resume))
     matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
     plans = selected_plans(args, matrix)
     if not args.resume:
@@ -232,6 +264,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed=seed,
         previous=previous,
         verbose=args.verbose,
+        original=original,
     )
     return _finish(run_dir)
 

@@ -260,6 +260,9 @@ class RunRequest:
     repeats: int | None
     seed: int
     command: tuple[str, ...]
+    # a resumed run keeps when and how it was first started; each resume is listed after it
+    started: str | None = None
+    resumed: tuple[dict[str, Any], ...] = ()
 
 
 def run_document(
@@ -287,6 +290,7 @@ def run_document(
         "fixtures": list(request.fixtures) if request.fixtures is not None else None,
         "repeats": request.repeats,
         "command": list(request.command),
+        "resumed": list(request.resumed),
         "gxm_version": __version__,
     }
 
@@ -305,7 +309,7 @@ def execute_run(
     after the record is written) or `failed` (an unexpected harness error, re-raised).
     """
     run_json = ctx.paths.run_dir / "run.json"
-    started = ctx.clock.now().isoformat(timespec="seconds")
+    started = request.started or ctx.clock.now().isoformat(timespec="seconds")
     write_json_atomic(run_json, run_document(ctx, request, "running", started, None))
     pipeline = Pipeline(ctx, backend, plans, fixtures, repeats=request.repeats)
     status = "failed"

@@ -28,6 +28,7 @@ DEFAULTS_KEYS = (
     "repeats", "bench_warmup", "duration", "timeout", "grace", "build_timeout",
     "memory", "build_memory", "cpus", "pids", "env",
 )  # fmt: skip
+MAX_REPEATS = 10_000  # runs per fixture per cell; more is a typo (1e9 ate gigabytes planning)
 MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION_FIELDS = {"duration": "duration_s", "timeout": "timeout_s", "grace": "grace_s"}
@@ -75,12 +76,13 @@ def _repeats(block: YMap, what: str) -> Partial:
     if isinstance(per_kind, YMap):
         check_keys(per_kind, FIXTURE_KINDS, what)
         return {
-            f"repeats_{k}": require_int(per_kind, k, f"{what}: {k}", minimum=1) for k in per_kind
+            f"repeats_{k}": require_int(per_kind, k, f"{what}: {k}", minimum=1, maximum=MAX_REPEATS)
+            for k in per_kind
         }
     if isinstance(per_kind, bool) or not isinstance(per_kind, int):
         example = ", ".join(f"{k}: 3" for k in FIXTURE_KINDS)
         raise block.error("repeats", f"{what} is a whole number or {{{example}}}", True)
-    count = require_int(block, "repeats", what, minimum=1)
+    count = require_int(block, "repeats", what, minimum=1, maximum=MAX_REPEATS)
     return {f"repeats_{kind}": count for kind in FIXTURE_KINDS}
 
 

@@ -38,6 +38,8 @@ RUN_FILE = "run.json"
 CELLS_DIR = "cells"
 LOGS_DIR = "logs"
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+LOCK_FILE = ".gxm-lock"  # in a run dir: its one writer (harness.runlock)
+OWNER_FILE = ".gxm-owner"  # in a work dir: the gxm it belongs to
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00]|^\.\.?$|^$")
 _SECRET_NAME = re.compile(r"(?i)(token|secret|passw|key|credential|auth)")

@@ -326,8 +326,10 @@ def require_number(mapping: YMap, key: str, where: str) -> float:
     return float(value)
 
 
-def require_int(mapping: YMap, key: str, where: str, *, minimum: int = 0) -> int:
-    """`mapping[key]` as an integer of at least `minimum` (booleans are not integers here)."""
+def require_int(
+    mapping: YMap, key: str, where: str, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """`mapping[key]` as an integer in [minimum, maximum] (booleans are not integers here)."""
     value = mapping.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise mapping.error(
@@ -335,6 +337,8 @@ def require_int(mapping: YMap, key: str, where: str, *, minimum: int = 0) -> int
         )
     if value < minimum:
         raise mapping.error(key, f"{where} must be at least {minimum}, got {value}", at_value=True)
+    if maximum is not None and value > maximum:
+        raise mapping.error(key, f"{where} must be at most {maximum}, got {value}", at_value=True)
     return value
 
 
