@@ -26,8 +26,9 @@ from harness.yamlsrc import (
 
 DEFAULTS_KEYS = (
     "repeats", "bench_warmup", "duration", "timeout", "grace", "build_timeout",
-    "memory", "build_memory", "cpus", "pids", "env",
+    "memory", "build_memory", "cpus", "pids", "env", "log_limit",
 )  # fmt: skip
+MIN_LOG_LIMIT_BYTES = 64 << 10
 MAX_REPEATS = 10_000  # runs per fixture per cell; more is a typo (1e9 ate gigabytes planning)
 MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -53,6 +54,11 @@ def parse_setting(block: YMap, key: str, where: str) -> Partial:
     try:
         if key in _DURATION_FIELDS:
             return {_DURATION_FIELDS[key]: parse_duration(block[key])}
+        if key == "log_limit":
+            size = parse_size(block[key])
+            if size < MIN_LOG_LIMIT_BYTES:
+                raise UsageError(f"{size} bytes is less than the 64KiB a log keeps at least")
+            return {"log_limit_bytes": size}
         if key in _SIZE_FIELDS:
             size = parse_size(block[key])
             if size < MIN_MEMORY_BYTES:

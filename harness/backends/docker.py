@@ -36,6 +36,7 @@ from harness.backends.container_config import (
     exit_status,
     start_failure,
 )
+from harness.backends.logcap import CappedLog
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
 from harness.leftovers import Leftover, clean, doctor_report, leftovers
@@ -231,12 +232,12 @@ class DockerBackend:
                 break
         state = self.client.api.inspect_container(container_id)["State"]
         seconds = docker_seconds(state) or time.monotonic() - started
-        self._save_logs(container_id, spec)
+        dropped = self._save_logs(container_id, spec)
         exit_code, signal_number = exit_status(int(state.get("ExitCode", -1)))
         oom_killed = bool(state.get("OOMKilled"))
         not_started = start_failure(exit_code, spec.stderr_path)
         return ExecResult(
-            exit_code, signal_number, timed_out, oom_killed, seconds, peak, not_started
+            exit_code, signal_number, timed_out, oom_killed, seconds, peak, not_started, dropped
         )
 
     def _exited_within(self, container_id: str, seconds: float) -> bool:
@@ -278,20 +279,25 @@ class DockerBackend:
         value = memory.get("max_usage") or memory.get("usage")
         return int(value) if value else None
 
-    def _save_logs(self, container_id: str, spec: ExecSpec) -> None:
-        """The container's stdout and stderr, each into its spec file (one file if they agree)."""
+    def _save_logs(self, container_id: str, spec: ExecSpec) -> int:
+        """The container's stdout and stderr, each into its spec file (one file if they agree),
+        capped to the spec's log limit (head and tail); returns the bytes dropped."""
         if Path(spec.stdout_path) == Path(spec.stderr_path):
             targets = [(spec.stdout_path, True, True)]
         else:
             targets = [(spec.stdout_path, True, False), (spec.stderr_path, False, True)]
+        dropped = 0
         for path, stdout, stderr in targets:
             path.parent.mkdir(parents=True, exist_ok=True)
             chunks = self.client.api.logs(
                 container_id, stdout=stdout, stderr=stderr, stream=True, follow=False
             )
             with open(path, "wb") as handle:
+                sink = CappedLog(handle, spec.log_limit_bytes)
                 for chunk in chunks:
-                    handle.write(chunk)
+                    sink.write(chunk)
+                dropped += sink.close()
+        return dropped
 
     def _remove(self, container_id: str) -> None:
         try:

@@ -18,6 +18,7 @@ during `execute`, kills and reaps whatever is still running: Ctrl-C leaves no ch
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import select
@@ -32,12 +33,14 @@ import psutil
 
 from harness.backends.container_config import run_id_of
 from harness.backends.containment import Containment, tree
+from harness.backends.logcap import CappedLog, pump
 from harness.errors import InfraError
 from harness.model import ExecResult, ExecSpec, Toolchain
 
 log = logging.getLogger("gxm.backends.local")
 
 POLL_INTERVAL_S = 0.05
+LOG_DRAIN_S = 5.0
 
 
 class _Exit:
@@ -109,6 +112,40 @@ def _high_water_mark_bytes(pid: int) -> int:
     return 0
 
 
+class _Logs:
+    """The capped log files of one process and the threads pumping its pipes into them."""
+
+    def __init__(self, spec: ExecSpec) -> None:
+        self.merged = Path(spec.stderr_path) == Path(spec.stdout_path)
+        paths = [spec.stdout_path] if self.merged else [spec.stdout_path, spec.stderr_path]
+        self._files: list[IO[bytes]] = []
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._files.append(open(path, "wb"))  # noqa: SIM115 - closed in finish()
+        self._sinks = [CappedLog(f, spec.log_limit_bytes) for f in self._files]
+        self._pipes: list[IO[bytes]] = []
+        self._threads: list[threading.Thread] = []
+
+    def start(self, proc: subprocess.Popen[bytes]) -> None:
+        self._pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
+        self._threads = [
+            pump(pipe, sink) for pipe, sink in zip(self._pipes, self._sinks, strict=True)
+        ]
+
+    def finish(self) -> int:
+        """Drain the pipes (every writer is dead by now; a stray holding one gets 5 s), close
+        everything, return the bytes dropped over the cap."""
+        for thread in self._threads:
+            thread.join(timeout=LOG_DRAIN_S)
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.close()
+        dropped = sum(sink.close() for sink in self._sinks)
+        for handle in self._files:
+            handle.close()
+        return dropped
+
+
 class LocalBackend:
     """Runs each ExecSpec as a host subprocess under its limits (see the module docstring)."""
 
@@ -123,6 +160,7 @@ class LocalBackend:
         # per live leader: its cgroup (or None), every tree member seen (pid → start time), and
         # when it started (epoch seconds)
         self._held: dict[int, tuple[Path | None, dict[int, float], float]] = {}
+        self._logs: dict[int, _Logs] = {}
         self._lock = threading.Lock()
         self._reap_lock = threading.Lock()
 
@@ -159,26 +197,25 @@ class LocalBackend:
             where = f": {exc.filename}" if exc.filename else ""
             detail = f"could not start {what} (cwd {spec.cwd}): {exc.strerror or exc}{where}"
             return ExecResult(None, None, False, False, time.monotonic() - started, None, detail)
+        logs = self._logs.pop(proc.pid)
         try:
-            return self._supervise(proc, spec, started)
+            result = self._supervise(proc, spec, started)
         except BaseException:
             self._kill_and_reap(proc)
+            logs.finish()
             raise
         finally:
             with self._lock:
                 self._live.pop(proc.pid, None)
+        return dataclasses.replace(result, log_bytes_dropped=logs.finish())
 
     def _start(self, spec: ExecSpec) -> subprocess.Popen[bytes]:
-        """Start the process in a new session (its own group) with exactly `spec.env`."""
+        """Start the process in a new session (its own group) with exactly `spec.env`; its
+        output goes through pipes into size-capped log files."""
         if not spec.argv:
             raise OSError(0, "empty argv")
-        spec.stdout_path.parent.mkdir(parents=True, exist_ok=True)
-        spec.stderr_path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.ExitStack() as files:
-            stdout: IO[bytes] = files.enter_context(open(spec.stdout_path, "wb"))
-            stderr = stdout
-            if Path(spec.stderr_path) != Path(spec.stdout_path):
-                stderr = files.enter_context(open(spec.stderr_path, "wb"))
+        logs = _Logs(spec)
+        try:
             with self._lock:  # so kill_all never misses a process that is being started
                 started_at = time.time()
                 proc = subprocess.Popen(
@@ -186,13 +223,18 @@ class LocalBackend:
                     env=dict(spec.env),
                     cwd=spec.cwd,
                     stdin=subprocess.DEVNULL if spec.stdin_null else None,
-                    stdout=stdout,
-                    stderr=stderr,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
                 )
                 self._live[proc.pid] = proc
                 cgroup = self.containment.attach(proc.pid, run_id_of(spec.label))
                 self._held[proc.pid] = (cgroup, tree(proc.pid), started_at)
+        except BaseException:
+            logs.finish()
+            raise
+        logs.start(proc)
+        self._logs[proc.pid] = logs
         log.debug("started pid %d: %s", proc.pid, " ".join(spec.argv))
         return proc
 

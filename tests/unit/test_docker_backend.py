@@ -88,8 +88,14 @@ def test_a_run_container_is_isolated_and_limited() -> None:
     assert cfg["user"] == "65534:65534" and cfg["init"] is True
     assert cfg["mem_limit"] == cfg["memswap_limit"] == 128 << 20  # no swap
     assert cfg["nano_cpus"] == 1_500_000_000 and cfg["pids_limit"] == 64
-    assert cfg["tmpfs"] == {"/tmp": cconf.TMPFS_OPTIONS}  # HOME/TMPDIR: in a writable mount
+    # /tmp and TMPDIR (= HOME = the scratch dir) are size-limited tmpfs inside the container:
+    # a fixture filling its temp dir used to write onto the host disk through a bind mount
+    limited = f"{cconf.TMPFS_OPTIONS},size={128 << 20}"
+    assert cfg["tmpfs"] == {"/tmp": limited, f"{WORK}/scratch": limited}
     assert "exec" in cfg["tmpfs"]["/tmp"].split(",")  # `go test` runs binaries from TMPDIR
+    # untrusted code: no capabilities, no privileges through setuid binaries
+    assert cfg["cap_drop"] == ["ALL"] and cfg["security_opt"] == ["no-new-privileges"]
+    assert cfg["log_config"]["config"]["max-file"] == "2"  # the engine's copy is bounded too
 
 
 def test_run_labels_name_the_run_and_the_cell() -> None:
@@ -101,7 +107,7 @@ def test_run_labels_name_the_run_and_the_cell() -> None:
 
 def test_mounts_keep_host_paths_and_modes() -> None:
     mounts = {m["Target"]: m for m in config(run_spec())["mounts"]}
-    assert set(mounts) == {f"{WORK}/bin", f"{WORK}/results", f"{WORK}/scratch"}
+    assert set(mounts) == {f"{WORK}/bin", f"{WORK}/results"}  # scratch: a tmpfs
     assert all(m["Source"] == target and m["Type"] == "bind" for target, m in mounts.items())
     assert mounts[f"{WORK}/bin"]["ReadOnly"] is True
     assert mounts[f"{WORK}/results"]["ReadOnly"] is False

@@ -266,3 +266,19 @@ def test_a_grandchild_that_detaches_ends_with_its_run(tmp_path: Path, mechanism:
         assert result.exit_code == 0
         grandchild = int(wait_for_file(pid_file))
         assert wait_dead(grandchild, within_s=2.0), f"{containment.name}: {grandchild} alive"
+
+
+def test_a_flood_of_output_is_capped_keeping_head_and_tail(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    """A fixture writing without end used to fill the disk (1.8 GB in 5 s); the log keeps its
+    first and last bytes and says how many were dropped."""
+    flood = "echo FIRST; yes flood | head -c 50000000; echo LAST"
+    run = spec(tmp_path, "sh", "-c", flood, log_limit_bytes=1 << 20)
+    result = backend.execute(run, TOOLCHAIN)
+    log = (tmp_path / "logs" / "out.txt").read_bytes()
+    assert result.exit_code == 0
+    assert len(log) < (1 << 20) + 200
+    assert log.startswith(b"FIRST\n") and log.endswith(b"LAST\n")
+    assert result.log_bytes_dropped == 50000000 + len("FIRST\nLAST\n") - (1 << 20)
+    assert f"[gxm: {result.log_bytes_dropped} bytes of output dropped".encode() in log
