@@ -13,11 +13,10 @@ from pathlib import Path
 from harness import goenv
 from harness.backends import Backend
 from harness.classify import effective_experiments
-from harness.command import shell_line
 from harness.context import RunContext
 from harness.errors import GxmError
-from harness.matrix import CellPlan
-from harness.model import ExecSpec, Fixture, Toolchain
+from harness.hostcmd import shell_line
+from harness.model import CellPlan, ExecSpec, Fixture, Toolchain
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,7 @@ def build_cell(
             experiment_status="unsupported",
             detail=f"go{toolchain.version} does not know GOEXPERIMENT={plan.cell.goexperiment}",
         )
-    log_dir = ctx.paths.run_dir / "logs" / cell_id
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = ctx.store.log_dir(cell_id)
     modules: dict[Path, list[Fixture]] = {}
     for fixture in fixtures:
         modules.setdefault(fixture.module_dir, []).append(fixture)

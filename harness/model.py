@@ -127,6 +127,24 @@ class Fixture:
 
 
 @dataclass(frozen=True)
+class DockerSettings:
+    """The matrix's `docker:` block: a base image, or how to bootstrap one offline."""
+
+    base_image: str = ""
+    bootstrap_mirror: str = "http://deb.debian.org/debian"
+    bootstrap_suite: str = "bookworm"
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell to build, the settings its runs use, and the fixtures selected for it."""
+
+    cell: Cell
+    settings: Settings
+    fixtures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Toolchain:
     """A provisioned Go distribution."""
 
@@ -157,6 +175,11 @@ class ExecSpec:
     mounts: tuple[tuple[Path, bool], ...] = ()  # (host path, writable) a container must see
     stdin_null: bool = True
     log_limit_bytes: int = 64 << 20  # per output file: head and tail kept (backends.logcap)
+
+    @property
+    def run_id(self) -> str:
+        """The run this spec belongs to: the first part of its label (`run-…/cell/fixture#i`)."""
+        return self.label.split("/", 1)[0] if self.label else "adhoc"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from typing import IO
 
 import psutil
 
-from harness.backends.container_config import run_id_of
 from harness.backends.containment import Containment, tree
 from harness.backends.logcap import CappedLog, pump
 from harness.errors import InfraError
@@ -228,7 +227,7 @@ class LocalBackend:
                     start_new_session=True,
                 )
                 self._live[proc.pid] = proc
-                cgroup = self.containment.attach(proc.pid, run_id_of(spec.label))
+                cgroup = self.containment.attach(proc.pid, spec.run_id)
                 self._held[proc.pid] = (cgroup, tree(proc.pid), started_at)
         except BaseException:
             logs.finish()

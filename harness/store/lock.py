@@ -28,10 +28,11 @@ from typing import IO
 
 import psutil
 
+from harness.atomic import write_json_atomic
 from harness.errors import UsageError
-from harness.store import LOCK_FILE, OWNER_FILE, write_json_atomic
+from harness.store import LOCK_FILE, OWNER_FILE
 
-log = logging.getLogger("gxm.runlock")
+log = logging.getLogger("gxm.store.lock")
 
 
 @dataclass(frozen=True)

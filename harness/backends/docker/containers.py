@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import images
+from harness.backends.docker import images
 from harness.model import ExecSpec, Toolchain
 
 NOBODY = (65534, 65534)
@@ -28,11 +28,6 @@ def container_user() -> tuple[int, int]:
     return NOBODY if uid == 0 else (uid, gid)
 
 
-def run_id_of(label: str) -> str:
-    """The run a spec belongs to: the first part of its label (`run-…/cell/fixture#i`)."""
-    return label.split("/", 1)[0] if label else "adhoc"
-
-
 def container_name(label: str, suffix: str) -> str:
     """A valid, readable, unique container name from a spec's label."""
     readable = _NAME_UNSAFE.sub("_", label.replace("/", ".").replace("#", "-")).strip("_.-")
@@ -43,7 +38,7 @@ def container_labels(spec: ExecSpec, session: str) -> dict[str, str]:
     """dev.gxm (what `gxm clean` looks for), the run, the spec's label, the backend instance."""
     return {
         images.LABEL: "1",
-        "dev.gxm.run": run_id_of(spec.label),
+        "dev.gxm.run": spec.run_id,
         "dev.gxm.label": spec.label,
         LABEL_SESSION: session,
     }
