@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
+from harness.masking import mask_secrets
 from harness.settings import MAX_REPEATS
 
 EPILOG = (
@@ -336,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GxmError as exc:
         if args.debug:
             raise
-        print(f"gxm: {exc}", file=sys.stderr)
+        print(f"gxm: {mask_secrets(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(
@@ -350,8 +351,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if args.debug:
             raise
-        print(f"gxm: {exc}", file=sys.stderr)
+        print(f"gxm: {mask_secrets(_os_error_line(exc, args.command))}", file=sys.stderr)
         return EXIT_INFRA
+
+
+def _os_error_line(exc: OSError, command: str) -> str:
+    """An OS failure (disk full, permissions) as one line: what, where, and for a run how to go
+    on once it is fixed (every file gxm wrote is whole, so the run resumes)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    line = f"{exc.strerror or exc}{where}"
+    if command in ("run", "cell"):
+        line += "; the results written so far are whole: fix this, then `gxm run --resume latest`"
+    return line
 
 
 def print_json(obj: object) -> None:

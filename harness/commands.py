@@ -21,6 +21,7 @@ from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
+from harness.masking import mask_secrets
 from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
@@ -195,7 +196,11 @@ def _finish(run_dir: Path) -> int:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
     print(f"results: {run_dir}", file=sys.stderr)
-    return report.exit_code_for(run_dir)
+    data = store.load_run(run_dir)
+    infra = report.infra_summary(data)
+    if infra:
+        print(f"gxm: {mask_secrets(infra)}", file=sys.stderr)
+    return report.exit_code_for_data(data)
 
 
 def _new_seed(args: argparse.Namespace) -> int:

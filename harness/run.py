@@ -16,7 +16,7 @@ from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
-from harness.masking import mask_secrets
+from harness.masking import mask_file, mask_json, mask_secrets, secret_values
 from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Toolchain
 from harness.store.records import RunRecord
 
@@ -149,16 +149,19 @@ def execute_fixture_run(
     stderr = read_head_and_tail(spec.stderr_path)
     classified = classify(result, stderr)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
+    known = secret_values(dict(plan.settings.env))  # a fixture may echo them back
+    for path in {spec.stdout_path, spec.stderr_path}:
+        mask_file(path, known)
     return RunRecord(
         i=i,
         outcome=classified.outcome,
         exit_code=result.exit_code,
         signal=result.signal,
         seconds=round(result.seconds, 3),
-        signature=classified.signature,
-        detail=classified.detail or result.infra_error,
+        signature=mask_json(classified.signature, known),
+        detail=mask_json(classified.detail or result.infra_error, known),
         metrics=dict(report.metrics) if report.status == "ok" else {},
-        checks=dict(report.checks) if report.status == "ok" else {},
+        checks=mask_json(dict(report.checks), known) if report.status == "ok" else {},
         result_status=report.status,
         runtime_version=report.runtime_version,
         peak_rss_bytes=result.peak_rss_bytes,

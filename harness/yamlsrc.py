@@ -80,10 +80,17 @@ class YSeq(list[Any]):
         return MatrixError(self.source, line, message)
 
 
+MAX_SOURCE_BYTES = 1 << 20  # a hand-written matrix is a few KiB; 50 MB took 25 s and 550 MB
+
+
 def read_source(path: Path) -> bytes:
-    """The bytes of `path`, or a MatrixError saying why it cannot be read."""
+    """The bytes of `path` (at most MAX_SOURCE_BYTES), or a MatrixError saying why not."""
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+        if len(data) > MAX_SOURCE_BYTES:
+            raise MatrixError(path, None, f"over {MAX_SOURCE_BYTES >> 20} MiB: not a matrix file")
+        return data
     except FileNotFoundError:
         raise MatrixError(path, None, "file not found") from None
     except IsADirectoryError:

@@ -347,6 +347,32 @@ def exit_code_for_data(data: RunData) -> int:
     return EXIT_UNEXPECTED if tables.unexpected_verdicts(data) else EXIT_OK
 
 
+def infra_summary(data: RunData) -> str | None:
+    """One line for a run that hit infrastructure errors: how many, what went away (the first
+    error's own words) and the command that resumes it; None when there were none."""
+    problems: list[str] = []
+    for cell in data.cells:
+        build = cell.get("build") or {}
+        if build.get("status") == "infra-error":
+            problems.append(f"{cell['cell']['id']} build: {build.get('detail') or '?'}")
+        for name, entry in (cell.get("fixtures") or {}).items():
+            for run in entry.get("runs") or []:
+                if run.get("outcome") == "infra-error":
+                    problems.append(f"{cell['cell']['id']} {name}: {run.get('detail') or '?'}")
+    missing = data.missing_cells()
+    if not problems and not missing:
+        return None
+    parts = [f"{len(problems)} infrastructure errors"] if problems else []
+    if missing:
+        parts.append(f"{len(missing)} cells without a result")
+    first = f" (first: {problems[0]})" if problems else ""
+    resume = f"gxm run --resume {data.run_dir.name} --out {data.run_dir.parent}"
+    return (
+        f"{' and '.join(parts)}{first}; nothing was blamed on a fixture; "
+        f"when the engine or host is back, resume with `{resume}`"
+    )
+
+
 def exit_code_for(run_dir: Path) -> int:
     """`exit_code_for_data` of the run in `run_dir`."""
     return exit_code_for_data(load_run(run_dir))

@@ -181,8 +181,9 @@ class DockerBackend:
             container_id = self._create(config)
             return self._supervise(container_id, spec, started)
         except _engine_errors() as exc:  # also OSError: handing the mounts over failed
-            detail = f"docker: {exc}"
-            return ExecResult(None, None, False, False, time.monotonic() - started, None, detail)
+            return ExecResult(
+                None, None, False, False, time.monotonic() - started, None, _engine_failure(exc)
+            )
         finally:
             if container_id is not None:
                 self._remove(container_id)
@@ -324,6 +325,15 @@ class DockerBackend:
             ids |= {entry["Id"] for entry in found}
         for container_id in ids:
             self._remove(container_id)
+
+
+def _engine_failure(exc: BaseException) -> str:
+    """What went away, in words: the engine (connection refused/reset), or the docker error."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"the docker engine went away (no answer from it: {exc})"
+    return f"docker: {exc}"
 
 
 def _larger(a: int | None, b: int | None) -> int | None:
