@@ -7,7 +7,6 @@ code (DESIGN "CLI"). `--debug` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from harness import __version__
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
 from harness.masking import mask_secrets
+from harness.render import FORMATS, TABLE_FORMATS
 from harness.settings import MAX_REPEATS
 
 EPILOG = (
@@ -246,17 +246,15 @@ def _add_results_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
-REPORT_FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
-TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
-
-
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """report, compare, trend, publish: commands that read finished runs."""
     p_report = sub.add_parser("report", help="render the tables of a finished run", epilog=EPILOG)
     p_report.add_argument("run", metavar="RUN", help="run id, run directory, or `latest`")
-    p_report.add_argument("--format", choices=REPORT_FORMATS, default="txt")
+    p_report.add_argument("--format", choices=FORMATS, default="txt")
     p_report.add_argument(
-        "--claims", action="store_true", help="add the claims section (needs harness/claims.py)"
+        "--claims",
+        action="store_true",
+        help="add the claims section (go_fixtures/claims.yaml judged on this run)",
     )
     p_report.add_argument(
         "--write",
@@ -363,8 +361,3 @@ def _os_error_line(exc: OSError, command: str) -> str:
     if command in ("run", "cell"):
         line += "; the results written so far are whole: fix this, then `gxm run --resume latest`"
     return line
-
-
-def print_json(obj: object) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")

@@ -14,17 +14,15 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tabulate import tabulate
-
-from harness import report, store, toolchains
+from harness import goenv, report, store, toolchains
 from harness.backends.select import open_backend
-from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
 from harness.masking import mask_secrets
 from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
+from harness.render import render_table
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.lock import (
     Owner,
@@ -47,6 +45,12 @@ def default_matrix_path(given: Path | None) -> Path:
         return given
     local = Path("matrix.yaml")
     return local if local.is_file() else REPO / "matrix.yaml"
+
+
+def print_json(obj: object) -> None:
+    """Data as indented JSON on stdout."""
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
 
 
 def _fixture_summary(names: Sequence[str], shown: int = 4) -> str:
@@ -90,13 +94,7 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
         ]
         for r in rows
     ]
-    print(
-        tabulate(
-            table,
-            headers=["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"],
-            disable_numparse=True,
-        )
-    )
+    print(render_table(["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"], table, "txt"))
     return 0
 
 
@@ -112,7 +110,7 @@ def _new_context(
 
 
 def _cache(args: argparse.Namespace) -> Path:
-    return Path(args.cache or toolchains.cache_dir()).resolve()
+    return Path(args.cache or goenv.cache_dir()).resolve()
 
 
 def _execute(
@@ -379,7 +377,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
     rows.extend(doctor_report(matrix.docker, cache))
-    print(tabulate(rows, headers=["check", "status", "what to do"], disable_numparse=True))
+    print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
 
 

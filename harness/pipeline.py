@@ -6,7 +6,6 @@ and `--resume` continues with exactly the runs that are missing.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -32,7 +31,6 @@ from harness.store.records import (
     RunRecord,
 )
 
-log = logging.getLogger("gxm.pipeline")
 BUILD_WORKERS = 2
 
 
@@ -103,9 +101,9 @@ def cell_result(
     if build is None:
         record = BuildRecord(Outcome.INFRA_ERROR.value, detail=state.unavailable)
     else:
-        log = store.relative(build.log) if build.log is not None else None
+        log_file = store.relative(build.log) if build.log is not None else None
         record = BuildRecord(
-            build.status, round(build.seconds, 3), log, build.commands, build.detail
+            build.status, round(build.seconds, 3), log_file, build.commands, build.detail
         )
     results = {name: fixture_result(state, fixtures[name]) for name in state.plan.fixtures}
     return CellResult(info, record, results)

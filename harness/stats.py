@@ -40,7 +40,7 @@ def median(values: Iterable[float]) -> float:
 
 def _binomial_half_cdf(k: int, n: int) -> float:
     """P(B <= k) for B ~ Binomial(n, 1/2)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return sum(math.comb(n, i) for i in range(k + 1)) / (1 << n)
 
 
 def median_ci95(values: Iterable[float]) -> tuple[float, float]:
@@ -118,7 +118,7 @@ def _crash_rate(outcomes: Counter[str]) -> dict[str, Any]:
     return {"k": k, "n": n, "rate": k / n, "ci95": list(wilson_ci95(k, n))}
 
 
-def _top_signature(runs: Sequence[Mapping[str, Any]]) -> str | None:
+def top_signature(runs: Iterable[Mapping[str, Any]]) -> str | None:
     """The most common signature; on a tie the one seen first (runs are in run order)."""
     counts = Counter(r["signature"] for r in runs if r.get("signature"))
     return counts.most_common(1)[0][0] if counts else None
@@ -149,7 +149,7 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, An
         "outcomes": counts,
         "crash_rate": _crash_rate(Counter(counts)),
         "metrics": _metric_summaries(measured),
-        "top_signature": _top_signature(measured),
+        "top_signature": top_signature(measured),
     }
     warmups = [r for r in runs if r.get("warmup")]
     if warmups:
@@ -212,9 +212,10 @@ def fisher_p(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
     """Two-sided Fisher exact p-value that failure rates k_a/n_a and k_b/n_b differ."""
     if not (0 <= k_a <= n_a and 0 <= k_b <= n_b) or n_a == 0 or n_b == 0:
         raise ValueError(f"need 0 <= k <= n and n > 0, got {k_a}/{n_a} and {k_b}/{n_b}")
+    import numpy
     from scipy.stats import fisher_exact
 
-    return float(fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]]).pvalue)
+    return float(fisher_exact(numpy.array([[k_a, n_a - k_a], [k_b, n_b - k_b]])).pvalue)
 
 
 def p_text(p_value: float) -> str:

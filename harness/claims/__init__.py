@@ -24,8 +24,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 import harness
 from harness import goenv
 from harness.atomic import write_json_atomic
@@ -34,6 +32,7 @@ from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Ru
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
 from harness.model import Toolchain
+from harness.render import TABLE_FORMATS, render_table
 from harness.store import RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
@@ -41,7 +40,7 @@ log = logging.getLogger("gxm.claims")
 GO_API_FILE = "go_api.json"
 GO_API_SCHEMA = "gxm.claims.go-api/1"
 GO_DOC_TIMEOUT_S = 120.0
-FORMATS = ("txt", "md", "mediawiki", "html", "json")
+FORMATS = (*TABLE_FORMATS, "json")
 _WRAP = {"claim": 34, "evidence": 72}
 
 
@@ -142,9 +141,8 @@ def format_verdicts(verdicts: Sequence[ClaimVerdict], fmt: str) -> str:
     rows = [
         [v.claim.id, _claim_text(v.claim, fmt), v.verdict, _evidence_text(v, fmt)] for v in verdicts
     ]
-    tablefmt = {"txt": "grid", "md": "pipe", "mediawiki": "mediawiki", "html": "unsafehtml"}[fmt]
     headers = ["#", "claim", "verdict", "evidence"]
-    table = tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+    table = render_table(headers, rows, fmt, preformatted=True)
     summary = summary_line(verdicts)
     if fmt == "html":
         summary = f"<p>{html.escape(summary)}</p>"

@@ -36,15 +36,13 @@ from harness.claims.runs import (
     condition_holds,
     iter_runs,
     median_of,
-    metric_samples,
     metric_text,
     not_run_text,
     outcome_counts,
-    p_text,
     pct,
-    top_signature,
 )
 from harness.model import experiment_id, go_version_key
+from harness.stats import metric_samples, p_text, top_signature
 from harness.store import RunData
 
 CONFIRMED, REFUTED, INCONCLUSIVE = "confirmed", "refuted", "inconclusive"
@@ -104,9 +102,10 @@ class CrashRateRule:
         if n_t == 0 or n_b == 0:
             reason = "no runs to compare on one side (on the same Go versions)"
             return Judgement(INCONCLUSIVE, reason, tuple(evidence), cells)
+        import numpy
         from scipy.stats import fisher_exact
 
-        table = [[k_t, n_t - k_t], [k_b, n_b - k_b]]
+        table = numpy.array([[k_t, n_t - k_t], [k_b, n_b - k_b]])
         p = float(fisher_exact(table, alternative="greater").pvalue)
         evidence.append(f"Fisher's exact test, one-sided (treatment higher): {p_text(p)}")
         rates = f"{k_t}/{n_t} vs {k_b}/{n_b} ({p_text(p)})"
@@ -137,7 +136,7 @@ class CrashRateRule:
         if len(by_go) > 1:
             parts = [f"{go} {k}/{n}" for go, (k, n) in sorted(by_go.items(), key=_go_item)]
             lines.append(f"  by Go: {', '.join(parts)}")
-        signature = top_signature(items)
+        signature = top_signature(iter_runs(items))
         if signature and k:
             lines.append(f"  most common signature: {signature}")
         return lines
@@ -200,7 +199,7 @@ class OutcomesRule:
         mine = [i for i in items if i.fixture == name]
         ran = [i for i in mine if i.runs]
         lines = [f"{name} in {cells_text(i.cell_id for i in ran)}: {outcome_counts(ran)}"]
-        signature = top_signature(ran)
+        signature = top_signature(iter_runs(ran))
         if signature:
             lines.append(f"  most common signature: {signature}")
         for key in dict.fromkeys(k for c in (*self.confirm, *self.refute) for k, _ in c.checks):

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness import stats
 from harness.errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
+from harness.render import STYLES, render_table
 from harness.report import pauses, tables
 from harness.store import RunData, list_runs, load_run
 
@@ -180,8 +181,6 @@ def comparison_tables(cmp: Comparison) -> tuple[list[list[str]], list[list[str]]
 
 def render_comparison(cmp: Comparison, fmt: str) -> str:
     """Outcome changes first, then significant metric changes, in a tabulate format."""
-    from harness.report import STYLES, render_table
-
     style = STYLES.get(fmt)
     if style is None:
         raise UsageError(f"compare prints {', '.join(STYLES)}; not {fmt!r}")
@@ -342,8 +341,6 @@ def render_trends(
 ) -> str:
     """A table per trend (and its plot, for md/html, when `plots` maps (fixture, metric) to an
     image path)."""
-    from harness.report import STYLES, render_table
-
     style = STYLES.get(fmt)
     if style is None:
         raise UsageError(f"trend prints {', '.join(STYLES)}; not {fmt!r}")

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from docker.errors import ImageNotFound
 
-from harness import toolchains
+from harness import goenv, toolchains
 from harness.backends.docker import DockerBackend, images, unavailable_reason
 from harness.backends.docker.leftovers import clean, leftovers
 from harness.backends.local import LocalBackend
@@ -86,14 +86,14 @@ def another_live_process(labels: dict[str, str]) -> bool:
 
 @pytest.fixture(scope="module")
 def go122() -> Toolchain:
-    return toolchains.provision("1.22", toolchains.cache_dir())
+    return toolchains.provision("1.22", goenv.cache_dir())
 
 
 def make_context(root: Path, backend_name: str) -> RunContext:
     run_dir, work_dir = root / "run-dk-test", root / "work"
     for directory in (run_dir / "logs", work_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    paths = Paths(REPO, root, toolchains.cache_dir(), run_dir, work_dir)
+    paths = Paths(REPO, root, goenv.cache_dir(), run_dir, work_dir)
     return RunContext(paths, Reporter(), Clock(), 7, backend_name)
 
 

@@ -40,8 +40,8 @@ from harness.backends.docker.leftovers import Leftover, clean, doctor_report, le
 from harness.backends.logcap import CappedLog
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
+from harness.goenv import cache_dir
 from harness.model import DockerSettings, ExecResult, ExecSpec, Toolchain
-from harness.toolchains import cache_dir
 
 __all__ = [
     "DockerBackend", "Leftover", "clean", "container_config", "container_name", "doctor_report",
@@ -74,7 +74,7 @@ def unavailable_reason(settings: DockerSettings | None = None) -> str | None:
         return "the docker Python package (docker-py) is missing: `pip install docker`"
     settings = settings or DockerSettings()
     try:
-        client = images.connect(timeout_s=10.0)
+        client = images.connect(timeout_s=10)
     except Exception as exc:  # docker-py wraps every connection failure differently
         return images.engine_problem(exc)
     try:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import logging
@@ -28,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import file_lock
 from harness.context import Reporter
 from harness.errors import CommandError, InfraError
 from harness.hostcmd import run_command
@@ -57,7 +57,7 @@ START_ENGINE = (
 # --- the engine ----------------------------------------------------------------------------------
 
 
-def connect(timeout_s: float = 120.0) -> Any:
+def connect(timeout_s: int = 120) -> Any:
     """A docker-py client for DOCKER_HOST, else the CLI's current context, else the default socket.
 
     Raises docker.errors.DockerException when no engine answers (see `engine_problem`).
@@ -93,18 +93,6 @@ def engine_problem(exc: BaseException) -> str:
 
 
 # --- locks and progress --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive file lock, so two gxm processes never build the same image at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -172,7 +160,7 @@ def ensure_base(
         return found
     if settings.base_image:
         return _pull(client, ref, reporter)
-    with _locked(cache / "locks" / "docker-base.lock"):
+    with file_lock(cache / "locks" / "docker-base.lock"):
         found = find_image(client, ref)  # another gxm may have made it while we waited
         return found if found is not None else bootstrap_base(client, settings, reporter, cache)
 
@@ -319,7 +307,7 @@ def ensure_toolchain_image(
     if found is not None and is_current(found.labels, wanted):
         log.debug("toolchain image %s (%s) reused", tag, found.short_id)
         return found
-    with _locked(cache / "locks" / f"docker-go{toolchain.version}.lock"):
+    with file_lock(cache / "locks" / f"docker-go{toolchain.version}.lock"):
         found = find_image(client, tag)
         if found is not None and is_current(found.labels, wanted):
             return found

@@ -85,7 +85,7 @@ def _container_reason(entry: dict[str, Any]) -> str:
 
 
 def _default_cache() -> Path:
-    from harness.toolchains import cache_dir
+    from harness.goenv import cache_dir
 
     return cache_dir()
 
@@ -131,7 +131,7 @@ def doctor_report(
     """
     settings, cache = settings or DockerSettings(), cache or _default_cache()
     try:
-        client = connect(timeout_s=10.0)
+        client = connect(timeout_s=10)
         version = client.version()
     except Exception as exc:  # every way of not answering
         return [("docker engine", "problem: " + engine_problem(exc), START_ENGINE)]
