@@ -114,7 +114,8 @@ class Containment:
 
     def __init__(self, root: Path = CGROUP_ROOT) -> None:
         found = _cgroup_base(root)
-        self.base, self.version = found if found else (None, 0)
+        self.base: Path | None = found[0] if found else None
+        self.version = found[1] if found else 0
         self.subreaper = enable_subreaper() if found is None else False
         self.name = f"cgroup v{self.version}" if self.base else "subreaper"
 

@@ -173,7 +173,7 @@ def _kill_processes_in(work_dirs: list[Path]) -> list[int]:
 
 def _remove_containers(run_id: str) -> list[str]:
     """Containers labelled with `run_id` (the docker backend's runs of the dead gxm), removed."""
-    from harness import images
+    from harness.backends.docker import images
 
     try:
         client = images.connect(timeout_s=10)
