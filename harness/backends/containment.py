@@ -22,6 +22,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -116,24 +117,44 @@ class Containment:
         found = _cgroup_base(root)
         self.base: Path | None = found[0] if found else None
         self.version = found[1] if found else 0
-        self.subreaper = enable_subreaper() if found is None else False
+        # the subreaper is the second line even with cgroups: it catches what detached before
+        # a process joined its cgroup, should joining ever fail
+        self.subreaper = enable_subreaper()
         self.name = f"cgroup v{self.version}" if self.base else "subreaper"
 
-    def attach(self, pid: int, run_id: str) -> Path | None:
-        """Put the just-started `pid` into a cgroup of its own under `gxm/<run_id>/`."""
+    def new_cgroup(self, run_id: str) -> Path | None:
+        """A fresh cgroup under `gxm/<run_id>/` for one process to be started, or None."""
         if self.base is None:
             return None
-        path = self.base / run_id / f"exec-{pid}-{secrets.token_hex(3)}"
+        path = self.base / run_id / f"exec-{secrets.token_hex(6)}"
         try:
             path.mkdir(parents=True)
         except OSError as exc:
-            log.debug("no cgroup for pid %d: %s", pid, exc)
-            return None
-        if not _write(path / "cgroup.procs", str(pid)):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+            log.debug("no cgroup under %s: %s", self.base, exc)
             return None
         return path
+
+    @contextlib.contextmanager
+    def joining(self, cgroup: Path | None) -> Iterator[Callable[[], None] | None]:
+        """A `preexec_fn` that moves the child into `cgroup` before it execs, so nothing it
+        forks can be outside it; the file is opened here, the child only writes to it."""
+        if cgroup is None:
+            yield None
+            return
+        try:
+            fd = os.open(cgroup / "cgroup.procs", os.O_WRONLY)
+        except OSError:
+            yield None
+            return
+
+        def join() -> None:
+            with contextlib.suppress(OSError):
+                os.write(fd, b"0")  # 0: the writing process itself
+
+        try:
+            yield join
+        finally:
+            os.close(fd)
 
     def end(
         self, cgroup: Path | None, seen: dict[int, float], started_at: float, live: set[int]

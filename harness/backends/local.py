@@ -214,9 +214,10 @@ class LocalBackend:
         if not spec.argv:
             raise OSError(0, "empty argv")
         logs = _Logs(spec)
+        cgroup = self.containment.new_cgroup(spec.run_id)
         try:
-            with self._lock:  # so kill_all never misses a process that is being started
-                started_at = time.time()
+            with self._lock, self.containment.joining(cgroup) as join_cgroup:
+                started_at = time.time()  # the lock: kill_all never misses a starting process
                 proc = subprocess.Popen(
                     list(spec.argv),
                     env=dict(spec.env),
@@ -225,12 +226,13 @@ class LocalBackend:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
+                    preexec_fn=join_cgroup,  # noqa: PLW1509 - only an os.write to an open fd
                 )
                 self._live[proc.pid] = proc
-                cgroup = self.containment.attach(proc.pid, spec.run_id)
                 self._held[proc.pid] = (cgroup, tree(proc.pid), started_at)
         except BaseException:
             logs.finish()
+            self.containment.end(cgroup, {}, time.time(), set(self._live))
             raise
         logs.start(proc)
         self._logs[proc.pid] = logs
