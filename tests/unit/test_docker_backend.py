@@ -92,7 +92,8 @@ def test_a_run_container_is_isolated_and_limited() -> None:
     # /tmp and TMPDIR (= HOME = the scratch dir) are size-limited tmpfs inside the container:
     # a fixture filling its temp dir used to write onto the host disk through a bind mount
     limited = f"{cconf.TMPFS_OPTIONS},size={128 << 20}"
-    assert cfg["tmpfs"] == {"/tmp": limited, f"{WORK}/scratch": limited}
+    owned = f"{limited},uid=65534,gid=65534"  # docker resets a tmpfs that is the working dir
+    assert cfg["tmpfs"] == {"/tmp": limited, f"{WORK}/scratch": owned}
     assert "exec" in cfg["tmpfs"]["/tmp"].split(",")  # `go test` runs binaries from TMPDIR
     # untrusted code: no capabilities, no privileges through setuid binaries
     assert cfg["cap_drop"] == ["ALL"] and cfg["security_opt"] == ["no-new-privileges"]
@@ -263,3 +264,14 @@ def test_containers_of_a_live_gxm_process_are_not_leftovers() -> None:
     ended.wait()  # reaped: its pid names no process now
     assert not _owner_alive({images.LABEL_SESSION: f"{ended.pid}-ab12"})
     assert not _owner_alive({})
+
+
+def test_peak_memory_leaves_out_the_page_cache() -> None:
+    """The cgroup's max_usage counts page cache: a program that only read files looked big."""
+    from harness.backends.docker import memory_in_use
+
+    v1 = {"usage": 300 << 20, "max_usage": 900 << 20, "stats": {"cache": 250 << 20}}
+    assert memory_in_use(v1) == 50 << 20
+    v2 = {"usage": 120 << 20, "stats": {"file": 100 << 20, "anon": 20 << 20}}
+    assert memory_in_use(v2) == 20 << 20
+    assert memory_in_use({}) is None

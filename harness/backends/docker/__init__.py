@@ -21,12 +21,13 @@ import importlib.util
 import logging
 import os
 import secrets
+import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from harness.backends.docker import images
+from harness.backends.docker import execwrap, images
 from harness.backends.docker.containers import (
     container_config,
     container_env,
@@ -121,6 +122,7 @@ class DockerBackend:
         self._lock = threading.Lock()
         self._prepare_lock = threading.Lock()
         self._stats_ok = True
+        self._wrapper: Path | None = None
 
     def __enter__(self) -> DockerBackend:
         return self
@@ -163,14 +165,18 @@ class DockerBackend:
         return image.id, volume
 
     def execute(self, spec: ExecSpec, toolchain: Toolchain) -> ExecResult:
-        """Run `spec` in a fresh container; engine failures come back as `infra_error`."""
+        """Run `spec` in a fresh container (through gxmexec, which reports exactly how the
+        program ended and caps its output); engine failures come back as `infra_error`."""
         started = time.monotonic()
         container_id: str | None = None
+        exchange: Path | None = None
         try:
             image_id, volume = self._image_for(toolchain)
-            self._hand_over_writable(spec, container_env(spec, toolchain))
+            exchange = execwrap.new_exchange(self.cache)
+            inner = execwrap.wrapped(spec, self._wrapper_for(toolchain), exchange)
+            self._hand_over_writable(inner, container_env(inner, toolchain))
             config = container_config(
-                spec,
+                inner,
                 toolchain,
                 image=image_id,
                 user=self.user,
@@ -179,7 +185,7 @@ class DockerBackend:
                 session=self.session,
             )
             container_id = self._create(config)
-            return self._supervise(container_id, spec, started)
+            return self._supervise(container_id, spec, exchange, started)
         except _engine_errors() as exc:  # also OSError: handing the mounts over failed
             return ExecResult(
                 None, None, False, False, time.monotonic() - started, None, _engine_failure(exc)
@@ -187,6 +193,14 @@ class DockerBackend:
         finally:
             if container_id is not None:
                 self._remove(container_id)
+            if exchange is not None:
+                shutil.rmtree(exchange, ignore_errors=True)
+
+    def _wrapper_for(self, toolchain: Toolchain) -> Path:
+        with self._prepare_lock:
+            if self._wrapper is None:
+                self._wrapper = execwrap.wrapper_binary(toolchain, self.cache)
+            return self._wrapper
 
     def _hand_over_writable(self, spec: ExecSpec, env: dict[str, str]) -> None:
         """Create the writable mount directories and, when gxm is root, give them to the user
@@ -207,13 +221,15 @@ class DockerBackend:
         log.debug("created %s (%s)", container.name, " ".join(config["command"]))
         return str(container.id)
 
-    def _supervise(self, container_id: str, spec: ExecSpec, started: float) -> ExecResult:
+    def _supervise(
+        self, container_id: str, spec: ExecSpec, exchange: Path, started: float
+    ) -> ExecResult:
         """Start the container, enforce the timeout, and report its end (logs saved first)."""
         self.client.api.start(container_id)
         deadline = time.monotonic() + spec.timeout_s
         kill_at: float | None = None
-        # The first memory sample comes after STATS_INTERVAL_S: the cgroup's max_usage keeps the
-        # peak so far, so late samples say more, and short runs pay for none.
+        # Memory is sampled every STATS_INTERVAL_S (the first after one interval: short runs pay
+        # for none and report no peak): the largest use without page cache is the peak.
         timed_out, peak, next_stats = False, None, time.monotonic() + STATS_INTERVAL_S
         while True:
             now = time.monotonic()
@@ -232,10 +248,18 @@ class DockerBackend:
                 break
         state = self.client.api.inspect_container(container_id)["State"]
         seconds = docker_seconds(state) or time.monotonic() - started
-        dropped = self._save_logs(container_id, spec)
-        exit_code, signal_number = exit_status(int(state.get("ExitCode", -1)))
+        ending = execwrap.collect(exchange, spec)
+        if ending is not None:
+            exit_code, signal_number = ending.exit_code, ending.signal
+            dropped = ending.dropped_bytes
+            not_started = (
+                ending.start_error and f"could not start the program: {ending.start_error}"
+            )
+        else:  # gxmexec died with the container (our SIGKILL, an OOM kill): the engine's word
+            dropped = 0 if spec.stderr_path.exists() else self._save_logs(container_id, spec)
+            exit_code, signal_number = exit_status(int(state.get("ExitCode", -1)))
+            not_started = start_failure(exit_code, spec.stderr_path)
         oom_killed = bool(state.get("OOMKilled"))
-        not_started = start_failure(exit_code, spec.stderr_path)
         return ExecResult(
             exit_code, signal_number, timed_out, oom_killed, seconds, peak, not_started, dropped
         )
@@ -275,9 +299,7 @@ class DockerBackend:
             return None
         except _engine_errors():
             return None
-        memory = stats.get("memory_stats") or {}
-        value = memory.get("max_usage") or memory.get("usage")
-        return int(value) if value else None
+        return memory_in_use(stats.get("memory_stats") or {})
 
     def _save_logs(self, container_id: str, spec: ExecSpec) -> int:
         """The container's stdout and stderr, each into its spec file (one file if they agree),
@@ -325,6 +347,18 @@ class DockerBackend:
             ids |= {entry["Id"] for entry in found}
         for container_id in ids:
             self._remove(container_id)
+
+
+def memory_in_use(memory: dict[str, Any]) -> int | None:
+    """The container's memory use without page cache (what the program holds), from one stats
+    sample: usage minus `cache` (cgroup v1) or `file` (v2). The cgroup's max_usage is not used:
+    it counts page cache, so a program that only read files looked big."""
+    usage = memory.get("usage")
+    if not usage:
+        return None
+    detail = memory.get("stats") or {}
+    cache = detail.get("total_cache", detail.get("cache", detail.get("file", 0)))
+    return max(int(usage) - int(cache or 0), 0) or None
 
 
 def _engine_failure(exc: BaseException) -> str:

@@ -84,10 +84,14 @@ def container_mounts(
     return [mounts[key] for key in sorted(mounts, key=lambda p: (p.count("/"), p))]
 
 
-def scratch_tmpfs(spec: ExecSpec, env: dict[str, str]) -> dict[str, str]:
+def scratch_tmpfs(
+    spec: ExecSpec, env: dict[str, str], user: tuple[int, int] = NOBODY
+) -> dict[str, str]:
     """Size-limited tmpfs for /tmp and TMPDIR always (a fixture filling its temp dir fills
     container memory, never the host disk), and for HOME/GOPATH unless a writable mount holds
-    them. The size is the spec's memory limit: tmpfs pages are charged to it anyway."""
+    them. The size is the spec's memory limit: tmpfs pages are charged to it anyway. The scratch
+    ones belong to the container's user: docker resets a tmpfs to 0755 root when it is also the
+    working directory, as a fixture's scratch dir is."""
     writable = [str(path) for path, rw in spec.mounts if rw]
     options = f"{TMPFS_OPTIONS},size={spec.memory_limit_bytes or DEFAULT_TMPFS_BYTES}"
     tmpfs = {"/tmp": options}
@@ -96,7 +100,7 @@ def scratch_tmpfs(spec: ExecSpec, env: dict[str, str]) -> dict[str, str]:
         if not path or not path.startswith("/"):
             continue
         if var == "TMPDIR" or not any(_within(path, w) for w in writable):
-            tmpfs[path] = options
+            tmpfs[path] = f"{options},uid={user[0]},gid={user[1]}"
     return tmpfs
 
 
@@ -122,7 +126,7 @@ def container_config(
         "labels": container_labels(spec, session),
         "network_mode": "none",
         "read_only": True,
-        "tmpfs": scratch_tmpfs(spec, env),
+        "tmpfs": scratch_tmpfs(spec, env, user),
         "mounts": container_mounts(spec, toolchain, env, gocache_volume),
         "init": True,
         # a fixture is untrusted code: no capability, no privilege gained through exec

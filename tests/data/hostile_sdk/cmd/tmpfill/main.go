@@ -1,18 +1,29 @@
-// tmpfill writes 1 MiB blocks into $TMPDIR until a write fails or 192 MiB are written, and
-// reports how many bytes it got there (exit 0 either way).
+// tmpfill says what kind of file system its $TMPDIR is (in its result, first, so the answer
+// survives an OOM kill), then writes 1 MiB blocks there until a write fails or 192 MiB are
+// written, and reports how many bytes it got there (exit 0 either way).
 package main
 
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"example.com/hostile_sdk/internal/result"
 )
 
+const tmpfsMagic = 0x01021994
+
 func main() {
-	file, err := os.Create(filepath.Join(os.Getenv("TMPDIR"), "filler"))
+	dir := os.Getenv("TMPDIR")
+	kind := "other"
+	var fs syscall.Statfs_t
+	if syscall.Statfs(dir, &fs) == nil && fs.Type == tmpfsMagic {
+		kind = "tmpfs"
+	}
+	result.Write(map[string]any{"tmpdir_fs": kind, "tmp_bytes": 0})
+	file, err := os.Create(filepath.Join(dir, "filler"))
 	if err != nil {
-		result.Write(map[string]any{"tmp_bytes": 0, "error": err.Error()})
+		result.Write(map[string]any{"tmpdir_fs": kind, "tmp_bytes": 0, "error": err.Error()})
 		return
 	}
 	block := make([]byte, 1<<20)
@@ -26,5 +37,5 @@ func main() {
 		}
 	}
 	file.Close()
-	result.Write(map[string]any{"tmp_bytes": written, "error": failure, "tmpdir": os.Getenv("TMPDIR")})
+	result.Write(map[string]any{"tmpdir_fs": kind, "tmp_bytes": written, "error": failure})
 }
