@@ -366,6 +366,17 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return _finish(merged)
 
 
+def _containment_row() -> tuple[str, str, str]:
+    """How the local backend makes sure a run's processes end with it, on this host."""
+    from harness.backends.containment import mechanism
+
+    how = mechanism()
+    if how == "subreaper":
+        fix = "run as root or with a delegated cgroup v2 tree for a cgroup per process"
+        return ("local containment", "subreaper (no cgroup can be made here)", fix)
+    return ("local containment", f"{how}: a cgroup per process", "")
+
+
 def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """What is installed, what works, and what to do about what does not."""
     from harness.backends.docker.leftovers import doctor_report
@@ -376,6 +387,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     cached = toolchains.list_cached(cache) if cache.is_dir() else []
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
+    rows.append(_containment_row())
     rows.extend(doctor_report(matrix.docker, cache))
     print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
