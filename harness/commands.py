@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import goenv, report, store, toolchains
+from harness.atomic import write_text_atomic
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
@@ -22,7 +23,7 @@ from harness.masking import mask_secrets
 from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
-from harness.render import render_table
+from harness.render import TABLE_FORMATS, render_table
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.lock import (
     Owner,
@@ -311,8 +312,18 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.write:
         for path in report.write_reports(run_dir):
             print(f"wrote {path}", file=sys.stderr)
-    text = report.render(run_dir, args.format, claims=bool(args.claims))
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.assets_url and args.format not in TABLE_FORMATS:
+        formats = "|".join(TABLE_FORMATS)
+        raise UsageError(f"--assets-url applies to --format {formats} (the ones with plots)")
+    image_dir = report.image_base(run_dir, args.output, args.assets_url)
+    text = report.render(run_dir, args.format, claims=bool(args.claims), image_dir=image_dir)
+    text = text if text.endswith("\n") else text + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
     return report.exit_code_for(run_dir)
 
 
@@ -407,7 +418,7 @@ def _in_use(path: Path) -> bool:
 
 def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
-    from harness.backends.docker.images import connect, engine_problem
+    from harness.backends.docker.engine import connect, engine_problem
     from harness.backends.docker.leftovers import clean
 
     cache = _cache(args)

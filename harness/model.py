@@ -1,7 +1,7 @@
 """The data that flows between pipeline stages: frozen dataclasses and the closed outcome set.
 
 Every stage takes and returns these, so a stage can be tested on its own with values built by hand.
-The string forms (cell ids, outcome names) are contracts in DESIGN.md.
+The string forms (cell ids, outcome names) are contracts (docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ FIXTURE_KINDS = ("stress", "bench", "claim")
 
 
 def experiment_id(goexperiment: str) -> str:
-    """`""` → `default`, `arenas,cgocheck2` → `arenas+cgocheck2` (DESIGN: canonical cell ids)."""
+    """`""` → `default`, `arenas,cgocheck2` → `arenas+cgocheck2` (the canonical cell ids)."""
     return goexperiment.replace(",", "+") if goexperiment else DEFAULT_EXPERIMENT_NAME
 
 

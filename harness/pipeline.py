@@ -53,7 +53,11 @@ def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
     runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r.i)
     status, reason = _fixture_status(state, fixture)
     if status != "ran":
-        expected = expected + [Outcome.UNSUPPORTED.value] if status == "unsupported" else expected
+        expected = (
+            expected + [Outcome.UNSUPPORTED.value]
+            if status == Outcome.UNSUPPORTED.value
+            else expected
+        )
         outcomes = [status]
     else:
         outcomes = [run.outcome.value for run in runs]

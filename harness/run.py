@@ -1,6 +1,6 @@
 """Run: one fixture run on a backend, classified and measured into a run record.
 
-The environment a fixture sees is an allow-list (DESIGN "Backends"): a fixed PATH, a scratch HOME
+The environment a fixture sees is an allow-list: a fixed PATH, a scratch HOME
 and TMPDIR, the GXM_* knobs, and the matrix's `env` — never the shell's environment.
 """
 

@@ -19,9 +19,13 @@ from harness.model import FIXTURE_KINDS, Outcome
 Z95 = 1.959963984540054  # two-sided 95% standard normal quantile
 
 # Outcomes that count against a fixture's crash rate: the run ran, and it did not end well.
-FAILURE_OUTCOMES = frozenset({"crash", "corrupt", "timeout", "oom"})
+FAILURE_OUTCOMES = frozenset(
+    {Outcome.CRASH.value, Outcome.CORRUPT.value, Outcome.TIMEOUT.value, Outcome.OOM.value}
+)
 # Outcomes that say nothing about the cell: left out of the crash rate's n.
-NOT_A_TRIAL = frozenset({"infra-error", "unsupported", "build-error"})
+NOT_A_TRIAL = frozenset(
+    {Outcome.INFRA_ERROR.value, Outcome.UNSUPPORTED.value, Outcome.BUILD_ERROR.value}
+)
 
 _OUTCOME_ORDER = [o.value for o in Outcome]
 
@@ -90,7 +94,11 @@ def metric_samples(runs: Iterable[Mapping[str, Any]], name: str) -> list[float]:
     values = []
     for run in measured_runs(runs):
         value = (run.get("metrics") or {}).get(name)
-        if run.get("outcome") == "pass" and isinstance(value, (int, float)) and _is_number(value):
+        if (
+            run.get("outcome") == Outcome.PASS.value
+            and isinstance(value, (int, float))
+            and _is_number(value)
+        ):
             values.append(float(value))
     return values
 
@@ -99,7 +107,7 @@ def _metric_summaries(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
     """Per metric over passing runs: median, 95% interval of the median, n."""
     samples: dict[str, list[float]] = {}
     for run in runs:
-        if run.get("outcome") != "pass":
+        if run.get("outcome") != Outcome.PASS.value:
             continue
         for name, value in (run.get("metrics") or {}).items():
             if _is_number(value):
@@ -125,7 +133,7 @@ def top_signature(runs: Iterable[Mapping[str, Any]]) -> str | None:
 
 
 def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, Any]:
-    """The `summary` object of one fixture in a cell document (DESIGN "Results (schema 1)").
+    """The `summary` object of one fixture in a cell document (docs/contracts.md, "Results").
 
     - `outcomes`: counts per outcome, in the closed set's order, zero counts left out;
     - `crash_rate`: k/n with a Wilson 95% interval, where k counts crash, corrupt, timeout and
@@ -175,9 +183,10 @@ def verdict(outcomes: Sequence[str | Outcome], expected: Sequence[str | Outcome]
     """
     seen = {str(o) for o in outcomes}
     allowed = {str(o) for o in expected}
-    if not seen or not (seen - {"infra-error"}) <= allowed:
+    infra = Outcome.INFRA_ERROR.value
+    if not seen or not (seen - {infra}) <= allowed:
         return "unexpected"
-    return "inconclusive" if "infra-error" in seen else "expected"
+    return "inconclusive" if infra in seen else "expected"
 
 
 # --- comparisons against a baseline -------------------------------------------------------------

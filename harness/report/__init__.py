@@ -9,6 +9,7 @@ trend in `history.py`, wiki pages in `publish.py`. Everything rendered passes th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from harness import store
@@ -95,7 +96,8 @@ def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
     found = plots.existing_plots(data.store.plots_dir)
     if not found:
         return []
-    images = [style.image(caption, f"{image_dir}/{path.name}") for path, caption in found]
+    base = image_dir.rstrip("/")
+    images = [style.image(caption, f"{base}/{path.name}") for path, caption in found]
     return [style.heading("Plots", 2), "\n\n".join(images)]
 
 
@@ -129,7 +131,8 @@ def render_data(
     """The report of a loaded run in `fmt` (one of FORMATS), ending with a newline, secrets masked.
 
     `claims` adds the claims section (go_fixtures/claims.yaml judged on this run). `image_dir`
-    is where md/html look for the plots, relative to the report's location.
+    is where the plots are linked from: a path relative to where the report is read (see
+    `image_base`), or a URL.
     """
     if fmt == "json":
         document: dict[str, object] = data.to_json()
@@ -154,13 +157,24 @@ def _json_or_text(text: str) -> object:
         return text
 
 
-def render(run_dir: Path, fmt: str, *, claims: bool = False) -> str:
+def render(run_dir: Path, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR) -> str:
     """The report of the run in `run_dir` in `fmt`: txt (terminal), md (GitHub pipe tables),
     mediawiki, html (a whole page), benchstat (Go benchmark format), junit (XML) or json (the run
-    record and every cell document as one JSON object, `RunData.to_json`)."""
+    record and every cell document as one JSON object, `RunData.to_json`); plots linked under
+    `image_dir` (see `render_data`)."""
     if fmt not in FORMATS:  # before loading: a typo should not cost a read of the whole run
         raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return render_data(load_run(run_dir), fmt, claims=claims)
+    return render_data(load_run(run_dir), fmt, claims=claims, image_dir=image_dir)
+
+
+def image_base(run_dir: Path, output: Path | None, assets_url: str | None) -> str:
+    """Where a report links the run's plots from: `assets_url` when given (the plots are
+    published there), else the run's plots/ relative to the folder of `output` (the current
+    directory when the report goes to stdout), so the links work wherever the file is read."""
+    if assets_url:
+        return assets_url
+    where = (output.parent if output is not None else Path.cwd()).resolve()
+    return Path(os.path.relpath((Path(run_dir) / PLOTS_DIR).resolve(), where)).as_posix()
 
 
 def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
@@ -180,7 +194,7 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
 
 
 def exit_code_for_data(data: RunData) -> int:
-    """DESIGN exit codes for a finished run: 3 when it has no cells; 4 when anything hit an
+    """The exit code for a finished run: 3 when it has no cells; 4 when anything hit an
     infra-error, the run failed, or a listed cell has no result (killed; resume it); 1 when some
     verdict is unexpected; else 0."""
     if not data.cells and not data.cell_ids():

@@ -173,10 +173,10 @@ def _kill_processes_in(work_dirs: list[Path]) -> list[int]:
 
 def _remove_containers(run_id: str) -> list[str]:
     """Containers labelled with `run_id` (the docker backend's runs of the dead gxm), removed."""
-    from harness.backends.docker import images
+    from harness.backends.docker import engine
 
     try:
-        client = images.connect(timeout_s=10)
+        client = engine.connect(timeout_s=10)
     except Exception:  # noqa: BLE001 - no engine: nothing of the run can be running there
         return []
     names = []

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.backends.docker.engine import START_ENGINE, connect, engine_problem
 from harness.backends.docker.images import (
     LABEL,
     LABEL_ROLE,
     LABEL_SESSION,
-    START_ENGINE,
     bootstrap_blocker,
     bootstrap_tag,
-    connect,
-    engine_problem,
     find_image,
     toolchain_tag,
 )
