@@ -264,3 +264,40 @@ def test_sigkill_at_20_random_moments_then_resume_loses_and_leaves_nothing(
     assert not work_dirs_of(run_dir.name)
     assert not processes_in([goenv.cache_dir() / "work" / f"{run_dir.name}-", out])
     assert not cgroup_of(run_dir.name).exists() or not any(cgroup_of(run_dir.name).iterdir())
+
+
+def test_sigkill_during_a_docker_run_then_resume_removes_its_container(
+    tmp_path: Path, killed_runs: list[subprocess.Popen[str]]
+) -> None:
+    """SIGKILL of gxm left its container `Up` 26 s later; `--resume` neither reaped nor reported
+    it. Now the resume takes over the dead gxm's lock and removes the container by its label."""
+    import docker
+
+    matrix = hostile_matrix(tmp_path, "docker", "256MiB", {"nap": "pass"})
+    matrix.write_text(matrix.read_text().replace("duration: 300ms", "duration: 20s"))
+    matrix.write_text(matrix.read_text().replace("timeout: 6s", "timeout: 60s"))
+    out = tmp_path / "out"
+    proc = start_gxm("run", "--matrix", str(matrix), "--out", str(out), cwd=tmp_path)
+    killed_runs.append(proc)
+    client = docker.from_env()
+    try:
+        deadline, running = time.monotonic() + 300, []
+        while not running and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            run_ids = [p.name for p in out.glob("*") if (p / "run.json").is_file()]
+            if run_ids:
+                label = f"dev.gxm.run={run_ids[0]}"
+                running = client.containers.list(filters={"label": label, "status": "running"})
+        assert running, "no container of the run started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        run_id = run_ids[0]
+        assert client.containers.list(filters={"label": f"dev.gxm.run={run_id}"})  # orphaned
+        resumed = gxm("run", "--resume", run_id, "--out", str(out), cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert "took over the lock" in resumed.stderr and "removed 1 containers" in resumed.stderr
+        left = client.containers.list(all=True, filters={"label": f"dev.gxm.run={run_id}"})
+        assert left == []
+    finally:
+        client.close()
+    assert not work_dirs_of(run_id)
