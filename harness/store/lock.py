@@ -176,8 +176,9 @@ def _remove_containers(run_id: str) -> list[str]:
     from harness.backends.docker import engine
 
     try:
-        client = engine.connect(timeout_s=10)
-    except Exception:  # noqa: BLE001 - no engine: nothing of the run can be running there
+        client = engine.connect(timeout_s=60)
+    except Exception as exc:  # noqa: BLE001 - no engine: nothing of the run can be running there
+        log.info("no engine to look for containers of run %s in: %s", run_id, exc)
         return []
     names = []
     try:

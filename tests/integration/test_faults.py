@@ -295,7 +295,20 @@ def test_sigkill_during_a_docker_run_then_resume_removes_its_container(
         assert client.containers.list(filters={"label": f"dev.gxm.run={run_id}"})  # orphaned
         resumed = gxm("run", "--resume", run_id, "--out", str(out), cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
-        assert "took over the lock" in resumed.stderr and "removed 1 containers" in resumed.stderr
+        assert "took over the lock" in resumed.stderr, resumed.stderr
+        assert "removed 1 containers" in resumed.stderr, resumed.stderr  # ended and reported
+        left = client.containers.list(all=True, filters={"label": f"dev.gxm.run={run_id}"})
+        assert left == []
+        # the engine died under a live gxm and came back: its exited container stays behind;
+        # the next docker run removes it (its gxm is gone) and says so
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        image = client.images.list(filters={"label": "dev.gxm.role=toolchain"})[0]
+        labels = {"dev.gxm": "1", "dev.gxm.run": run_id, "dev.gxm.session": f"{dead.pid}-dead"}
+        stale = client.containers.create(image.id, ["true"], labels=labels)
+        again = gxm("run", "--resume", run_id, "--out", str(out), cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "containers of dead gxm runs" in again.stderr and stale.name in again.stderr
         left = client.containers.list(all=True, filters={"label": f"dev.gxm.run={run_id}"})
         assert left == []
     finally:

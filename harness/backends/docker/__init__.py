@@ -37,7 +37,13 @@ from harness.backends.docker.containers import (
     exit_status,
     start_failure,
 )
-from harness.backends.docker.leftovers import Leftover, clean, doctor_report, leftovers
+from harness.backends.docker.leftovers import (
+    Leftover,
+    clean,
+    doctor_report,
+    leftovers,
+    remove_abandoned_containers,
+)
 from harness.backends.logcap import CappedLog
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
@@ -125,6 +131,15 @@ class DockerBackend:
         self._wrapper: Path | None = None
 
     def __enter__(self) -> DockerBackend:
+        """Start by removing containers an earlier gxm could not (it died, or the engine died
+        under it and came back with the container still there), and say so."""
+        with contextlib.suppress(*_engine_errors()):
+            removed = remove_abandoned_containers(self.client)
+            if removed:
+                names = ", ".join(removed)
+                self.reporter.info(
+                    f"gxm: removed {len(removed)} containers of dead gxm runs: {names}"
+                )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
