@@ -275,3 +275,13 @@ def test_peak_memory_leaves_out_the_page_cache() -> None:
     v2 = {"usage": 120 << 20, "stats": {"file": 100 << 20, "anon": 20 << 20}}
     assert memory_in_use(v2) == 20 << 20
     assert memory_in_use({}) is None
+
+
+def test_an_engine_that_went_away_is_said_in_words() -> None:
+    """dockerd killed mid-run: the runs' infra-error now says the engine went away."""
+    import requests
+
+    from harness.backends.docker import _engine_failure
+
+    gone = requests.exceptions.ConnectionError("Connection aborted: FileNotFoundError")
+    assert _engine_failure(gone).startswith("the docker engine went away")
