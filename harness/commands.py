@@ -25,14 +25,7 @@ from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
 from harness.render import TABLE_FORMATS, render_table
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
-from harness.store.lock import (
-    Owner,
-    RunLock,
-    describe_takeover,
-    end_leftovers,
-    mark_work_dir,
-    sweep_abandoned,
-)
+from harness.store.lock import Owner, RunLock, end_what_the_dead_left, mark_work_dir
 from harness.store.records import CellResult, RunDocument
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,10 +137,11 @@ def _execute(
         command=("gxm", *argv),
     )
     if resumed is not None:
-        request = _keep_history(request, resumed)
+        request = request.resumed_from(resumed, datetime.now(timezone.utc))
     fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
     with RunLock(run_dir, Owner.me(run_dir.name, backend_name)) as lock:
-        _end_what_the_dead_left(lock, cache, reporter)
+        for line in end_what_the_dead_left(lock, cache):
+            reporter.info(f"gxm: {line}")
         try:
             backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
         except GxmError:
@@ -164,28 +158,6 @@ def _execute(
         finally:
             shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
     return run_dir
-
-
-def _keep_history(request: RunRequest, recorded: RunDocument) -> RunRequest:
-    """A resumed run keeps its first command and start; this resume is added to the list."""
-    this = {
-        "command": list(request.command),
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    return replace(
-        request,
-        command=recorded.command or request.command,
-        started=recorded.started,
-        resumed=(*recorded.resumed, this),
-    )
-
-
-def _end_what_the_dead_left(lock: RunLock, cache: Path, reporter: Reporter) -> None:
-    """Report and end what a dead gxm left: of this run (a stale lock) and under the cache."""
-    if lock.stale is not None:
-        reporter.info(f"gxm: {describe_takeover(lock.stale, end_leftovers(lock.stale, cache))}")
-    for line in sweep_abandoned(cache):
-        reporter.info(f"gxm: {line}")
 
 
 def _finish(run_dir: Path) -> int:
@@ -377,19 +349,9 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return _finish(merged)
 
 
-def _containment_row() -> tuple[str, str, str]:
-    """How the local backend makes sure a run's processes end with it, on this host."""
-    from harness.backends.containment import mechanism
-
-    how = mechanism()
-    if how == "subreaper":
-        fix = "run as root or with a delegated cgroup v2 tree for a cgroup per process"
-        return ("local containment", "subreaper (no cgroup can be made here)", fix)
-    return ("local containment", f"{how}: a cgroup per process", "")
-
-
 def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """What is installed, what works, and what to do about what does not."""
+    from harness.backends.containment import containment_row
     from harness.backends.docker.leftovers import doctor_report
 
     matrix = load_matrix(default_matrix_path(args.matrix), None)
@@ -398,7 +360,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     cached = toolchains.list_cached(cache) if cache.is_dir() else []
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
-    rows.append(_containment_row())
+    rows.append(containment_row())
     rows.extend(doctor_report(matrix.docker, cache))
     print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from harness import __version__, stats, toolchains
@@ -263,6 +264,17 @@ class RunRequest:
     # a resumed run keeps when and how it was first started; each resume is listed after it
     started: str | None = None
     resumed: tuple[Mapping[str, Any], ...] = ()
+
+    def resumed_from(self, recorded: RunDocument, now: datetime) -> RunRequest:
+        """This request as a resume of `recorded`: its first command and start are kept, this
+        resume is added to the list."""
+        this = {"command": list(self.command), "at": now.isoformat(timespec="seconds")}
+        return replace(
+            self,
+            command=recorded.command or self.command,
+            started=recorded.started,
+            resumed=(*recorded.resumed, this),
+        )
 
 
 def run_document(

@@ -50,6 +50,15 @@ def _cgroup_base(root: Path = CGROUP_ROOT) -> tuple[Path, int] | None:
     return None
 
 
+def containment_row() -> tuple[str, str, str]:
+    """`gxm doctor`'s line: how the local backend makes a run's processes end with it here."""
+    how = mechanism()
+    if how == "subreaper":
+        fix = "run as root or with a delegated cgroup v2 tree for a cgroup per process"
+        return ("local containment", "subreaper (no cgroup can be made here)", fix)
+    return ("local containment", f"{how}: a cgroup per process", "")
+
+
 def enable_subreaper() -> bool:
     """Make this process the reaper of its orphaned descendants (Linux); False where unknown."""
     try:

@@ -215,6 +215,7 @@ class LocalBackend:
             raise OSError(0, "empty argv")
         logs = _Logs(spec)
         cgroup = self.containment.new_cgroup(spec.run_id)
+        proc: subprocess.Popen[bytes] | None = None
         try:
             with self._lock, self.containment.joining(cgroup) as join_cgroup:
                 started_at = time.time()  # the lock: kill_all never misses a starting process
@@ -229,10 +230,14 @@ class LocalBackend:
                     preexec_fn=join_cgroup,  # noqa: PLW1509 - only an os.write to an open fd
                 )
                 self._live[proc.pid] = proc
-                self._held[proc.pid] = (cgroup, tree(proc.pid), started_at)
-        except BaseException:
+                self._held[proc.pid] = (cgroup, {}, started_at)
+            self._held[proc.pid][1].update(tree(proc.pid))
+        except BaseException:  # e.g. Ctrl-C while starting: nothing may be left running
+            if proc is not None:
+                self._kill_and_reap(proc)
+            else:
+                self.containment.end(cgroup, {}, time.time(), set(self._live))
             logs.finish()
-            self.containment.end(cgroup, {}, time.time(), set(self._live))
             raise
         logs.start(proc)
         self._logs[proc.pid] = logs

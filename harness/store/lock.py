@@ -238,3 +238,12 @@ def sweep_abandoned(cache: Path) -> list[str]:
 def describe_takeover(dead: Owner, lines: list[str]) -> str:
     what = "; ".join(lines) if lines else "nothing of it was left running"
     return f"took over the lock of run {dead.run_id} from dead {dead.describe()}: {what}"
+
+
+def end_what_the_dead_left(lock: RunLock, cache: Path) -> list[str]:
+    """End what a dead gxm left, of this run (a stale lock) and under the cache; one line per
+    dead gxm for the user."""
+    lines = []
+    if lock.stale is not None:
+        lines.append(describe_takeover(lock.stale, end_leftovers(lock.stale, cache)))
+    return lines + sweep_abandoned(cache)
