@@ -86,6 +86,8 @@ class Settings:
     cpus: float = 2.0
     pids_limit: int = 4096
     env: tuple[tuple[str, str], ...] = ()
+    c_backtrace: bool = True  # a full C backtrace from a core where the host allows it
+    keep_core: bool = False  # keep that core beside the logs (it is removed otherwise)
 
     def repeats_for(self, kind: str) -> int:
         return int(getattr(self, f"repeats_{kind}"))
@@ -175,6 +177,10 @@ class ExecSpec:
     mounts: tuple[tuple[Path, bool], ...] = ()  # (host path, writable) a container must see
     stdin_null: bool = True
     log_limit_bytes: int = 64 << 20  # per output file: head and tail kept (backends.logcap)
+    # Core dumps of the process: None leaves the inherited limit; False forbids them (limit 0);
+    # True raises the soft limit to the hard one (unlimited in a container) so a crash leaves a
+    # core in `cwd` for a full C backtrace (harness.symbolize).
+    core_dumps: bool | None = None
 
     @property
     def run_id(self) -> str:

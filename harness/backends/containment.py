@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import secrets
@@ -144,9 +145,10 @@ class Containment:
         return path
 
     @contextlib.contextmanager
-    def joining(self, cgroup: Path | None) -> Iterator[Callable[[], None] | None]:
+    def joining(self, cgroup: Path | None) -> Iterator[Callable[[], object] | None]:
         """A `preexec_fn` that moves the child into `cgroup` before it execs, so nothing it
-        forks can be outside it; the file is opened here, the child only writes to it."""
+        forks can be outside it: the file is opened here, the child only writes `0` (itself)
+        to it, a bound C call (no Python code of ours runs between fork and exec)."""
         if cgroup is None:
             yield None
             return
@@ -155,13 +157,8 @@ class Containment:
         except OSError:
             yield None
             return
-
-        def join() -> None:
-            with contextlib.suppress(OSError):
-                os.write(fd, b"0")  # 0: the writing process itself
-
         try:
-            yield join
+            yield functools.partial(os.write, fd, b"0")
         finally:
             os.close(fd)
 

@@ -6,6 +6,7 @@ from /dev/null and its output in the spec's files. Limits are enforced from here
 - memory: psutil samples the RSS of the process and all its descendants every POLL_INTERVAL_S and
   SIGKILLs the group above `memory_limit_bytes` (the `oom` outcome).
 `cpus` and `pids_limit` are not enforced on the host: nothing is applied that could break Go.
+`core_dumps` sets the child's own core size limit (never a host setting).
 
 A process that leaves its group (setsid, a double fork) still ends with its run: each process is
 held in a cgroup of its own where the host allows it, else gxm is their subreaper and kills every
@@ -19,13 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
+import resource
 import select
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -145,6 +149,34 @@ class _Logs:
         return dropped
 
 
+def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
+    """What the child runs before exec to set its core size limit (None: keep gxm's).
+
+    A bound C function, no Python code of ours: the child of a threaded parent must not take
+    locks other threads may hold. Raising the soft limit up to the hard one needs no privilege.
+    """
+    if core_dumps is None:
+        return None
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    return functools.partial(
+        resource.setrlimit, resource.RLIMIT_CORE, (hard if core_dumps else 0, hard)
+    )
+
+
+def _before_exec(*steps: Callable[[], object] | None) -> Callable[[], None] | None:
+    """One `preexec_fn` of the steps given: a single bound C call stays one (no Python code of
+    ours runs in the child); two need a small function."""
+    chosen = [step for step in steps if step is not None]
+    if len(chosen) <= 1:
+        return chosen[0] if chosen else None  # type: ignore[return-value]
+
+    def run_all() -> None:
+        for step in chosen:
+            step()
+
+    return run_all
+
+
 class LocalBackend:
     """Runs each ExecSpec as a host subprocess under its limits (see the module docstring)."""
 
@@ -191,10 +223,11 @@ class LocalBackend:
         started = time.monotonic()
         try:
             proc = self._start(spec)
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:  # the latter: a failed preexec step
             what = spec.argv[0] if spec.argv else "(empty argv)"
-            where = f": {exc.filename}" if exc.filename else ""
-            detail = f"could not start {what} (cwd {spec.cwd}): {exc.strerror or exc}{where}"
+            where = f": {exc.filename}" if isinstance(exc, OSError) and exc.filename else ""
+            why = (exc.strerror if isinstance(exc, OSError) else None) or exc
+            detail = f"could not start {what} (cwd {spec.cwd}): {why}{where}"
             return ExecResult(None, None, False, False, time.monotonic() - started, None, detail)
         logs = self._logs.pop(proc.pid)
         try:
@@ -227,7 +260,7 @@ class LocalBackend:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
-                    preexec_fn=join_cgroup,  # noqa: PLW1509 - only an os.write to an open fd
+                    preexec_fn=_before_exec(join_cgroup, _core_limit_setter(spec.core_dumps)),
                 )
                 self._live[proc.pid] = proc
                 self._held[proc.pid] = (cgroup, {}, started_at)

@@ -53,6 +53,11 @@ class RunRecord:
     command: str | None = None
     warmup: bool = False
     log_bytes_dropped: int = 0  # output over the matrix's log_limit, cut from the log's middle
+    # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
+    # first), the text file beside the logs, and the tool that read a core (None: no core read).
+    c_frames: tuple[Mapping[str, Any], ...] = ()
+    c_backtrace: str | None = None
+    c_backtrace_tool: str | None = None
 
     @property
     def is_infra_error(self) -> bool:
@@ -80,6 +85,10 @@ class RunRecord:
             doc["warmup"] = True
         if self.log_bytes_dropped:
             doc["log_bytes_dropped"] = self.log_bytes_dropped
+        if self.c_backtrace:
+            doc["c_frames"] = [dict(frame) for frame in self.c_frames]
+            doc["c_backtrace"] = self.c_backtrace
+            doc["c_backtrace_tool"] = self.c_backtrace_tool
         return doc
 
     @classmethod
@@ -102,6 +111,9 @@ class RunRecord:
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
             log_bytes_dropped=int(doc.get("log_bytes_dropped") or 0),
+            c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
+            c_backtrace=doc.get("c_backtrace"),
+            c_backtrace_tool=doc.get("c_backtrace_tool"),
         )
 
 
