@@ -6,11 +6,12 @@ effective experiment set is read back from the built binary (`go version FILE`),
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import goenv
+from harness import axes, goenv
 from harness.backends import Backend
 from harness.classify import effective_experiments
 from harness.context import RunContext
@@ -32,6 +33,8 @@ class BuildResult:
     effective_experiments: tuple[str, ...] = ()
     experiment_status: str = "default"
     detail: str | None = None
+    # fixtures that cannot be built in this cell (a cgo-only package with cgo off) -> why
+    unsupported: dict[str, str] = field(default_factory=dict)
 
 
 def gocache_dir(cache: Path, toolchain: Toolchain) -> Path:
@@ -50,8 +53,10 @@ def build_spec(
 ) -> ExecSpec:
     """The `go build -o OUT/ pkg…` invocation for one module of one cell."""
     gocache = gocache_dir(ctx.paths.cache, toolchain)
-    env = goenv.go_env(toolchain, plan.cell.goexperiment, gocache, {})
-    argv = (str(toolchain.go), "build", "-o", f"{out_dir}/", *packages)
+    extra = axes.build_env(plan.cell, os.environ.get("CC"))
+    env = goenv.go_env(toolchain, plan.cell.goexperiment, gocache, extra)
+    flags = axes.build_flags(plan.cell)
+    argv = (str(toolchain.go), "build", *flags, "-o", f"{out_dir}/", *packages)
     return ExecSpec(
         argv=argv,
         env=tuple(sorted(env.items())),
@@ -74,7 +79,12 @@ def build_cell(
     plan: CellPlan,
     fixtures: Sequence[Fixture],
 ) -> BuildResult:
-    """Build every fixture of `plan`'s cell; never raises for the cell's own failure."""
+    """Build every fixture of `plan`'s cell; never raises for the cell's own failure.
+
+    A build mode is first tried on a one-file probe, so a sanitizer this platform or C compiler
+    cannot do makes the cell `unsupported` (with the reason) instead of a build error. With cgo
+    off each package is built on its own: a cgo-only one is `unsupported`, the rest still run.
+    """
     cell_id = plan.cell.id
     if plan.cell.goexperiment and not goenv.experiment_supported(toolchain, plan.cell.goexperiment):
         return BuildResult(
@@ -85,38 +95,99 @@ def build_cell(
             detail=f"go{toolchain.version} does not know GOEXPERIMENT={plan.cell.goexperiment}",
         )
     log_dir = ctx.store.log_dir(cell_id)
-    modules: dict[Path, list[Fixture]] = {}
+    if plan.cell.buildmode:
+        refused = _probe_build_mode(ctx, backend, toolchain, plan, log_dir)
+        if refused is not None:
+            return refused
+    units: dict[Path, list[list[Fixture]]] = {}
     for fixture in fixtures:
-        modules.setdefault(fixture.module_dir, []).append(fixture)
-    binaries: dict[str, Path] = {}
-    commands: list[str] = []
-    seconds = 0.0
-    log = log_dir / "build.log"
-    for index, (module_dir, members) in enumerate(sorted(modules.items())):
-        out_dir = ctx.paths.work_dir / "bin" / cell_id / str(index)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        log = log_dir / ("build.log" if index == 0 else f"build.{index}.log")
-        packages = sorted({f.package for f in members})
-        spec = build_spec(ctx, toolchain, plan, module_dir, packages, out_dir, log)
-        commands.append(shell_line(spec.argv, _shown_env(spec), module_dir))
-        ctx.reporter.detail(f"[shell] {commands[-1]}")
-        result = backend.execute(spec, toolchain)
-        seconds += result.seconds
-        failure = _build_failure(result)
-        if failure:
-            status = Outcome.INFRA_ERROR.value if result.infra_error else Outcome.BUILD_ERROR.value
-            return BuildResult(status, seconds, log, tuple(commands), detail=failure)
+        groups = units.setdefault(fixture.module_dir, [[]] if plan.cell.cgo_enabled else [])
+        if plan.cell.cgo_enabled:
+            groups[0].append(fixture)
+        else:  # one build per package, so a cgo-only one fails alone
+            groups.append([fixture])
+    built = BuildResult("ok", 0.0, log_dir / "build.log")
+    index = 0
+    for module_dir, groups in sorted(units.items()):
+        for members in groups:
+            built = _build_unit(ctx, backend, toolchain, plan, module_dir, members, index, built)
+            index += 1
+            if built.status != "ok":
+                return built
+    return _with_experiments(toolchain, plan, built)
+
+
+def _build_unit(
+    ctx: RunContext,
+    backend: Backend,
+    toolchain: Toolchain,
+    plan: CellPlan,
+    module_dir: Path,
+    members: Sequence[Fixture],
+    index: int,
+    so_far: BuildResult,
+) -> BuildResult:
+    """One `go build` of some packages of a module, added to what was built so far."""
+    cell_id = plan.cell.id
+    out_dir = ctx.paths.work_dir / "bin" / cell_id / str(index)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = ctx.store.log_dir(cell_id)
+    log = log_dir / ("build.log" if index == 0 else f"build.{index}.log")
+    packages = sorted({f.package for f in members})
+    spec = build_spec(ctx, toolchain, plan, module_dir, packages, out_dir, log)
+    commands = (*so_far.commands, shell_line(spec.argv, _shown_env(spec), module_dir))
+    ctx.reporter.detail(f"[shell] {commands[-1]}")
+    result = backend.execute(spec, toolchain)
+    seconds = so_far.seconds + result.seconds
+    failure = _build_failure(result)
+    unsupported = dict(so_far.unsupported)
+    binaries = dict(so_far.binaries)
+    if failure and not plan.cell.cgo_enabled and not result.infra_error:
+        reason = axes.cgo_only_reason(_read_log(log))
+        if reason is not None:
+            unsupported.update({f.name: reason for f in members})
+            failure = None
+    elif not failure:
         binaries.update({f.name: out_dir / f.binary_name for f in members})
-    return _with_experiments(
-        toolchain,
-        plan,
-        BuildResult("ok", seconds, log_dir / "build.log", tuple(commands), binaries),
-    )
+    if failure:
+        status = Outcome.INFRA_ERROR.value if result.infra_error else Outcome.BUILD_ERROR.value
+        return BuildResult(status, seconds, log, commands, detail=failure)
+    return BuildResult("ok", seconds, so_far.log, commands, binaries, unsupported=unsupported)
+
+
+def _probe_build_mode(
+    ctx: RunContext, backend: Backend, toolchain: Toolchain, plan: CellPlan, log_dir: Path
+) -> BuildResult | None:
+    """Build a one-file program in the cell's build mode; an `unsupported` result if that fails
+    (the platform, the C compiler or cgo off cannot do it), None when it builds."""
+    probe_dir = axes.write_probe(ctx.paths.work_dir / "probe" / plan.cell.id)
+    out_dir = probe_dir / "bin"
+    out_dir.mkdir(exist_ok=True)
+    log = log_dir / "probe.log"
+    spec = build_spec(ctx, toolchain, plan, probe_dir, ["."], out_dir, log)
+    command = shell_line(spec.argv, _shown_env(spec), probe_dir)
+    ctx.reporter.detail(f"[shell] {command}")
+    result = backend.execute(spec, toolchain)
+    if result.infra_error:
+        return BuildResult(
+            Outcome.INFRA_ERROR.value, result.seconds, log, (command,), detail=result.infra_error
+        )
+    if _build_failure(result) is None:
+        return None
+    reason = axes.probe_failure_reason(plan.cell, dict(spec.env), _read_log(log))
+    return BuildResult(Outcome.UNSUPPORTED.value, result.seconds, log, (command,), detail=reason)
+
+
+def _read_log(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")[-8000:]
+    except OSError:
+        return ""
 
 
 def _shown_env(spec: ExecSpec) -> dict[str, str]:
     """The part of the build environment a reproduction needs spelled out."""
-    keep = ("GOEXPERIMENT", "GOTOOLCHAIN", "GOFLAGS", "CGO_ENABLED")
+    keep = ("GOEXPERIMENT", "GOTOOLCHAIN", "GOFLAGS", "CGO_ENABLED", "CC")
     return {k: v for k, v in spec.env if k in keep}
 
 
@@ -160,4 +231,5 @@ def _with_experiments(toolchain: Toolchain, plan: CellPlan, built: BuildResult) 
         version,
         effective,
         status,
+        unsupported=built.unsupported,
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from harness import symbolize
+from harness import axes, symbolize
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.classify import cgo_fault, classify, read_fixture_result
@@ -78,6 +78,9 @@ def fixture_env(
     if cores:
         env["GOTRACEBACK"] = "crash"
     env.update(dict(plan.settings.env))
+    godebug = axes.run_godebug(env.get("GODEBUG"), plan.cell.godebug)
+    if godebug is not None:
+        env["GODEBUG"] = godebug.value  # the axis wins over the matrix env (recorded per cell)
     return env
 
 
@@ -206,6 +209,7 @@ def execute_fixture_run(
         load_avg=tuple(load_avg),
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),
+        gc_pause_histogram=report.pause_histogram if report.status == "ok" else None,
         **native,
     )
 
