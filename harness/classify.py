@@ -24,6 +24,10 @@ CORRUPT_EXIT_CODE = 3
 CORRUPT_MARKER = "gxm: corrupt: "
 SIGNATURE_MAX_CHARS = 200
 RESULT_MAX_BYTES = 16 << 20
+# JSON integers a result file may hold: int64 covers every metric (ns, bytes, counts); a longer
+# digit run is a hostile or broken file (Python refuses > 4300 digits, floats overflow on less).
+RESULT_INT_MAX_DIGITS = 19
+METRIC_ABS_MAX = 2**63
 
 _PANIC = re.compile(r"^panic: (?P<msg>.*)$")
 _FATAL_ERROR = re.compile(r"^fatal error: (?P<msg>.*)$")
@@ -352,7 +356,25 @@ def _read_text(path: Path) -> str | FixtureReport:
 def _is_metric_value(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
+    if isinstance(value, int):
+        return abs(value) < METRIC_ABS_MAX
     return math.isfinite(value)
+
+
+class _UnreadableNumber(ValueError):
+    """A number in a result file no reader can take."""
+
+
+def _bounded_int(text: str) -> int:
+    """json's parse_int: refuses digit runs longer than int64 before Python converts them."""
+    if len(text.lstrip("-")) > RESULT_INT_MAX_DIGITS:
+        raise _UnreadableNumber(f"an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _no_constant(text: str) -> float:
+    """json's parse_constant: NaN and Infinity are not JSON, and no reader of ours takes them."""
+    raise _UnreadableNumber(f"the non-JSON number {text}")
 
 
 def _report_from_document(path: Path, document: object) -> FixtureReport:
@@ -391,9 +413,13 @@ def read_fixture_result(path: Path) -> FixtureReport:
     if isinstance(text, FixtureReport):
         return text
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         return FixtureReport("malformed", error=f"{path}: invalid JSON: {exc}")
+    except _UnreadableNumber as exc:
+        return FixtureReport("malformed", error=f"{path}: {exc} (numbers must fit int64)")
+    except (ValueError, RecursionError) as exc:  # e.g. nesting deeper than the parser allows
+        return FixtureReport("malformed", error=f"{path}: unreadable JSON: {type(exc).__name__}")
     return _report_from_document(path, document)
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from harness import __version__
 from harness.cli_bisect import add_bisect_parser
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
+from harness.masking import mask_secrets
 from harness.render import FORMATS, TABLE_FORMATS
+from harness.settings import MAX_REPEATS
 
 EPILOG = (
     "Exit codes: 0 all outcomes as expected, 1 some outcome unexpected, 2 usage or input "
@@ -35,10 +37,52 @@ class _ArgumentError(Exception):
     pass
 
 
+def repeat_count(text: str) -> int:
+    """--repeats: a whole number of runs, 1..MAX_REPEATS (0 and -1 used to mean 1 and none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_REPEATS:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_REPEATS}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def file_path(text: str) -> Path:
+    """A path gxm can write into its UTF-8 JSON and print (no undecodable bytes, no NUL)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f"{text.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8; use a UTF-8 path"
+        ) from None
+    if "\x00" in text or not text:
+        raise argparse.ArgumentTypeError("an empty path or one holding a NUL byte")
+    return Path(text)
+
+
+def dir_path(text: str) -> Path:
+    """A directory that may not exist yet, but is not a file."""
+    path = file_path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a directory")
+    return path
+
+
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--matrix",
-        type=Path,
+        type=file_path,
         default=None,
         help="matrix file (default: ./matrix.yaml, else the one shipped with gxm)",
     )
@@ -106,7 +150,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="only these fixtures (repeat or comma-separate)",
     )
     parser.add_argument(
-        "--repeats", type=int, default=None, help="runs per fixture per cell (overrides the matrix)"
+        "--repeats",
+        type=repeat_count,
+        default=None,
+        help=f"runs per fixture per cell, 1..{MAX_REPEATS} (overrides the matrix)",
     )
     parser.add_argument(
         "--backend",
@@ -116,7 +163,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=dir_path,
         default=Path("results"),
         help="directory the run directory is created in (default: ./results)",
     )
@@ -128,7 +175,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cache",
-        type=Path,
+        type=dir_path,
         default=None,
         help="toolchain and build cache (default: $GXM_CACHE or ~/.cache/gxm)",
     )
@@ -168,7 +215,7 @@ def _add_list_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     p_list.add_argument(
         "--shards",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="with --github-matrix: one job per shard (gxm run --shard i/N) instead of per cell",
@@ -191,7 +238,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "cell", help="run one cell verbosely and print how to reproduce it", epilog=EPILOG
     )
     p_cell.add_argument("cell_id", metavar="ID", help="cell id (go1.22-arenas) or nox id")
-    p_cell.add_argument("--matrix", type=Path, default=None, help="matrix file")
+    p_cell.add_argument("--matrix", type=file_path, default=None, help="matrix file")
     p_cell.add_argument("--profile", default=None, help="matrix profile")
     _add_run_options(p_cell)
     p_cell.add_argument(
@@ -214,10 +261,12 @@ def _add_run_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p_merge = sub.add_parser(
         "merge", help="combine shard run directories into one run", epilog=EPILOG
     )
-    p_merge.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="shard run dirs")
+    p_merge.add_argument(
+        "runs", nargs="+", type=file_path, metavar="RUN_DIR", help="shard run dirs"
+    )
     p_merge.add_argument(
         "--out",
-        type=Path,
+        type=dir_path,
         default=Path("results"),
         help="directory the merged run directory is created in (default: ./results)",
     )
@@ -228,21 +277,21 @@ def _add_engine_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p_doctor = sub.add_parser(
         "doctor", help="what is installed, what works, what to do", epilog=EPILOG
     )
-    p_doctor.add_argument("--matrix", type=Path, default=None, help="matrix file")
-    p_doctor.add_argument("--cache", type=Path, default=None, help="gxm cache directory")
+    p_doctor.add_argument("--matrix", type=file_path, default=None, help="matrix file")
+    p_doctor.add_argument("--cache", type=dir_path, default=None, help="gxm cache directory")
     p_clean = sub.add_parser(
         "clean", help="remove left-over containers, images, volumes, work dirs", epilog=EPILOG
     )
     p_clean.add_argument("--dry-run", action="store_true", help="only say what would go")
     p_clean.add_argument("--images", action="store_true", help="also stale gxm toolchain images")
     p_clean.add_argument("--volumes", action="store_true", help="also GOCACHE volumes")
-    p_clean.add_argument("--cache", type=Path, default=None, help="gxm cache directory")
+    p_clean.add_argument("--cache", type=dir_path, default=None, help="gxm cache directory")
 
 
 def _add_results_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
-        type=Path,
+        type=dir_path,
         default=Path("results"),
         help="results directory to look for runs in (default: ./results)",
     )
@@ -304,7 +353,7 @@ def _add_history_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     p_trend.add_argument("--format", choices=TABLE_FORMATS, default="txt")
     p_trend.add_argument(
-        "--plots", type=Path, default=None, help="where trend PNGs go (default: <out>/trends)"
+        "--plots", type=dir_path, default=None, help="where trend PNGs go (default: <out>/trends)"
     )
     _add_results_root(p_trend)
 
@@ -321,7 +370,7 @@ def _add_publish_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="a wiki checkout, a bare repository, or a URL (https://github.com/O/R.wiki.git)",
     )
     p_publish.add_argument(
-        "--cache", type=Path, default=None, help="where clones live (default: the gxm cache)"
+        "--cache", type=dir_path, default=None, help="where clones live (default: the gxm cache)"
     )
     _add_results_root(p_publish)
 
@@ -357,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GxmError as exc:
         if args.debug:
             raise
-        print(f"gxm: {exc}", file=sys.stderr)
+        print(f"gxm: {mask_secrets(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(
@@ -371,5 +420,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if args.debug:
             raise
-        print(f"gxm: {exc}", file=sys.stderr)
+        print(f"gxm: {mask_secrets(_os_error_line(exc, args.command))}", file=sys.stderr)
         return EXIT_INFRA
+
+
+def _os_error_line(exc: OSError, command: str) -> str:
+    """An OS failure (disk full, permissions) as one line: what, where, and for a run how to go
+    on once it is fixed (every file gxm wrote is whole, so the run resumes)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    line = f"{exc.strerror or exc}{where}"
+    if command in ("run", "cell"):
+        line += "; the results written so far are whole: fix this, then `gxm run --resume latest`"
+    return line

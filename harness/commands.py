@@ -20,6 +20,7 @@ from harness.backends import Backend
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
+from harness.masking import mask_secrets
 from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture
 from harness.pipeline import Pipeline, RunRequest, execute_run
@@ -27,7 +28,8 @@ from harness.plan import RunTask
 from harness.render import TABLE_FORMATS, render_table
 from harness.reproduction import print_reproduction
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
-from harness.store.records import CellResult
+from harness.store.lock import Owner, RunLock, end_what_the_dead_left, mark_work_dir
+from harness.store.records import CellResult, RunDocument
 
 REPO = Path(__file__).resolve().parent.parent
 RunStage = Callable[[Pipeline, Sequence[RunTask]], None]
@@ -133,7 +135,10 @@ def _execute(
     previous: dict[str, CellResult] | None,
     verbose: bool,
     run_stage: RunStage | None = None,
+    resumed: RunDocument | None = None,
 ) -> Path:
+    """Run `plans` into `run_dir` (`resumed`: the record of the run being resumed, whose first
+    command and start are kept)."""
     request = RunRequest(
         matrix_path=str(matrix.path.resolve()),
         matrix_sha256=matrix.sha256,
@@ -144,6 +149,8 @@ def _execute(
         seed=seed,
         command=("gxm", *argv),
     )
+    if resumed is not None:
+        request = request.resumed_from(resumed, datetime.now(timezone.utc))
     fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
 
     def work(ctx: RunContext, backend: Backend) -> None:
@@ -166,21 +173,28 @@ def _on_backend(
     *,
     fresh: bool,
 ) -> None:
-    """Open the backend, do `work` in a new context, and remove the work dir afterwards; a `fresh`
-    (new, still empty) run directory is removed when no backend can be had."""
+    """Open the backend, do `work` in a new context, and remove the work dir afterwards, as the
+    run directory's one writer (its lock); before anything runs, what a dead gxm left is ended
+    and reported. A `fresh` (new, still empty) run directory is removed when no backend can be
+    had."""
     cache, reporter = _cache(args), Reporter(verbose=verbose)
-    try:
-        backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
-    except GxmError:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    ctx = _new_context(cache, run_dir, seed, backend.name, verbose)
-    try:
-        with backend:
-            work(ctx, backend)
-    finally:
-        shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
+    with RunLock(run_dir, Owner.me(run_dir.name, backend_name)) as lock:
+        for line in end_what_the_dead_left(lock, cache):
+            reporter.info(f"gxm: {line}")
+        try:
+            backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
+        except GxmError:
+            if fresh:
+                lock.release()
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        ctx = _new_context(cache, run_dir, seed, backend.name, verbose)
+        mark_work_dir(ctx.paths.work_dir, lock.owner)
+        try:
+            with backend:
+                work(ctx, backend)
+        finally:
+            shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
 
 
 def _finish(run_dir: Path) -> int:
@@ -190,7 +204,11 @@ def _finish(run_dir: Path) -> int:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
     print(f"results: {run_dir}", file=sys.stderr)
-    return report.exit_code_for(run_dir)
+    data = store.load_run(run_dir)
+    infra = report.infra_summary(data)
+    if infra:
+        print(f"gxm: {mask_secrets(infra)}", file=sys.stderr)
+    return report.exit_code_for_data(data)
 
 
 def _new_seed(args: argparse.Namespace) -> int:
@@ -200,6 +218,7 @@ def _new_seed(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     selection = Selection.from_args(args)
     previous: dict[str, CellResult] | None = None
+    recorded: RunDocument | None = None
     if args.resume:
         run_store = store.RunStore.open(store.resolve_run(args.resume, args.out))
         recorded = run_store.read_run()
@@ -222,6 +241,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed=seed,
         previous=previous,
         verbose=args.verbose,
+        resumed=recorded,
     )
     return _finish(run_dir)
 
@@ -325,6 +345,7 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """What is installed, what works, and what to do about what does not."""
+    from harness.backends.containment import containment_row
     from harness.backends.docker.leftovers import doctor_report
 
     matrix = load_matrix(default_matrix_path(args.matrix), None)
@@ -333,6 +354,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     cached = toolchains.list_cached(cache) if cache.is_dir() else []
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
+    rows.append(containment_row())
     rows.extend(doctor_report(matrix.docker, cache))
     rows.extend(symbolize.doctor_rows(matrix.docker.base_image))
     print(render_table(["check", "status", "what to do"], rows, "txt"))

@@ -6,6 +6,8 @@ exits with the kind's code (2 usage/input, 3 nothing selected, 4 infrastructure)
 
 from __future__ import annotations
 
+from harness.masking import mask_secrets
+
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
@@ -57,6 +59,8 @@ class CommandError(InfraError):
         self.stderr_tail = stderr_tail
         status = "timed out" if exit_code is None else f"exited {exit_code}"
         tail = stderr_tail.strip().splitlines()[-1:] or [""]
-        super().__init__(
-            f"`{' '.join(argv[:4])}{' …' if len(argv) > 4 else ''}` {status}: {tail[0]}"
+        super().__init__(  # a clone URL can carry a token: never in a message
+            mask_secrets(
+                f"`{' '.join(argv[:4])}{' …' if len(argv) > 4 else ''}` {status}: {tail[0]}"
+            )
         )

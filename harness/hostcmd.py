@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.errors import CommandError
+from harness.masking import mask_secrets
 
 log = logging.getLogger("gxm.shell")
 
@@ -26,7 +27,7 @@ def shell_line(
     env_part = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
     cmd = " ".join(shlex.quote(str(a)) for a in argv)
     line = f"{env_part} {cmd}".strip()
-    return f"(cd {shlex.quote(str(cwd))} && {line})" if cwd else line
+    return mask_secrets(f"(cd {shlex.quote(str(cwd))} && {line})" if cwd else line)
 
 
 def run_command(

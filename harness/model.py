@@ -154,6 +154,7 @@ class Settings:
     build_timeout_s: float = 900.0
     memory_limit_bytes: int = 1 << 30
     build_memory_limit_bytes: int = 4 << 30
+    log_limit_bytes: int = 64 << 20  # per stream of a run: head and tail kept, the rest dropped
     cpus: float = 2.0
     pids_limit: int = 4096
     env: tuple[tuple[str, str], ...] = ()
@@ -288,10 +289,16 @@ class ExecSpec:
     label: str = ""  # names the run and cell, e.g. "run-20261127-1040/go1.22-arenas/cgo_stress#3"
     mounts: tuple[tuple[Path, bool], ...] = ()  # (host path, writable) a container must see
     stdin_null: bool = True
+    log_limit_bytes: int = 64 << 20  # per output file: head and tail kept (backends.logcap)
     # Core dumps of the process: None leaves the inherited limit; False forbids them (limit 0);
     # True raises the soft limit to the hard one (unlimited in a container) so a crash leaves a
     # core in `cwd` for a full C backtrace (harness.symbolize).
     core_dumps: bool | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run this spec belongs to: the first part of its label (`run-…/cell/fixture#i`)."""
+        return self.label.split("/", 1)[0] if self.label else "adhoc"
 
 
 @dataclass(frozen=True)
@@ -305,6 +312,7 @@ class ExecResult:
     seconds: float
     peak_rss_bytes: int | None = None
     infra_error: str | None = None  # the backend itself failed (could not start, engine gone)
+    log_bytes_dropped: int = 0  # output over the spec's log limit, dropped from the middle
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from harness import __version__, axes, stats, toolchains
@@ -45,6 +46,7 @@ class CellState:
     build: BuildResult | None = None
     runs: dict[str, list[RunRecord]] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
+    unavailable: str = "toolchain unavailable"  # why there is no toolchain, when there is none
 
 
 def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
@@ -80,7 +82,7 @@ def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None
         return Outcome.UNSUPPORTED.value, state.excluded[fixture.name]
     build = state.build
     if build is None:
-        return Outcome.INFRA_ERROR.value, "the cell was not built (toolchain unavailable)"
+        return Outcome.INFRA_ERROR.value, f"the cell was not built ({state.unavailable})"
     if build.status != "ok":
         return build.status, build.detail
     return "ran", None
@@ -105,7 +107,7 @@ def cell_result(
         axes=_axes_document(state.plan),
     )
     if build is None:
-        record = BuildRecord(Outcome.INFRA_ERROR.value, detail="toolchain unavailable")
+        record = BuildRecord(Outcome.INFRA_ERROR.value, detail=state.unavailable)
     else:
         log_file = store.relative(build.log) if build.log is not None else None
         record = BuildRecord(
@@ -191,14 +193,20 @@ class Pipeline:
         versions = sorted({s.plan.cell.go for s in self.states.values()})
         with self.ctx.reporter.progress("toolchains", len(versions)) as advance:
             for spec in versions:
+                why = ""
                 try:
                     toolchain = toolchains.provision(spec, self.ctx.paths.cache)
+                    why = f"{self.backend.name} backend could not prepare go{toolchain.version}"
                     self.backend.prepare(toolchain)
                 except GxmError as exc:
                     self.ctx.reporter.info(f"go {spec}: {exc}")
-                    toolchain = None
+                    toolchain, why = None, f"{why or 'toolchain unavailable'}: {exc}"
                 for state in self.states.values():
-                    if state.plan.cell.go == spec and toolchain is not None:
+                    if state.plan.cell.go != spec:
+                        continue
+                    if toolchain is None:
+                        state.unavailable = why
+                    else:
                         state.toolchain, state.go_resolved = toolchain, toolchain.version
                 advance(f"go {spec} → {toolchain.version if toolchain else 'unavailable'}")
 
@@ -311,6 +319,20 @@ class RunRequest:
     repeats: int | None
     seed: int
     command: tuple[str, ...]
+    # a resumed run keeps when and how it was first started; each resume is listed after it
+    started: str | None = None
+    resumed: tuple[Mapping[str, Any], ...] = ()
+
+    def resumed_from(self, recorded: RunDocument, now: datetime) -> RunRequest:
+        """This request as a resume of `recorded`: its first command and start are kept, this
+        resume is added to the list."""
+        this = {"command": list(self.command), "at": now.isoformat(timespec="seconds")}
+        return replace(
+            self,
+            command=recorded.command or self.command,
+            started=recorded.started,
+            resumed=(*recorded.resumed, this),
+        )
 
 
 def run_document(
@@ -331,6 +353,7 @@ def run_document(
         repeats=request.repeats,
         command=request.command,
         gxm_version=__version__,
+        resumed=request.resumed,
     )
 
 
@@ -352,7 +375,7 @@ def execute_run(
     re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
     """
     store = ctx.store
-    started = ctx.clock.now().isoformat(timespec="seconds")
+    started = request.started or ctx.clock.now().isoformat(timespec="seconds")
     store.write_run(run_document(ctx, request, "running", started, None))
     pipeline = Pipeline(ctx, backend, plans, fixtures, repeats=request.repeats)
     status = "failed"

@@ -20,11 +20,12 @@ from harness.backends import Backend
 from harness.classify import cgo_fault, classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
-from harness.masking import mask_secrets
+from harness.masking import mask_file, mask_json, mask_secrets, secret_values
 from harness.model import CellPlan, Classified, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
 from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+STDERR_HEAD_BYTES = 64 * 1024
 STDERR_TAIL_BYTES = 256 * 1024
 
 
@@ -103,6 +104,7 @@ def fixture_spec(
         timeout_s=settings.timeout_s,
         grace_s=settings.grace_s,
         memory_limit_bytes=settings.memory_limit_bytes,
+        log_limit_bytes=settings.log_limit_bytes,
         cpus=settings.cpus,
         pids_limit=settings.pids_limit,
         label=f"{ctx.paths.run_dir.name}/{plan.cell.id}/{fixture.name}#{i}",
@@ -122,16 +124,28 @@ def reproduce_line(spec: ExecSpec) -> str:
     return shell_line(spec.argv, env, spec.cwd)
 
 
-def read_tail(path: Path, limit: int = STDERR_TAIL_BYTES) -> str:
-    """The last `limit` bytes of a log (crash output is at the end; a dump can be huge)."""
+def read_head_and_tail(
+    path: Path, head_bytes: int = STDERR_HEAD_BYTES, tail_bytes: int = STDERR_TAIL_BYTES
+) -> str:
+    """The first `head_bytes` and the last `tail_bytes` of a log, whole when it is no longer.
+
+    A crash's first line (`fatal error: …`) is at the top of its output and a goroutine dump can
+    follow it for megabytes; a fixture's own output can precede the crash for as long. The
+    signature search reads both ends; the cut is a line of its own so no line is glued to another.
+    """
     try:
         with path.open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode(errors="replace")
+            size = handle.seek(0, 2)
+            handle.seek(0)
+            if size <= head_bytes + tail_bytes:
+                return handle.read().decode(errors="replace")
+            head = handle.read(head_bytes)
+            handle.seek(size - tail_bytes)
+            tail = handle.read()
     except FileNotFoundError:
         return ""
+    cut = f"\n[gxm: {size - head_bytes - tail_bytes} bytes not read]\n"
+    return head.decode(errors="replace") + cut + tail.decode(errors="replace")
 
 
 def host_load_avg() -> list[float]:
@@ -163,7 +177,7 @@ def execute_fixture_run(
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
     load_avg = host_load_avg()
     result: ExecResult = backend.execute(spec, toolchain)
-    stderr = read_tail(spec.stderr_path)
+    stderr = read_head_and_tail(spec.stderr_path)
     try:
         classified = classify(result, stderr)
         native: dict[str, Any] = {}
@@ -175,19 +189,23 @@ def execute_fixture_run(
     finally:
         _remove_run_dir(ctx, spec, keep_core=plan.settings.keep_core)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
+    known = secret_values(dict(plan.settings.env))  # a fixture may echo them back
+    for path in {spec.stdout_path, spec.stderr_path}:
+        mask_file(path, known)
     return RunRecord(
         i=i,
         outcome=classified.outcome,
         exit_code=result.exit_code,
         signal=result.signal,
         seconds=round(result.seconds, 3),
-        signature=classified.signature,
-        detail=classified.detail or result.infra_error,
+        signature=mask_json(classified.signature, known),
+        detail=mask_json(classified.detail or result.infra_error, known),
         metrics=dict(report.metrics) if report.status == "ok" else {},
-        checks=dict(report.checks) if report.status == "ok" else {},
+        checks=mask_json(dict(report.checks), known) if report.status == "ok" else {},
         result_status=report.status,
         runtime_version=report.runtime_version,
         peak_rss_bytes=result.peak_rss_bytes,
+        log_bytes_dropped=result.log_bytes_dropped,
         load_avg=tuple(load_avg),
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),

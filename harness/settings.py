@@ -27,8 +27,10 @@ from harness.yamlsrc import (
 
 DEFAULTS_KEYS = (
     "repeats", "bench_warmup", "duration", "timeout", "grace", "build_timeout",
-    "memory", "build_memory", "cpus", "pids", "env", "c_backtrace", "keep_core",
+    "memory", "build_memory", "cpus", "pids", "env", "c_backtrace", "keep_core", "log_limit",
 )  # fmt: skip
+MIN_LOG_LIMIT_BYTES = 64 << 10
+MAX_REPEATS = 10_000  # runs per fixture per cell; more is a typo (1e9 ate gigabytes planning)
 MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION_FIELDS = {"duration": "duration_s", "timeout": "timeout_s", "grace": "grace_s"}
@@ -53,6 +55,11 @@ def parse_setting(block: YMap, key: str, where: str) -> Partial:
     try:
         if key in _DURATION_FIELDS:
             return {_DURATION_FIELDS[key]: parse_duration(block[key])}
+        if key == "log_limit":
+            size = parse_size(block[key])
+            if size < MIN_LOG_LIMIT_BYTES:
+                raise UsageError(f"{size} bytes is less than the 64KiB a log keeps at least")
+            return {"log_limit_bytes": size}
         if key in _SIZE_FIELDS:
             size = parse_size(block[key])
             if size < MIN_MEMORY_BYTES:
@@ -85,12 +92,13 @@ def _repeats(block: YMap, what: str) -> Partial:
     if isinstance(per_kind, YMap):
         check_keys(per_kind, FIXTURE_KINDS, what)
         return {
-            f"repeats_{k}": require_int(per_kind, k, f"{what}: {k}", minimum=1) for k in per_kind
+            f"repeats_{k}": require_int(per_kind, k, f"{what}: {k}", minimum=1, maximum=MAX_REPEATS)
+            for k in per_kind
         }
     if isinstance(per_kind, bool) or not isinstance(per_kind, int):
         example = ", ".join(f"{k}: 3" for k in FIXTURE_KINDS)
         raise block.error("repeats", f"{what} is a whole number or {{{example}}}", True)
-    count = require_int(block, "repeats", what, minimum=1)
+    count = require_int(block, "repeats", what, minimum=1, maximum=MAX_REPEATS)
     return {f"repeats_{kind}": count for kind in FIXTURE_KINDS}
 
 

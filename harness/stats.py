@@ -174,14 +174,16 @@ def verdict(outcomes: Sequence[str | Outcome], expected: Sequence[str | Outcome]
 
     Callers pass the run outcomes, or the build status (`build-error`, `unsupported`) once when
     the cell did not build. A fixture excluded by its requirements is expected when the caller
-    adds `unsupported` to `expected`. Any infra-error makes it `unexpected` (the result is not
-    known), and so does an empty list (nothing observed is no evidence).
+    adds `unsupported` to `expected`. An empty list is `unexpected` (nothing observed is no
+    evidence). An infra-error is never blamed on the fixture: when every other outcome is
+    expected the verdict is `inconclusive` (the result is not known; `--resume` redoes it).
     """
     seen = {str(o) for o in outcomes}
     allowed = {str(o) for o in expected}
-    if not seen or Outcome.INFRA_ERROR.value in seen:
+    infra = Outcome.INFRA_ERROR.value
+    if not seen or not (seen - {infra}) <= allowed:
         return "unexpected"
-    return "expected" if seen <= allowed else "unexpected"
+    return "inconclusive" if infra in seen else "expected"
 
 
 # --- comparisons against a baseline -------------------------------------------------------------

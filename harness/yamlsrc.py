@@ -80,10 +80,17 @@ class YSeq(list[Any]):
         return MatrixError(self.source, line, message)
 
 
+MAX_SOURCE_BYTES = 1 << 20  # a hand-written matrix is a few KiB; 50 MB took 25 s and 550 MB
+
+
 def read_source(path: Path) -> bytes:
-    """The bytes of `path`, or a MatrixError saying why it cannot be read."""
+    """The bytes of `path` (at most MAX_SOURCE_BYTES), or a MatrixError saying why not."""
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+        if len(data) > MAX_SOURCE_BYTES:
+            raise MatrixError(path, None, f"over {MAX_SOURCE_BYTES >> 20} MiB: not a matrix file")
+        return data
     except FileNotFoundError:
         raise MatrixError(path, None, "file not found") from None
     except IsADirectoryError:
@@ -326,8 +333,10 @@ def require_number(mapping: YMap, key: str, where: str) -> float:
     return float(value)
 
 
-def require_int(mapping: YMap, key: str, where: str, *, minimum: int = 0) -> int:
-    """`mapping[key]` as an integer of at least `minimum` (booleans are not integers here)."""
+def require_int(
+    mapping: YMap, key: str, where: str, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """`mapping[key]` as an integer in [minimum, maximum] (booleans are not integers here)."""
     value = mapping.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise mapping.error(
@@ -335,6 +344,8 @@ def require_int(mapping: YMap, key: str, where: str, *, minimum: int = 0) -> int
         )
     if value < minimum:
         raise mapping.error(key, f"{where} must be at least {minimum}, got {value}", at_value=True)
+    if maximum is not None and value > maximum:
+        raise mapping.error(key, f"{where} must be at most {maximum}, got {value}", at_value=True)
     return value
 
 

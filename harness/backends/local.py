@@ -8,6 +8,10 @@ from /dev/null and its output in the spec's files. Limits are enforced from here
 `cpus` and `pids_limit` are not enforced on the host: nothing is applied that could break Go.
 `core_dumps` sets the child's own core size limit (never a host setting).
 
+A process that leaves its group (setsid, a double fork) still ends with its run: each process is
+held in a cgroup of its own where the host allows it, else gxm is their subreaper and kills every
+descendant it saw and every orphan reparented to it (harness.backends.containment).
+
 Every group started is tracked until it is reaped, so `__exit__`, or a KeyboardInterrupt arriving
 during `execute`, kills and reaps whatever is still running: Ctrl-C leaves no child behind.
 """
@@ -15,6 +19,7 @@ during `execute`, kills and reaps whatever is still running: Ctrl-C leaves no ch
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -30,12 +35,15 @@ from typing import IO
 
 import psutil
 
+from harness.backends.containment import Containment, tree
+from harness.backends.logcap import CappedLog, pump
 from harness.errors import InfraError
 from harness.model import ExecResult, ExecSpec, Toolchain
 
 log = logging.getLogger("gxm.backends.local")
 
 POLL_INTERVAL_S = 0.05
+LOG_DRAIN_S = 5.0
 
 
 class _Exit:
@@ -93,6 +101,54 @@ def _tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def _high_water_mark_bytes(pid: int) -> int:
+    """The kernel's peak RSS (VmHWM) of the live process `pid` since its exec, 0 if unknown.
+
+    Unlike wait4's ru_maxrss it never counts the gxm image the child was forked from."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class _Logs:
+    """The capped log files of one process and the threads pumping its pipes into them."""
+
+    def __init__(self, spec: ExecSpec) -> None:
+        self.merged = Path(spec.stderr_path) == Path(spec.stdout_path)
+        paths = [spec.stdout_path] if self.merged else [spec.stdout_path, spec.stderr_path]
+        self._files: list[IO[bytes]] = []
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._files.append(open(path, "wb"))  # noqa: SIM115 - closed in finish()
+        self._sinks = [CappedLog(f, spec.log_limit_bytes) for f in self._files]
+        self._pipes: list[IO[bytes]] = []
+        self._threads: list[threading.Thread] = []
+
+    def start(self, proc: subprocess.Popen[bytes]) -> None:
+        self._pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
+        self._threads = [
+            pump(pipe, sink) for pipe, sink in zip(self._pipes, self._sinks, strict=True)
+        ]
+
+    def finish(self) -> int:
+        """Drain the pipes (every writer is dead by now; a stray holding one gets 5 s), close
+        everything, return the bytes dropped over the cap."""
+        for thread in self._threads:
+            thread.join(timeout=LOG_DRAIN_S)
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.close()
+        dropped = sum(sink.close() for sink in self._sinks)
+        for handle in self._files:
+            handle.close()
+        return dropped
+
+
 def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
     """What the child runs before exec to set its core size limit (None: keep gxm's).
 
@@ -107,14 +163,35 @@ def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
     )
 
 
+def _before_exec(*steps: Callable[[], object] | None) -> Callable[[], None] | None:
+    """One `preexec_fn` of the steps given: a single bound C call stays one (no Python code of
+    ours runs in the child); two need a small function."""
+    chosen = [step for step in steps if step is not None]
+    if len(chosen) <= 1:
+        return chosen[0] if chosen else None  # type: ignore[return-value]
+
+    def run_all() -> None:
+        for step in chosen:
+            step()
+
+    return run_all
+
+
 class LocalBackend:
     """Runs each ExecSpec as a host subprocess under its limits (see the module docstring)."""
 
     name = "local"
 
-    def __init__(self, *, poll_interval_s: float = POLL_INTERVAL_S) -> None:
+    def __init__(
+        self, *, poll_interval_s: float = POLL_INTERVAL_S, containment: Containment | None = None
+    ) -> None:
         self.poll_interval_s = poll_interval_s
+        self.containment = containment or Containment()
         self._live: dict[int, subprocess.Popen[bytes]] = {}
+        # per live leader: its cgroup (or None), every tree member seen (pid → start time), and
+        # when it started (epoch seconds)
+        self._held: dict[int, tuple[Path | None, dict[int, float], float]] = {}
+        self._logs: dict[int, _Logs] = {}
         self._lock = threading.Lock()
         self._reap_lock = threading.Lock()
 
@@ -146,43 +223,57 @@ class LocalBackend:
         started = time.monotonic()
         try:
             proc = self._start(spec)
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:  # the latter: a failed preexec step
             what = spec.argv[0] if spec.argv else "(empty argv)"
-            where = f": {exc.filename}" if exc.filename else ""
-            detail = f"could not start {what} (cwd {spec.cwd}): {exc.strerror or exc}{where}"
+            where = f": {exc.filename}" if isinstance(exc, OSError) and exc.filename else ""
+            why = (exc.strerror if isinstance(exc, OSError) else None) or exc
+            detail = f"could not start {what} (cwd {spec.cwd}): {why}{where}"
             return ExecResult(None, None, False, False, time.monotonic() - started, None, detail)
+        logs = self._logs.pop(proc.pid)
         try:
-            return self._supervise(proc, spec, started)
+            result = self._supervise(proc, spec, started)
         except BaseException:
             self._kill_and_reap(proc)
+            logs.finish()
             raise
         finally:
             with self._lock:
                 self._live.pop(proc.pid, None)
+        return dataclasses.replace(result, log_bytes_dropped=logs.finish())
 
     def _start(self, spec: ExecSpec) -> subprocess.Popen[bytes]:
-        """Start the process in a new session (its own group) with exactly `spec.env`."""
+        """Start the process in a new session (its own group) with exactly `spec.env`; its
+        output goes through pipes into size-capped log files."""
         if not spec.argv:
             raise OSError(0, "empty argv")
-        spec.stdout_path.parent.mkdir(parents=True, exist_ok=True)
-        spec.stderr_path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.ExitStack() as files:
-            stdout: IO[bytes] = files.enter_context(open(spec.stdout_path, "wb"))
-            stderr = stdout
-            if Path(spec.stderr_path) != Path(spec.stdout_path):
-                stderr = files.enter_context(open(spec.stderr_path, "wb"))
-            with self._lock:  # so kill_all never misses a process that is being started
+        logs = _Logs(spec)
+        cgroup = self.containment.new_cgroup(spec.run_id)
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            with self._lock, self.containment.joining(cgroup) as join_cgroup:
+                started_at = time.time()  # the lock: kill_all never misses a starting process
                 proc = subprocess.Popen(
                     list(spec.argv),
                     env=dict(spec.env),
                     cwd=spec.cwd,
                     stdin=subprocess.DEVNULL if spec.stdin_null else None,
-                    stdout=stdout,
-                    stderr=stderr,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
-                    preexec_fn=_core_limit_setter(spec.core_dumps),
+                    preexec_fn=_before_exec(join_cgroup, _core_limit_setter(spec.core_dumps)),
                 )
                 self._live[proc.pid] = proc
+                self._held[proc.pid] = (cgroup, {}, started_at)
+            self._held[proc.pid][1].update(tree(proc.pid))
+        except BaseException:  # e.g. Ctrl-C while starting: nothing may be left running
+            if proc is not None:
+                self._kill_and_reap(proc)
+            else:
+                self.containment.end(cgroup, {}, time.time(), set(self._live))
+            logs.finish()
+            raise
+        logs.start(proc)
+        self._logs[proc.pid] = logs
         log.debug("started pid %d: %s", proc.pid, " ".join(spec.argv))
         return proc
 
@@ -197,8 +288,9 @@ class LocalBackend:
         peak_rss = 0
         try:
             while not exit_watch.wait(self.poll_interval_s):
+                self._held[proc.pid][1].update(tree(proc.pid))
                 rss = _tree_rss_bytes(proc.pid)
-                peak_rss = max(peak_rss, rss)
+                peak_rss = max(peak_rss, rss, _high_water_mark_bytes(proc.pid))
                 limit = spec.memory_limit_bytes
                 if limit is not None and rss > limit and not oom_killed:
                     log.info("pid %d over its memory limit (%d > %d bytes)", proc.pid, rss, limit)
@@ -215,23 +307,21 @@ class LocalBackend:
             seconds = time.monotonic() - started
         finally:
             exit_watch.close()
-        returncode, leader_peak_rss = self._kill_and_reap(proc)
+        returncode = self._kill_and_reap(proc)
         return ExecResult(
             exit_code=returncode if returncode >= 0 else None,
             signal=-returncode if returncode < 0 else None,
             timed_out=timed_out,
             oom_killed=oom_killed,
             seconds=seconds,
-            peak_rss_bytes=max(peak_rss, leader_peak_rss) or None,
+            peak_rss_bytes=peak_rss or None,  # a run too short for one sample reports none
         )
 
-    def _kill_and_reap(self, proc: subprocess.Popen[bytes]) -> tuple[int, int]:
-        """SIGKILL what is left of the group (and descendants that left it), reap the leader.
-
-        Returns its returncode and the kernel's peak RSS of it (or of its largest waited-for
-        child), which also covers runs too short for a sample. The leader is reaped last, so
-        its pid cannot be reused as a group id before the group is killed.
-        """
+    def _kill_and_reap(self, proc: subprocess.Popen[bytes]) -> int:
+        """SIGKILL what is left of the group (and descendants that left it), reap the leader,
+        return its returncode. The leader is reaped last, so its pid cannot be reused as a group
+        id before the group is killed. (wait4's ru_maxrss is not used: it counts the gxm image
+        the child was forked from, 300 MB for /bin/true.)"""
         strays: list[psutil.Process] = []
         with contextlib.suppress(psutil.Error):
             strays = psutil.Process(proc.pid).children(recursive=True)
@@ -239,17 +329,21 @@ class LocalBackend:
         for stray in strays:
             with contextlib.suppress(psutil.Error):
                 stray.kill()
-        peak_rss = 0
+        with self._lock:
+            cgroup, seen, started_at = self._held.get(proc.pid, (None, {}, time.time()))
+            live = set(self._live) - {proc.pid}
+        seen.update({s.pid: _start_time(s) for s in strays})
+        self.containment.end(cgroup, seen, started_at, live)
         with self._reap_lock:  # one reaper per child, whichever thread gets here first
-            if proc.returncode is None:
-                try:
-                    _, status, usage = os.wait4(proc.pid, 0)
-                except ChildProcessError:  # reaped behind our back: Popen knows no better
-                    proc.wait()
-                else:
-                    proc.returncode = os.waitstatus_to_exitcode(status)
-                    peak_rss = usage.ru_maxrss * 1024  # Linux reports KiB
-            returncode = proc.wait()  # already reaped: returns the recorded code at once
+            returncode = proc.wait()
         with self._lock:
             self._live.pop(proc.pid, None)
-        return returncode, peak_rss
+            self._held.pop(proc.pid, None)
+        return returncode
+
+
+def _start_time(process: psutil.Process) -> float:
+    try:
+        return float(process.create_time())
+    except psutil.Error:
+        return -1.0

@@ -18,10 +18,11 @@ from harness.claims import render_claims
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from harness.markup import inline, link
 from harness.masking import mask_secrets
+from harness.model import Outcome
 from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
 from harness.report import formats, pauses, tables
 from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
-from harness.report.tables import UNEXPECTED_MARK
+from harness.report.tables import INCONCLUSIVE_MARK, UNEXPECTED_MARK
 from harness.store import RunData, load_run
 
 PLOTS_DIR = store.PLOTS_DIR
@@ -38,7 +39,8 @@ REPORT_FILES = {
 # --- sections -----------------------------------------------------------------------------------
 
 CRASH_LEGEND = (
-    f"{UNEXPECTED_MARK} = unexpected (not what fixtures.yaml expects) · n/a = fixture not selected"
+    f"{UNEXPECTED_MARK} = unexpected (not what fixtures.yaml expects) · {INCONCLUSIVE_MARK} = not"
+    " known (an infrastructure error; `gxm run --resume` redoes it) · n/a = fixture not selected"
     " for this cell · not run = no result for this cell · SIG…/words = most common crash signature"
 )
 CRASH_RATE_LEGEND = (
@@ -252,6 +254,31 @@ def exit_code_for_data(data: RunData) -> int:
     if any(result.has_infra_error() for result in data.results):
         return EXIT_INFRA
     return EXIT_UNEXPECTED if tables.unexpected_verdicts(data) else EXIT_OK
+
+
+def infra_summary(data: RunData) -> str | None:
+    """One line for a run that hit infrastructure errors: how many, what went away (the first
+    error's own words) and the command that resumes it; None when there were none."""
+    problems: list[str] = []
+    for cell in data.results:
+        if cell.build.status == Outcome.INFRA_ERROR.value:
+            problems.append(f"{cell.id} build: {cell.build.detail or '?'}")
+        for name, entry in cell.fixtures.items():
+            for run in entry.runs:
+                if run.is_infra_error:
+                    problems.append(f"{cell.id} {name}: {run.detail or '?'}")
+    missing = data.missing_cells()
+    if not problems and not missing:
+        return None
+    parts = [f"{len(problems)} infrastructure errors"] if problems else []
+    if missing:
+        parts.append(f"{len(missing)} cells without a result")
+    first = f" (first: {problems[0]})" if problems else ""
+    resume = f"gxm run --resume {data.run_dir.name} --out {data.run_dir.parent}"
+    return (
+        f"{' and '.join(parts)}{first}; nothing was blamed on a fixture; "
+        f"when the engine or host is back, resume with `{resume}`"
+    )
 
 
 def exit_code_for(run_dir: Path) -> int:

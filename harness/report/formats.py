@@ -218,9 +218,11 @@ def _testcase(data: RunData, doc: CellResult, name: str) -> ET.Element:
         name=name,
         time=f"{sum(r.seconds for r in runs):.3f}",
     )
-    text = tables.crash_cell_text(doc, name).removesuffix(" " + tables.UNEXPECTED_MARK)
+    text = tables.crash_cell_text(doc, name)
+    for mark in (tables.UNEXPECTED_MARK, tables.INCONCLUSIVE_MARK):
+        text = text.removesuffix(" " + mark)
     message = f"{text}, expected {'/'.join(entry.expected) or '?'}"
-    if entry.verdict == "unexpected":
+    if entry.verdict in ("unexpected", "inconclusive"):
         infra = any(r.is_infra_error for r in runs)
         infra = infra or entry.status == Outcome.INFRA_ERROR.value
         kind = "error" if infra else "failure"

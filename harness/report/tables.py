@@ -20,6 +20,7 @@ from harness.store import RunData, natural_key
 from harness.store.records import CellInfo, CellResult, FixtureResult
 
 UNEXPECTED_MARK = "!"
+INCONCLUSIVE_MARK = "?"  # an infra-error: not known, never blamed on the fixture
 MISSING = "-"
 _OUTCOME_ORDER = [o.value for o in Outcome]
 
@@ -143,7 +144,9 @@ def crash_cell_text(cell_doc: CellResult | None, fixture: str) -> str:
     if status == "ran":
         status = cell_doc.build.status
     text = _outcomes_text(fixture_summary(entry), status)
-    return f"{text} {UNEXPECTED_MARK}" if entry.verdict == "unexpected" else text
+    mark = {"unexpected": UNEXPECTED_MARK, "inconclusive": INCONCLUSIVE_MARK}
+    suffix = mark.get(entry.verdict)
+    return f"{text} {suffix}" if suffix else text
 
 
 def crash_table(data: RunData, multiline_headers: bool) -> tuple[list[str], list[list[str]]]:
@@ -263,8 +266,11 @@ def header_lines(data: RunData) -> list[str]:
         f"status {run.status} · backend {run.backend}"
         f" · started {run.started or '?'} · profile {profile}{seed}"
     )
-    resolved = sorted({(c.cell.go, str(c.cell.go_resolved)) for c in data.results})
-    toolchains = ", ".join(f"{go} = go{full}" for go, full in resolved) or "none"
+    resolved = sorted({(c.cell.go, c.cell.go_resolved) for c in data.results})
+    toolchains = (
+        ", ".join(f"{go} = " + (f"go{full}" if full else "unavailable") for go, full in resolved)
+        or "none"
+    )
     builds = Counter(c.build.status for c in data.results)
     build_text = ", ".join(f"{s} {builds[s]}" for s in sorted(builds))
     missing = data.missing_cells()

@@ -47,6 +47,8 @@ CELLS_DIR = "cells"
 LOGS_DIR = "logs"
 CLAIMS_DIR = "claims"
 PLOTS_DIR = "plots"
+LOCK_FILE = ".gxm-lock"  # in a run dir: its one writer (harness.store.lock)
+OWNER_FILE = ".gxm-owner"  # in a work dir: the gxm it belongs to
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00]|^\.\.?$|^$")
 
@@ -352,6 +354,18 @@ def list_runs(results_root: Path) -> list[Path]:
     return sorted((p for p in root.iterdir() if is_run_dir(p)), key=lambda p: p.name)
 
 
+def _damaged_hint(root: Path) -> str:
+    """What to say when `root` holds no run: a damaged one (cells but no run.json), or nothing."""
+    damaged = (
+        sorted(p.parent for p in root.glob(f"*/{CELLS_DIR}") if not is_run_dir(p.parent))
+        if root.is_dir()
+        else []
+    )
+    if damaged:
+        return f", only {len(damaged)} damaged (no {RUN_FILE}), e.g. {damaged[0]}"
+    return "; start one with `gxm run`"
+
+
 def resolve_run(arg: str, results_root: Path) -> Path:
     """A run directory from `latest`, a path (to the dir or its run.json), a run id, or a unique
     prefix of one. UsageError with a one-line hint when nothing (or more than one run) matches."""
@@ -359,7 +373,7 @@ def resolve_run(arg: str, results_root: Path) -> Path:
     if arg == "latest":
         runs = list_runs(root)
         if not runs:
-            raise UsageError(f"no runs under {root}/ yet; start one with `gxm run`")
+            raise UsageError(f"no runs under {root}/ yet{_damaged_hint(root)}")
         return runs[-1]
     as_path = Path(arg)
     if as_path.name == RUN_FILE and as_path.is_file():
@@ -368,6 +382,14 @@ def resolve_run(arg: str, results_root: Path) -> Path:
         return as_path
     if not _UNSAFE_NAME.search(arg) and (root / arg / RUN_FILE).is_file():
         return root / arg
+    for candidate in (as_path, root / arg):
+        if not _UNSAFE_NAME.search(candidate.name) and (candidate / CELLS_DIR).is_dir():
+            raise UsageError(
+                f"{candidate} has no {RUN_FILE} (a damaged run: it was deleted or never "
+                f"written); its cell files alone cannot be reported or resumed"
+            )
+    if as_path.is_dir():
+        raise UsageError(f"{as_path} is not a gxm run directory (no {RUN_FILE})")
     matches = [p for p in list_runs(root) if p.name.startswith(arg)]
     if len(matches) == 1:
         return matches[0]

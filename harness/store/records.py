@@ -52,6 +52,7 @@ class RunRecord:
     log: str | None = None
     command: str | None = None
     warmup: bool = False
+    log_bytes_dropped: int = 0  # output over the matrix's log_limit, cut from the log's middle
     gc_pause_histogram: Mapping[str, Any] | None = None  # optional: the run's pauses, pooled
     # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
     # first), the text file beside the logs, and the tool that read a core (None: no core read).
@@ -83,6 +84,8 @@ class RunRecord:
         }
         if self.warmup:
             doc["warmup"] = True
+        if self.log_bytes_dropped:
+            doc["log_bytes_dropped"] = self.log_bytes_dropped
         if self.gc_pause_histogram is not None:
             doc["gc_pause_histogram"] = dict(self.gc_pause_histogram)
         if self.c_backtrace:
@@ -110,6 +113,7 @@ class RunRecord:
             log=doc.get("log"),
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
+            log_bytes_dropped=int(doc.get("log_bytes_dropped") or 0),
             gc_pause_histogram=doc.get("gc_pause_histogram"),
             c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
             c_backtrace=doc.get("c_backtrace"),
@@ -313,6 +317,9 @@ class RunDocument:
     command: tuple[str, ...] = ()
     gxm_version: str | None = None
     shards: tuple[Mapping[str, Any], ...] | None = None
+    # each `--resume` of this run: {"command": [...], "at": time}; `command` and `started` stay
+    # those of the first start, which a reproduction needs
+    resumed: tuple[Mapping[str, Any], ...] = ()
 
     def shard_summary(self) -> Json:
         """What a merged run records about this run as one of its shards."""
@@ -342,6 +349,8 @@ class RunDocument:
         }
         if self.shards is not None:
             doc["shards"] = [dict(s) for s in self.shards]
+        if self.resumed:
+            doc["resumed"] = [dict(r) for r in self.resumed]
         return doc
 
     @classmethod
@@ -365,4 +374,5 @@ class RunDocument:
             command=tuple(str(c) for c in _tuple(doc.get("command"))),
             gxm_version=doc.get("gxm_version"),
             shards=tuple(dict(s) for s in shards) if isinstance(shards, list) else None,
+            resumed=tuple(dict(r) for r in _tuple(doc.get("resumed")) if isinstance(r, dict)),
         )

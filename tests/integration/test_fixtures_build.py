@@ -125,3 +125,23 @@ def test_go_vet_and_probe_tests_pass(minor: str, scratch: Path) -> None:
     env = go_env(minor, "")
     run_command([go, "vet", "./..."], timeout_s=600, env=env, cwd=FIXTURES_DIR)
     run_command([go, "test", "./internal/..."], timeout_s=600, env=env, cwd=FIXTURES_DIR)
+
+
+@pytest.mark.parametrize("minor", GO_MINORS)
+def test_arena_uaf_partial_survives_however_long_it_runs(minor: str, tmp_path: Path) -> None:
+    """Its expectation (`pass`) holds on a busy or an idle machine. It used to loop until a
+    deadline, fill its arena chunk after a load-dependent number of reads and crash then (seeds 2
+    and 8 did within 10 s); now its reads stop well inside one chunk, so a long duration costs
+    nothing."""
+    binary = tmp_path / "arena_uaf_partial"
+    run_command(
+        [str(toolchain(minor).go), "build", "-o", str(binary), "./cmd/arena_uaf_partial"],
+        timeout_s=900,
+        env=go_env(minor, "arenas"),
+        cwd=FIXTURES_DIR,
+    )
+    for seed in ("2", "8"):
+        result = tmp_path / f"uaf-{seed}.json"
+        proc = run_fixture(binary, result, GXM_DURATION="10", GXM_SEED=seed)
+        assert proc.returncode == 0, (seed, proc.stderr[-2000:])
+        assert read_fixture_result(result).checks["read_after_free"].startswith("survived")

@@ -313,3 +313,45 @@ def test_ok_result_keeps_metrics_and_checks(tmp_path: Path) -> None:
 )
 def test_effective_experiments(version: str, experiments: tuple[str, ...]) -> None:
     assert effective_experiments(version) == experiments
+
+
+# --- hostile result files and long crash output (reliability) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"schema":"gxm.fixture/1","metrics":{"ops":' + "9" * 5001 + "}}", "5001 digits"),
+        ('{"schema":"gxm.fixture/1","metrics":{"ops":' + "9" * 400 + "}}", "400 digits"),
+        ('{"schema":"gxm.fixture/1","checks":{"n":-' + "1" * 30 + "}}", "30 digits"),
+        ('{"schema":"gxm.fixture/1","metrics":{"ops":1e400}}', "not finite"),
+        ('{"schema":"gxm.fixture/1","checks":{"x":NaN}}', "NaN"),
+        ("[" * 100_000 + "]" * 100_000, "RecursionError"),
+    ],
+    ids=["5001-digit", "400-digit-metric", "30-digit-check", "1e400", "NaN-check", "deep"],
+)
+def test_hostile_result_files_are_malformed_never_a_crash(
+    tmp_path: Path, body: str, says: str
+) -> None:
+    """A 5001-digit integer raised ValueError in json.loads, a 400-digit metric OverflowError
+    in math.isfinite: the run was lost with a traceback instead of being recorded."""
+    path = tmp_path / "result.json"
+    path.write_text(body)
+    report = read_fixture_result(path)
+    assert report.status == "malformed" and says in (report.error or "")
+
+
+def test_the_fatal_line_is_found_above_a_long_dump(tmp_path: Path) -> None:
+    """`fatal error: newosproc` followed by a 650 KB goroutine dump got the signature
+    `exit status 2`: only the last 256 KiB of stderr were searched."""
+    from harness.run import read_head_and_tail
+
+    dump = "".join(
+        f"goroutine {n} [running]:\nmain.f()\n\t/x/main.go:{n} +0x1d\n\n" for n in range(20000)
+    )
+    stderr = tmp_path / "run.stderr"
+    stderr.write_text("runtime: failed to create new OS thread\nfatal error: newosproc\n\n" + dump)
+    assert stderr.stat().st_size > 650_000
+    classified = classify(ExecResult(2, None, False, False, 1.0), read_head_and_tail(stderr))
+    assert classified.outcome is Outcome.CRASH
+    assert classified.signature == "fatal error: newosproc"

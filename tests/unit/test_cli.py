@@ -78,3 +78,12 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exc.value.code == 0
         assert "usage: gxm" in capsys.readouterr().out
+
+
+def test_an_os_error_names_its_path_and_how_to_go_on() -> None:
+    """Disk full printed `[Errno 28] No space left on device` with no path and no resume hint."""
+    from harness.cli import _os_error_line
+
+    line = _os_error_line(OSError(28, "No space left on device", "/r/run.json"), "run")
+    assert line.startswith("No space left on device: /r/run.json")
+    assert "gxm run --resume latest" in line and "\n" not in line

@@ -89,8 +89,15 @@ def test_a_run_container_is_isolated_and_limited() -> None:
     assert cfg["user"] == "65534:65534" and cfg["init"] is True
     assert cfg["mem_limit"] == cfg["memswap_limit"] == 128 << 20  # no swap
     assert cfg["nano_cpus"] == 1_500_000_000 and cfg["pids_limit"] == 64
-    assert cfg["tmpfs"] == {"/tmp": cconf.TMPFS_OPTIONS}  # HOME/TMPDIR: in a writable mount
+    # /tmp and TMPDIR (= HOME = the scratch dir) are size-limited tmpfs inside the container:
+    # a fixture filling its temp dir used to write onto the host disk through a bind mount
+    limited = f"{cconf.TMPFS_OPTIONS},size={128 << 20}"
+    owned = f"{limited},uid=65534,gid=65534"  # docker resets a tmpfs that is the working dir
+    assert cfg["tmpfs"] == {"/tmp": limited, f"{WORK}/scratch": owned}
     assert "exec" in cfg["tmpfs"]["/tmp"].split(",")  # `go test` runs binaries from TMPDIR
+    # untrusted code: no capabilities, no privileges through setuid binaries
+    assert cfg["cap_drop"] == ["ALL"] and cfg["security_opt"] == ["no-new-privileges"]
+    assert cfg["log_config"]["config"]["max-file"] == "2"  # the engine's copy is bounded too
 
 
 def test_run_labels_name_the_run_and_the_cell() -> None:
@@ -102,7 +109,7 @@ def test_run_labels_name_the_run_and_the_cell() -> None:
 
 def test_mounts_keep_host_paths_and_modes() -> None:
     mounts = {m["Target"]: m for m in config(run_spec())["mounts"]}
-    assert set(mounts) == {f"{WORK}/bin", f"{WORK}/results", f"{WORK}/scratch"}
+    assert set(mounts) == {f"{WORK}/bin", f"{WORK}/results"}  # scratch: a tmpfs
     assert all(m["Source"] == target and m["Type"] == "bind" for target, m in mounts.items())
     assert mounts[f"{WORK}/bin"]["ReadOnly"] is True
     assert mounts[f"{WORK}/results"]["ReadOnly"] is False
@@ -169,8 +176,8 @@ def test_container_names_are_valid_docker_names(label: str) -> None:
 
 
 def test_run_id_is_the_first_part_of_the_label() -> None:
-    assert cconf.run_id_of("run-1/go1.22-default/build") == "run-1"
-    assert cconf.run_id_of("") == "adhoc"
+    assert replace(run_spec(), label="run-1/go1.22-default/build").run_id == "run-1"
+    assert replace(run_spec(), label="").run_id == "adhoc"
 
 
 @pytest.mark.parametrize(
@@ -271,3 +278,24 @@ def test_containers_of_a_live_gxm_process_are_not_leftovers() -> None:
     ended.wait()  # reaped: its pid names no process now
     assert not _owner_alive({images.LABEL_SESSION: f"{ended.pid}-ab12"})
     assert not _owner_alive({})
+
+
+def test_peak_memory_leaves_out_the_page_cache() -> None:
+    """The cgroup's max_usage counts page cache: a program that only read files looked big."""
+    from harness.backends.docker import memory_in_use
+
+    v1 = {"usage": 300 << 20, "max_usage": 900 << 20, "stats": {"cache": 250 << 20}}
+    assert memory_in_use(v1) == 50 << 20
+    v2 = {"usage": 120 << 20, "stats": {"file": 100 << 20, "anon": 20 << 20}}
+    assert memory_in_use(v2) == 20 << 20
+    assert memory_in_use({}) is None
+
+
+def test_an_engine_that_went_away_is_said_in_words() -> None:
+    """dockerd killed mid-run: the runs' infra-error now says the engine went away."""
+    import requests
+
+    from harness.backends.docker import _engine_failure
+
+    gone = requests.exceptions.ConnectionError("Connection aborted: FileNotFoundError")
+    assert _engine_failure(gone).startswith("the docker engine went away")

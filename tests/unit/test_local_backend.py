@@ -161,11 +161,20 @@ def test_memory_of_children_counts(backend: LocalBackend, tmp_path: Path) -> Non
 
 
 def test_under_the_limit_runs_and_reports_peak_rss(backend: LocalBackend, tmp_path: Path) -> None:
-    small = "b = bytearray(20 << 20)"
+    small = "import time; b = b'x' * (20 << 20); time.sleep(0.5)"
     run = spec(tmp_path, sys.executable, "-c", small, memory_limit_bytes=500 << 20)
     result = backend.execute(run, TOOLCHAIN)
     assert result.exit_code == 0 and not result.oom_killed
     assert result.peak_rss_bytes is not None and result.peak_rss_bytes >= 20 << 20
+
+
+def test_peak_rss_is_the_programs_never_gxms(backend: LocalBackend, tmp_path: Path) -> None:
+    """wait4's ru_maxrss counted the image the child was forked from: /bin/true "used" as much
+    memory as the gxm (here: pytest) process that started it."""
+    ballast = b"x" * (200 << 20)  # makes the parent big, as a gxm with results loaded is
+    result = backend.execute(spec(tmp_path, "/bin/true"), TOOLCHAIN)
+    assert result.exit_code == 0 and len(ballast) > 0
+    assert result.peak_rss_bytes is None or result.peak_rss_bytes < 50 << 20
 
 
 @pytest.mark.parametrize("kind", ["missing", "not-executable", "bad-cwd"])
@@ -241,3 +250,50 @@ def test_exit_kills_what_another_thread_is_running(tmp_path: Path) -> None:
     worker.join(timeout=10)
     assert not worker.is_alive()
     assert results[0].signal == signal.SIGKILL and not results[0].timed_out
+
+
+DETACH = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open(sys.argv[1] + ".tmp", "w").write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        time.sleep(300)
+    os._exit(0)
+time.sleep(0.3)
+"""
+
+
+@pytest.mark.parametrize("mechanism", ["host", "subreaper"])
+def test_a_grandchild_that_detaches_ends_with_its_run(tmp_path: Path, mechanism: str) -> None:
+    """setsid() + double fork used to outlive the run, reparented to init; now it ends with it
+    (in a cgroup where the host allows one, else by gxm as its subreaper)."""
+    from harness.backends.containment import Containment
+
+    containment = Containment() if mechanism == "host" else Containment(root=tmp_path / "none")
+    assert mechanism == "host" or containment.name == "subreaper"
+    pid_file = tmp_path / "grandchild.pid"
+    with LocalBackend(containment=containment) as local:
+        result = local.execute(
+            spec(tmp_path, sys.executable, "-c", DETACH, str(pid_file)), TOOLCHAIN
+        )
+        assert result.exit_code == 0
+        grandchild = int(wait_for_file(pid_file))
+        assert wait_dead(grandchild, within_s=2.0), f"{containment.name}: {grandchild} alive"
+
+
+def test_a_flood_of_output_is_capped_keeping_head_and_tail(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    """A fixture writing without end used to fill the disk (1.8 GB in 5 s); the log keeps its
+    first and last bytes and says how many were dropped."""
+    flood = "echo FIRST; yes flood | head -c 50000000; echo LAST"
+    run = spec(tmp_path, "sh", "-c", flood, log_limit_bytes=1 << 20)
+    result = backend.execute(run, TOOLCHAIN)
+    log = (tmp_path / "logs" / "out.txt").read_bytes()
+    assert result.exit_code == 0
+    assert len(log) < (1 << 20) + 200
+    assert log.startswith(b"FIRST\n") and log.endswith(b"LAST\n")
+    assert result.log_bytes_dropped == 50000000 + len("FIRST\nLAST\n") - (1 << 20)
+    assert f"[gxm: {result.log_bytes_dropped} bytes of output dropped".encode() in log

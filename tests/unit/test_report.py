@@ -337,6 +337,31 @@ def test_exit_code_for_empty_run(tmp_path: Path) -> None:
     assert exit_code_for(_make_run(tmp_path, {})) == 3
 
 
+def test_runs_lost_to_the_engine_are_not_unexpected_and_say_how_to_resume(tmp_path: Path) -> None:
+    """Runs lost to an engine failure were marked `!` ("expected pass"); now they are `?`, the
+    run exits 4, and one line says what went away and the command that resumes."""
+    lost = _fixture("stress", ["pass", "infra-error"])
+    lost["runs"][1]["detail"] = "the docker engine went away (no answer from it: refused)"
+    run_dir = _make_run(tmp_path, {"go1.22-default": {"s": lost}})
+    text = render(run_dir, "txt")
+    assert "infra-error 1/2 ?" in text and "1/2 !" not in text
+    assert exit_code_for(run_dir) == 4
+    line = report.infra_summary(load_run(run_dir)) or ""
+    assert "the docker engine went away" in line
+    assert f"gxm run --resume {run_dir.name} --out {tmp_path}" in line
+
+
+def test_a_toolchain_that_could_not_be_had_is_not_go_none(tmp_path: Path) -> None:
+    """With a missing base image the header said `go1.22 = goNone`."""
+    run_dir = _make_run(tmp_path, {"go1.22-default": {"s": _fixture("stress", ["pass"])}})
+    cell_file = run_dir / "cells" / "go1.22-default.json"
+    doc = json.loads(cell_file.read_text())
+    doc["cell"]["go_resolved"] = None
+    cell_file.write_text(json.dumps(doc))
+    text = render(run_dir, "txt")
+    assert "goNone" not in text and "1.22 = unavailable" in text
+
+
 # --- small pieces -------------------------------------------------------------------------------
 
 

@@ -133,7 +133,10 @@ def test_summarize_runs_without_runs() -> None:
         (["unsupported"], ["pass"], "unexpected"),
         (["unsupported"], ["pass", "unsupported"], "expected"),
         (["build-error"], ["pass"], "unexpected"),
-        (["pass", "infra-error"], ["pass", "infra-error"], "unexpected"),
+        # an engine failure is never blamed on the fixture: not known, not unexpected
+        (["pass", "infra-error"], ["pass"], "inconclusive"),
+        (["infra-error"], ["pass"], "inconclusive"),
+        (["crash", "infra-error"], ["pass"], "unexpected"),
         ([], ["pass"], "unexpected"),
         ([Outcome.PASS], [Outcome.PASS], "expected"),
     ],

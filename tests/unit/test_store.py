@@ -262,3 +262,37 @@ def test_copy_cell_from_takes_the_document_byte_for_byte_and_its_logs(tmp_path: 
     assert target.cell_path(cell).read_bytes() == source.cell_path(cell).read_bytes()
     assert (target.run_dir / "logs" / cell / "build.log").read_text() == "built\n"
     assert [name for name, _ in source.stored_documents()] == ["run.json", f"cells/{cell}.json"]
+
+
+# --- masking what comes back from fixtures and URLs (reliability) --------------------------------
+
+
+def test_credentials_in_urls_are_masked_in_text() -> None:
+    """`gxm publish --wiki https://x-access-token:SECRET@host/…` that could not connect printed
+    the whole `git clone` line, token included."""
+    url = "https://x-access-token:ghs_SECRET@github.com/o/r.wiki.git"
+    line = f"`git clone --quiet {url} /c` exited 128"
+    masked = mask_secrets(line)
+    assert "ghs_SECRET" not in masked and "x-access-token" not in masked
+    assert "https://***@github.com/o/r.wiki.git" in masked
+
+
+def test_a_command_error_never_carries_a_token() -> None:
+    from harness.errors import CommandError
+
+    error = CommandError(["git", "clone", "https://u:tok3n@h/r.git", "/x"], 128, "fatal: nope")
+    assert "tok3n" not in str(error)
+
+
+def test_values_a_fixture_echoes_back_are_masked() -> None:
+    """A secret in the matrix env echoed by a fixture into its checks landed unmasked in the
+    cell JSON."""
+    from harness.masking import mask_json, secret_values
+
+    known = secret_values({"MY_API_TOKEN": "s3cr3t-value", "GOGC": "100", "KEY": "abc"})
+    assert known == ("s3cr3t-value",)  # too short a value would mask ordinary words
+    checks = {"env_dump": "MY_API_TOKEN=s3cr3t-value", "echo": "got s3cr3t-value!",
+              "nested": [{"x": "s3cr3t-value"}], "api_key": 42, "count": 7}  # fmt: skip
+    masked = mask_json(checks, known)
+    assert "s3cr3t-value" not in json.dumps(masked)
+    assert masked["count"] == 7 and masked["api_key"] == "***"

@@ -21,12 +21,13 @@ import importlib.util
 import logging
 import os
 import secrets
+import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from harness.backends.docker import engine, images
+from harness.backends.docker import engine, execwrap, images
 from harness.backends.docker.containers import (
     container_config,
     container_env,
@@ -36,7 +37,14 @@ from harness.backends.docker.containers import (
     exit_status,
     start_failure,
 )
-from harness.backends.docker.leftovers import Leftover, clean, doctor_report, leftovers
+from harness.backends.docker.leftovers import (
+    Leftover,
+    clean,
+    doctor_report,
+    leftovers,
+    remove_abandoned_containers,
+)
+from harness.backends.logcap import CappedLog
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
 from harness.goenv import cache_dir
@@ -120,8 +128,18 @@ class DockerBackend:
         self._lock = threading.Lock()
         self._prepare_lock = threading.Lock()
         self._stats_ok = True
+        self._wrapper: Path | None = None
 
     def __enter__(self) -> DockerBackend:
+        """Start by removing containers an earlier gxm could not (it died, or the engine died
+        under it and came back with the container still there), and say so."""
+        with contextlib.suppress(*_engine_errors()):
+            removed = remove_abandoned_containers(self.client)
+            if removed:
+                names = ", ".join(removed)
+                self.reporter.info(
+                    f"gxm: removed {len(removed)} containers of dead gxm runs: {names}"
+                )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -162,14 +180,18 @@ class DockerBackend:
         return image.id, volume
 
     def execute(self, spec: ExecSpec, toolchain: Toolchain) -> ExecResult:
-        """Run `spec` in a fresh container; engine failures come back as `infra_error`."""
+        """Run `spec` in a fresh container (through gxmexec, which reports exactly how the
+        program ended and caps its output); engine failures come back as `infra_error`."""
         started = time.monotonic()
         container_id: str | None = None
+        exchange: Path | None = None
         try:
             image_id, volume = self._image_for(toolchain)
-            self._hand_over_writable(spec, container_env(spec, toolchain))
+            exchange = execwrap.new_exchange(self.cache)
+            inner = execwrap.wrapped(spec, self._wrapper_for(toolchain), exchange)
+            self._hand_over_writable(inner, container_env(inner, toolchain))
             config = container_config(
-                spec,
+                inner,
                 toolchain,
                 image=image_id,
                 user=self.user,
@@ -178,13 +200,22 @@ class DockerBackend:
                 session=self.session,
             )
             container_id = self._create(config)
-            return self._supervise(container_id, spec, started)
+            return self._supervise(container_id, spec, exchange, started)
         except _engine_errors() as exc:  # also OSError: handing the mounts over failed
-            detail = f"docker: {exc}"
-            return ExecResult(None, None, False, False, time.monotonic() - started, None, detail)
+            return ExecResult(
+                None, None, False, False, time.monotonic() - started, None, _engine_failure(exc)
+            )
         finally:
             if container_id is not None:
                 self._remove(container_id)
+            if exchange is not None:
+                shutil.rmtree(exchange, ignore_errors=True)
+
+    def _wrapper_for(self, toolchain: Toolchain) -> Path:
+        with self._prepare_lock:
+            if self._wrapper is None:
+                self._wrapper = execwrap.wrapper_binary(toolchain, self.cache)
+            return self._wrapper
 
     def _hand_over_writable(self, spec: ExecSpec, env: dict[str, str]) -> None:
         """Create the writable mount directories and, when gxm is root, give them to the user
@@ -205,13 +236,15 @@ class DockerBackend:
         log.debug("created %s (%s)", container.name, " ".join(config["command"]))
         return str(container.id)
 
-    def _supervise(self, container_id: str, spec: ExecSpec, started: float) -> ExecResult:
+    def _supervise(
+        self, container_id: str, spec: ExecSpec, exchange: Path, started: float
+    ) -> ExecResult:
         """Start the container, enforce the timeout, and report its end (logs saved first)."""
         self.client.api.start(container_id)
         deadline = time.monotonic() + spec.timeout_s
         kill_at: float | None = None
-        # The first memory sample comes after STATS_INTERVAL_S: the cgroup's max_usage keeps the
-        # peak so far, so late samples say more, and short runs pay for none.
+        # Memory is sampled every STATS_INTERVAL_S (the first after one interval: short runs pay
+        # for none and report no peak): the largest use without page cache is the peak.
         timed_out, peak, next_stats = False, None, time.monotonic() + STATS_INTERVAL_S
         while True:
             now = time.monotonic()
@@ -230,12 +263,20 @@ class DockerBackend:
                 break
         state = self.client.api.inspect_container(container_id)["State"]
         seconds = docker_seconds(state) or time.monotonic() - started
-        self._save_logs(container_id, spec)
-        exit_code, signal_number = exit_status(int(state.get("ExitCode", -1)))
+        ending = execwrap.collect(exchange, spec)
+        if ending is not None:
+            exit_code, signal_number = ending.exit_code, ending.signal
+            dropped = ending.dropped_bytes
+            not_started = (
+                ending.start_error and f"could not start the program: {ending.start_error}"
+            )
+        else:  # gxmexec died with the container (our SIGKILL, an OOM kill): the engine's word
+            dropped = 0 if spec.stderr_path.exists() else self._save_logs(container_id, spec)
+            exit_code, signal_number = exit_status(int(state.get("ExitCode", -1)))
+            not_started = start_failure(exit_code, spec.stderr_path)
         oom_killed = bool(state.get("OOMKilled"))
-        not_started = start_failure(exit_code, spec.stderr_path)
         return ExecResult(
-            exit_code, signal_number, timed_out, oom_killed, seconds, peak, not_started
+            exit_code, signal_number, timed_out, oom_killed, seconds, peak, not_started, dropped
         )
 
     def _exited_within(self, container_id: str, seconds: float) -> bool:
@@ -273,24 +314,27 @@ class DockerBackend:
             return None
         except _engine_errors():
             return None
-        memory = stats.get("memory_stats") or {}
-        value = memory.get("max_usage") or memory.get("usage")
-        return int(value) if value else None
+        return memory_in_use(stats.get("memory_stats") or {})
 
-    def _save_logs(self, container_id: str, spec: ExecSpec) -> None:
-        """The container's stdout and stderr, each into its spec file (one file if they agree)."""
+    def _save_logs(self, container_id: str, spec: ExecSpec) -> int:
+        """The container's stdout and stderr, each into its spec file (one file if they agree),
+        capped to the spec's log limit (head and tail); returns the bytes dropped."""
         if Path(spec.stdout_path) == Path(spec.stderr_path):
             targets = [(spec.stdout_path, True, True)]
         else:
             targets = [(spec.stdout_path, True, False), (spec.stderr_path, False, True)]
+        dropped = 0
         for path, stdout, stderr in targets:
             path.parent.mkdir(parents=True, exist_ok=True)
             chunks = self.client.api.logs(
                 container_id, stdout=stdout, stderr=stderr, stream=True, follow=False
             )
             with open(path, "wb") as handle:
+                sink = CappedLog(handle, spec.log_limit_bytes)
                 for chunk in chunks:
-                    handle.write(chunk)
+                    sink.write(chunk)
+                dropped += sink.close()
+        return dropped
 
     def _remove(self, container_id: str) -> None:
         try:
@@ -318,6 +362,27 @@ class DockerBackend:
             ids |= {entry["Id"] for entry in found}
         for container_id in ids:
             self._remove(container_id)
+
+
+def memory_in_use(memory: dict[str, Any]) -> int | None:
+    """The container's memory use without page cache (what the program holds), from one stats
+    sample: usage minus `cache` (cgroup v1) or `file` (v2). The cgroup's max_usage is not used:
+    it counts page cache, so a program that only read files looked big."""
+    usage = memory.get("usage")
+    if not usage:
+        return None
+    detail = memory.get("stats") or {}
+    cache = detail.get("total_cache", detail.get("cache", detail.get("file", 0)))
+    return max(int(usage) - int(cache or 0), 0) or None
+
+
+def _engine_failure(exc: BaseException) -> str:
+    """What went away, in words: the engine (connection refused/reset), or the docker error."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"the docker engine went away (no answer from it: {exc})"
+    return f"docker: {exc}"
 
 
 def _larger(a: int | None, b: int | None) -> int | None:

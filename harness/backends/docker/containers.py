@@ -17,6 +17,7 @@ from harness.model import ExecSpec, Toolchain
 NOBODY = (65534, 65534)
 SCRATCH_VARS = ("HOME", "GOPATH", "TMPDIR")
 TMPFS_OPTIONS = "rw,exec,nosuid,nodev,mode=1777"
+DEFAULT_TMPFS_BYTES = 1 << 30  # a tmpfs is charged to the container's memory; this caps it too
 LABEL_SESSION = images.LABEL_SESSION
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 
@@ -25,11 +26,6 @@ def container_user() -> tuple[int, int]:
     """The caller's uid:gid; nobody when that is root (containers never run as root)."""
     uid, gid = os.geteuid(), os.getegid()
     return NOBODY if uid == 0 else (uid, gid)
-
-
-def run_id_of(label: str) -> str:
-    """The run a spec belongs to: the first part of its label (`run-…/cell/fixture#i`)."""
-    return label.split("/", 1)[0] if label else "adhoc"
 
 
 def container_name(label: str, suffix: str) -> str:
@@ -42,7 +38,7 @@ def container_labels(spec: ExecSpec, session: str) -> dict[str, str]:
     """dev.gxm (what `gxm clean` looks for), the run, the spec's label, the backend instance."""
     return {
         images.LABEL: "1",
-        "dev.gxm.run": run_id_of(spec.label),
+        "dev.gxm.run": spec.run_id,
         "dev.gxm.label": spec.label,
         LABEL_SESSION: session,
     }
@@ -77,24 +73,34 @@ def container_mounts(
     gocache = env.get("GOCACHE")
     goroot = str(toolchain.goroot)
     mounts: dict[str, Any] = {}
+    tmpdir = env.get("TMPDIR")
     for path, writable in spec.mounts:
         target = str(path)
-        if _within(target, goroot) or target == gocache or target in mounts:
-            continue
+        if _within(target, goroot) or target in (gocache, tmpdir) or target in mounts:
+            continue  # TMPDIR is a tmpfs inside the container, never a host directory
         mounts[target] = Mount(target, target, type="bind", read_only=not writable)
     if gocache and gocache_volume:
         mounts[gocache] = Mount(gocache, gocache_volume, type="volume", read_only=False)
     return [mounts[key] for key in sorted(mounts, key=lambda p: (p.count("/"), p))]
 
 
-def scratch_tmpfs(spec: ExecSpec, env: dict[str, str]) -> dict[str, str]:
-    """tmpfs for /tmp and for HOME/GOPATH/TMPDIR unless a writable mount already holds them."""
+def scratch_tmpfs(
+    spec: ExecSpec, env: dict[str, str], user: tuple[int, int] = NOBODY
+) -> dict[str, str]:
+    """Size-limited tmpfs for /tmp and TMPDIR always (a fixture filling its temp dir fills
+    container memory, never the host disk), and for HOME/GOPATH unless a writable mount holds
+    them. The size is the spec's memory limit: tmpfs pages are charged to it anyway. The scratch
+    ones belong to the container's user: docker resets a tmpfs to 0755 root when it is also the
+    working directory, as a fixture's scratch dir is."""
     writable = [str(path) for path, rw in spec.mounts if rw]
-    tmpfs = {"/tmp": TMPFS_OPTIONS}
+    options = f"{TMPFS_OPTIONS},size={spec.memory_limit_bytes or DEFAULT_TMPFS_BYTES}"
+    tmpfs = {"/tmp": options}
     for var in SCRATCH_VARS:
         path = env.get(var)
-        if path and path.startswith("/") and not any(_within(path, w) for w in writable):
-            tmpfs[path] = TMPFS_OPTIONS
+        if not path or not path.startswith("/"):
+            continue
+        if var == "TMPDIR" or not any(_within(path, w) for w in writable):
+            tmpfs[path] = f"{options},uid={user[0]},gid={user[1]}"
     return tmpfs
 
 
@@ -120,9 +126,18 @@ def container_config(
         "labels": container_labels(spec, session),
         "network_mode": "none",
         "read_only": True,
-        "tmpfs": scratch_tmpfs(spec, env),
+        "tmpfs": scratch_tmpfs(spec, env, user),
         "mounts": container_mounts(spec, toolchain, env, gocache_volume),
         "init": True,
+        # a fixture is untrusted code: no capability, no privilege gained through exec
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        # the engine's own copy of the output: two files of half the cap, so a flood cannot
+        # fill the engine's disk (what gxm keeps of it is capped again, head and tail)
+        "log_config": {
+            "type": "json-file",
+            "config": {"max-size": str(max(spec.log_limit_bytes // 2, 1 << 20)), "max-file": "2"},
+        },
     }
     if spec.memory_limit_bytes is not None:
         config["mem_limit"] = spec.memory_limit_bytes

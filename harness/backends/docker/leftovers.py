@@ -46,11 +46,7 @@ def leftovers(client: Any, cache: Path | None = None) -> list[Leftover]:
     images no cached toolchain (or no tag) needs, base images a newer recipe replaced, the GOCACHE
     volumes, and half-made base bootstraps in the cache."""
     cache = cache or _default_cache()
-    found = [
-        Leftover("container", c["Id"][:12], c["Names"][0].lstrip("/"), _container_reason(c))
-        for c in client.api.containers(all=True, filters={"label": LABEL})
-        if not _owner_alive(c.get("Labels") or {})
-    ]
+    found = abandoned_containers(client)
     wanted = {toolchain_tag(t) for t in list_cached(cache)}
     for image in client.images.list(filters={"label": f"{LABEL_ROLE}=toolchain"}):
         if not image.tags:
@@ -67,6 +63,28 @@ def leftovers(client: Any, cache: Path | None = None) -> list[Leftover]:
     for stale in sorted((cache / "bootstrap").glob(".tmp-base-*")):
         found.append(Leftover("cache", str(stale), stale.name, "an interrupted base bootstrap"))
     return found
+
+
+def abandoned_containers(client: Any) -> list[Leftover]:
+    """Containers labelled dev.gxm whose gxm process is gone (killed, or its engine died and came
+    back before the container could be removed)."""
+    return [
+        Leftover("container", c["Id"][:12], c["Names"][0].lstrip("/"), _container_reason(c))
+        for c in client.api.containers(all=True, filters={"label": LABEL})
+        if not _owner_alive(c.get("Labels") or {})
+    ]
+
+
+def remove_abandoned_containers(client: Any) -> list[str]:
+    """Force-remove `abandoned_containers`; the names of those removed."""
+    removed = []
+    for item in abandoned_containers(client):
+        try:
+            client.api.remove_container(item.id, force=True)
+        except Exception:  # noqa: BLE001 - gone meanwhile, or removed by another gxm
+            continue
+        removed.append(item.name)
+    return removed
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:

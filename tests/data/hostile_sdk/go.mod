@@ -1,0 +1,3 @@
+module example.com/hostile_sdk
+
+go 1.21
