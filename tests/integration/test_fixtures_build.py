@@ -70,6 +70,19 @@ def run_fixture(binary: Path, result: Path, **knobs: str) -> subprocess.Complete
     )
 
 
+def test_gc_live_heap_runs_until_its_figures_rest_on_gc_cycles(
+    built: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    """A 64 MiB live heap needs ~64 MiB of churn before its first GC: a run shorter than that (a
+    busy machine, a short duration) still ends with at least two cycles to report."""
+    _minor, _goexperiment, out = built
+    result = tmp_path / "gc_live_heap.json"
+    proc = run_fixture(out / "gc_live_heap", result, GXM_DURATION="0.02")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    metrics = read_fixture_result(result).metrics
+    assert metrics["gc_cycles"] >= 2 and metrics["gc_pause_max_ns"] > 0, metrics
+
+
 def pass_expected(minor: str, goexperiment: str) -> list[Fixture]:
     """The fixtures that apply to this cell and are expected to pass in it."""
     cell = Cell(minor, goexperiment)

@@ -42,17 +42,17 @@ func main() {
 	}
 	runtime.GC()
 	p := probe.Start()
-	deadline := time.Now().Add(duration)
 	workers := runtime.GOMAXPROCS(0)
 	locks := make([]sync.Mutex, trees)
 	var replaced atomic.Int64
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(seed + int64(w)))
-			for time.Now().Before(deadline) {
+			for !stop.Load() {
 				t := rng.Intn(trees)
 				locks[t].Lock()
 				replace(forest[t], depth, rng)
@@ -61,6 +61,8 @@ func main() {
 			}
 		}(w)
 	}
+	waitForCycles(p, duration)
+	stop.Store(true)
 	wg.Wait()
 	want := uint64(1)<<(depth+1) - 1
 	for i, root := range forest {
@@ -148,4 +150,19 @@ func verify(n *node) uint64 {
 		count += verify(n.left) + verify(n.right)
 	}
 	return count
+}
+
+// minCycles is how many GC cycles a run must contain before it ends: with a large live heap the
+// next GC is far away (GOGC=100 doubles it), and a short run on a busy machine could otherwise
+// finish with no cycle at all and no pause to report.
+const minCycles = 2
+
+// waitForCycles returns once duration has passed and the run holds minCycles GC cycles, or at
+// the latest after 20 times duration (then the figures show how few cycles there were).
+func waitForCycles(p *probe.Probe, duration time.Duration) {
+	start := time.Now()
+	time.Sleep(duration)
+	for p.Cycles() < minCycles && time.Since(start) < 20*duration {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
