@@ -70,6 +70,9 @@ def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None
         return Outcome.INFRA_ERROR.value, "the cell was not built (toolchain unavailable)"
     if build.status != "ok":
         return build.status, build.detail
+    failure = build.failures.get(fixture.name)
+    if failure is not None:  # this package alone could not be built in this cell
+        return failure.outcome.value, failure.detail
     return "ran", None
 
 
@@ -213,6 +216,7 @@ class Pipeline:
         tasks = warmup_tasks(plans, self.fixtures, already_done=done) + plan_tasks(
             plans, self.fixtures, self.ctx.seed, repeats_override=self.repeats, already_done=done
         )
+        tasks = [t for t in tasks if t.fixture in self._built(t.cell_id)]
         with self.ctx.reporter.progress("runs", len(tasks)) as advance:
             for task in tasks:
                 record = self._run_one(task)
@@ -221,6 +225,10 @@ class Pipeline:
                 if record.get("signature"):
                     label += f" ({record['signature'][:60]})"
                 advance(label)
+
+    def _built(self, cell_id: str) -> dict[str, Any]:
+        build = self.states[cell_id].build
+        return build.binaries if build is not None else {}
 
     def _run_one(self, task: RunTask) -> dict[str, Any]:
         state = self.states[task.cell_id]

@@ -42,7 +42,7 @@ BAD = {
     "unknown outcome, closest suggested": (
         GOOD_ENTRY + "    expected: {'*': passed}\n",
         7,
-        "expected outcomes are pass, crash, corrupt, timeout, oom, build-error, unsupported, "
+        "expected outcomes are pass, fail, crash, corrupt, timeout, oom, build-error, unsupported, "
         "infra-error; got the text 'passed' (did you mean 'pass'?)",
     ),
     "unknown kind": (
