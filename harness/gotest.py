@@ -1,0 +1,165 @@
+"""A user's test binaries: how one is invoked, what Go's `test2json` says happened, the outcome.
+
+A test binary (`go test -c`) runs with `-test.v=test2json`; its stdout is converted by the
+toolchain's own `go tool test2json` (never a hand-written parser of `-v` text) into events:
+`{"Action": "run" | "pass" | "fail" | "skip" | "output" | …, "Test": "TestX", "Output": …}`.
+`test_results` folds the events into per-test results; `classify_test_run` turns the run into an
+outcome: `pass`; `fail` (tests failed, the binary exited normally); `crash` with the test that was
+running in the signature; `timeout` for Go's own `panic: test timed out after …` as for gxm's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from harness.classify import classify, crash_signature
+from harness.model import Classified, ExecResult, ExternalSpec, Outcome
+
+TEST_RESULTS = ("pass", "fail", "skip")
+GO_TIMEOUT_MARGIN_S = 5.0  # gxm's own wall timeout sits this far behind go's -test.timeout
+_GO_TIMEOUT = re.compile(r"^panic: test timed out after (?P<after>\S+)")
+_RUNNING_TEST = re.compile(r"^\s+(?P<test>(?:Test|Example|Fuzz|Benchmark)\S*) \(")
+
+
+def test_flags(spec: ExternalSpec, timeout_s: float) -> tuple[str, ...]:
+    """The test binary's flags for one run: `go test` keys spelled as the binary reads them."""
+    flags = ["-test.v=test2json", f"-test.timeout={timeout_s:g}s"]
+    if spec.command == "bench":
+        flags += ["-test.run=^$", f"-test.bench={spec.bench or '.'}", "-test.benchmem"]
+        if spec.benchtime:
+            flags.append(f"-test.benchtime={spec.benchtime}")
+    else:
+        flags += [f"-test.run={spec.run}"] if spec.run else []
+        flags += [f"-test.skip={spec.skip}"] if spec.skip else []
+    flags += ["-test.short"] if spec.short else []
+    flags += [f"-test.count={spec.count}"] if spec.count is not None else []
+    flags += [f"-test.cpu={spec.cpu}"] if spec.cpu else []
+    flags += [f"-test.shuffle={spec.shuffle}"] if spec.shuffle else []
+    return (*flags, *spec.flags)
+
+
+def reproduce_flags(flags: Iterable[str], test: str | None) -> tuple[str, ...]:
+    """The flags that rerun exactly one test (`-test.run '^TestX$'`), in plain `-v` output."""
+    kept = [f for f in flags if not f.startswith(("-test.run=", "-test.v=", "-test.shuffle="))]
+    run = [f"-test.run=^{_anchored(test)}$"] if test else []
+    return ("-test.v", *run, *kept)
+
+
+def _anchored(test: str) -> str:
+    """`TestX/sub case` → `TestX$/^sub_case` as -test.run reads a subtest path."""
+    parts = [re.escape(p).replace("\\ ", "_").replace(" ", "_") for p in test.split("/")]
+    return "$/^".join(parts)
+
+
+def parse_events(text: str) -> list[dict[str, object]]:
+    """The JSON events of test2json's output; lines that are not JSON objects are skipped."""
+    events: list[dict[str, object]] = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """What one run of a test binary did, test by test.
+
+    `results` maps every test that started to `pass` / `fail` / `skip`, or `running` when it never
+    finished (the binary died or hung inside it); `output` is the test output (stdout) again.
+    """
+
+    results: dict[str, str]
+    output: str
+
+    def with_status(self, status: str) -> list[str]:
+        return [name for name, result in self.results.items() if result == status]
+
+    @property
+    def running(self) -> list[str]:
+        return self.with_status("running")
+
+    @property
+    def failed(self) -> list[str]:
+        return self.with_status("fail")
+
+
+def test_results(events: Iterable[Mapping[str, object]]) -> TestRun:
+    """Fold test2json events into per-test results (in the order tests started)."""
+    results: dict[str, str] = {}
+    output: list[str] = []
+    for event in events:
+        action, test = event.get("Action"), event.get("Test")
+        if action == "output" and isinstance(event.get("Output"), str):
+            output.append(str(event["Output"]))
+        if not isinstance(test, str) or not test:
+            if action in (
+                "pass",
+                "fail",
+            ):  # the package's end: benchmarks get no event of their own
+                for name, result in results.items():
+                    if result == "running" and name.startswith("Benchmark"):
+                        results[name] = str(action)
+            continue
+        if action == "run":
+            results[test] = "running"
+        elif action in TEST_RESULTS:
+            results[test] = str(action)
+    return TestRun(results, "".join(output))
+
+
+def _culprit(run: TestRun, stderr: str) -> str | None:
+    """The test a crash or hang happened in: the innermost test still running, else the one Go's
+    timeout panic names, else the last test that failed (a panicking test reports FAIL first)."""
+    if run.running:
+        return run.running[-1]
+    for line in stderr.splitlines():
+        match = _RUNNING_TEST.match(line)
+        if match:
+            return match["test"]
+    return run.failed[-1] if run.failed else None
+
+
+def classify_test_run(result: ExecResult, stderr: str, run: TestRun) -> Classified:
+    """The outcome of one run of a test binary, its signature naming the test at fault."""
+    base = classify(result, stderr)
+    go_timeout = next(
+        (m for m in map(_GO_TIMEOUT.match, stderr.splitlines()) if m is not None), None
+    )
+    culprit = _culprit(run, stderr)
+    if go_timeout and base.outcome is Outcome.CRASH:
+        signature = f"panic: test timed out after {go_timeout['after']}"
+        return Classified(Outcome.TIMEOUT, _named(culprit, signature), "go test timeout")
+    if base.outcome is Outcome.TIMEOUT:
+        return Classified(Outcome.TIMEOUT, _named(culprit, "timed out"), base.detail)
+    if base.outcome is Outcome.CRASH:
+        if result.exit_code == 1 and run.failed and crash_signature(stderr) is None:
+            failed = ", ".join(run.failed[:5]) + (" …" if len(run.failed) > 5 else "")
+            return Classified(Outcome.FAIL, f"FAIL: {failed}", "tests failed")
+        return Classified(Outcome.CRASH, _named(culprit, base.signature), base.detail)
+    return base
+
+
+def _named(test: str | None, signature: str | None) -> str | None:
+    if not test:
+        return signature
+    return f"{test}: {signature}" if signature else test
+
+
+def per_test_outcomes(run: TestRun, outcome: Outcome) -> dict[str, str]:
+    """Per-test results for the run record: a test still running when the binary crashed or hung
+    gets the run's outcome (`crash` / `timeout`) instead of `running`."""
+    final = {}
+    for name, result in run.results.items():
+        if result == "running" and outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.OOM):
+            result = outcome.value
+        final[name] = result
+    return final
