@@ -14,11 +14,10 @@ from harness import goenv, modules
 from harness.backends import Backend
 from harness.build_errors import PackageFailure, attribute_failures
 from harness.classify import effective_experiments
-from harness.command import shell_line
 from harness.context import RunContext
 from harness.errors import GxmError
-from harness.matrix import CellPlan
-from harness.model import ExecSpec, Fixture, Toolchain
+from harness.hostcmd import shell_line
+from harness.model import CellPlan, ExecSpec, Fixture, Toolchain
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,7 @@ def build_cell(
             experiment_status="unsupported",
             detail=f"go{toolchain.version} does not know GOEXPERIMENT={plan.cell.goexperiment}",
         )
-    log_dir = ctx.paths.run_dir / "logs" / cell_id
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = ctx.store.log_dir(cell_id)
     state = _CellBuild(log_dir)
     for index, (unit, members) in enumerate(build_units(fixtures).items()):
         out_dir = ctx.paths.work_dir / "bin" / cell_id / str(index)

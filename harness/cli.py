@@ -46,6 +46,7 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cells",
+        dest="cell_patterns",
         action="append",
         default=[],
         metavar="PATTERN",
@@ -258,7 +259,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     """SIGTERM (a CI job cancelled, `timeout`, `kill`) takes the Ctrl-C path: children killed,
-    work dir removed, run.json marked interrupted."""
+    work dir removed, the run record marked interrupted."""
     raise KeyboardInterrupt
 
 

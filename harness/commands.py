@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from tabulate import tabulate
 
@@ -21,12 +20,12 @@ from harness import report, store, toolchains
 from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
-from harness.errors import GxmError, NothingSelectedError, UsageError
-from harness.matrix import CellPlan, Matrix, load_matrix
-from harness.model import Fixture
+from harness.errors import GxmError, UsageError
+from harness.matrix import Matrix, load_matrix
+from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
-from harness.plan import parse_shard, shard_plans
-from harness.selection import github_matrix, github_shard_matrix, select_cells
+from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
+from harness.store.records import CellResult
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,55 +40,6 @@ def default_matrix_path(given: Path | None) -> Path:
     return local if local.is_file() else REPO / "matrix.yaml"
 
 
-def _split(values: Sequence[str]) -> list[str]:
-    return [part for value in values for part in value.split(",") if part]
-
-
-def selected_plans(args: argparse.Namespace, matrix: Matrix) -> list[CellPlan]:
-    """The cells and fixtures `--cells` / `--fixtures` select; exit 3 when nothing is left."""
-    plans = list(matrix.cells)
-    patterns = _split(getattr(args, "cells", []))
-    if patterns:
-        plans = list(select_cells(plans, patterns))
-    plans = _filter_axes(args, plans)
-    wanted = _split(getattr(args, "fixtures", []))
-    if wanted:
-        known = {f.name for f in matrix.fixtures}
-        unknown = [name for name in wanted if name not in known]
-        if unknown:
-            raise UsageError(f"unknown fixture {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        plans = [replace(p, fixtures=tuple(f for f in p.fixtures if f in wanted)) for p in plans]
-        plans = [p for p in plans if p.fixtures]
-    if not plans:
-        raise NothingSelectedError("the selection matched no cell (see `gxm list`)")
-    if getattr(args, "shard", None):
-        plans = _shard(args.shard, plans, matrix)
-    return plans
-
-
-def _filter_axes(args: argparse.Namespace, plans: list[CellPlan]) -> list[CellPlan]:
-    """`--go 1.22,1.26` and `--goexperiment default,arenas` narrow the selection."""
-    versions = {v.removeprefix("go") for v in _split(getattr(args, "go", []))}
-    if versions:
-        plans = [p for p in plans if p.cell.go in versions]
-    experiments = {e.replace("+", ",") for e in _split(getattr(args, "goexperiment", []))}
-    if experiments:
-        wanted = {"" if e == "default" else e for e in experiments}
-        plans = [p for p in plans if p.cell.goexperiment in wanted]
-    return plans
-
-
-def _shard(text: str, plans: list[CellPlan], matrix: Matrix) -> list[CellPlan]:
-    try:
-        index, count = parse_shard(text)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    chosen = shard_plans(plans, {f.name: f for f in matrix.fixtures}, index, count)
-    if not chosen:
-        raise NothingSelectedError(f"shard {text} has no cells ({len(plans)} cells selected)")
-    return chosen
-
-
 def _fixture_summary(names: Sequence[str], shown: int = 4) -> str:
     """A short fixtures column: the names, or the first few and how many more."""
     if len(names) <= shown:
@@ -99,7 +49,7 @@ def _fixture_summary(names: Sequence[str], shown: int = 4) -> str:
 
 def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
-    plans = selected_plans(args, matrix)
+    plans = selected_plans(Selection.from_args(args), matrix)
     if args.github_matrix:
         jobs = (
             github_shard_matrix(args.shards)
@@ -142,11 +92,9 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _new_context(
-    args: argparse.Namespace, run_dir: Path, seed: int, backend_name: str, verbose: bool
+    cache: Path, run_dir: Path, seed: int, backend_name: str, verbose: bool
 ) -> RunContext:
-    cache = (args.cache or toolchains.cache_dir()).resolve()
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / "work").mkdir(exist_ok=True)
+    (cache / "work").mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=f"{run_dir.name}-", dir=cache / "work"))
     paths = Paths(
         repo=REPO, results_root=run_dir.parent, cache=cache, run_dir=run_dir, work_dir=work_dir
@@ -154,34 +102,39 @@ def _new_context(
     return RunContext(paths, Reporter(verbose=verbose), Clock(), seed, backend_name)
 
 
+def _cache(args: argparse.Namespace) -> Path:
+    return Path(args.cache or toolchains.cache_dir()).resolve()
+
+
 def _execute(
     args: argparse.Namespace,
     argv: Sequence[str],
+    selection: Selection,
     matrix: Matrix,
     plans: list[CellPlan],
     *,
     run_dir: Path,
     seed: int,
-    previous: dict[str, Any] | None,
+    previous: dict[str, CellResult] | None,
     verbose: bool,
 ) -> Path:
     reporter = Reporter(verbose=verbose)
-    backend_name = args.backend or matrix.backend
-    cache = (args.cache or toolchains.cache_dir()).resolve()
+    backend_name = selection.backend or matrix.backend
+    cache = _cache(args)
     try:
         backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
     except GxmError:
         if previous is None:  # a new, still empty run directory: leave nothing behind
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    ctx = _new_context(args, run_dir, seed, backend.name, verbose)
+    ctx = _new_context(cache, run_dir, seed, backend.name, verbose)
     request = RunRequest(
         matrix_path=str(matrix.path.resolve()),
         matrix_sha256=matrix.sha256,
         profile=matrix.profile,
         cells=tuple(p.cell.id for p in plans),
-        fixtures=tuple(_split(args.fixtures)) or None,
-        repeats=args.repeats,
+        fixtures=selection.fixtures or None,
+        repeats=selection.repeats,
         seed=seed,
         command=("gxm", *argv),
     )
@@ -198,34 +151,36 @@ def _execute(
 def _finish(run_dir: Path) -> int:
     """Write the reports beside the results, print the tables, and return the exit code."""
     report.write_reports(run_dir)
-    text = (run_dir / "report.txt").read_text(encoding="utf-8")
+    text = store.RunStore(run_dir).report_path("report.txt").read_text(encoding="utf-8")
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
     print(f"results: {run_dir}", file=sys.stderr)
     return report.exit_code_for(run_dir)
 
 
+def _new_seed(args: argparse.Namespace) -> int:
+    return int(args.seed) if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+
+
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    previous: dict[str, Any] | None = None
+    selection = Selection.from_args(args)
+    previous: dict[str, CellResult] | None = None
     if args.resume:
-        run_dir = store.resolve_run(args.resume, args.out)
-        run = json.loads((run_dir / "run.json").read_text())
-        args.matrix = args.matrix or Path(run["matrix"]["path"])
-        args.profile = args.profile or run["matrix"]["profile"]
-        args.cells = args.cells or run["cells"]
-        args.fixtures = args.fixtures or (run.get("fixtures") or [])
-        args.repeats = args.repeats or run.get("repeats")
-        args.backend = args.backend or run.get("backend")
-        seed = run["seed"]
-        previous = {doc["cell"]["id"]: doc for doc in store.load_run(run_dir).cells}
-    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
-    plans = selected_plans(args, matrix)
+        run_store = store.RunStore.open(store.resolve_run(args.resume, args.out))
+        recorded = run_store.read_run()
+        selection = selection.resumed(recorded)
+        seed = recorded.seed if recorded.seed is not None else _new_seed(args)
+        previous = run_store.cell_results()
+        run_dir = run_store.run_dir
+    matrix = load_matrix(default_matrix_path(selection.matrix), selection.profile)
+    plans = selected_plans(selection, matrix)
     if not args.resume:
-        seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+        seed = _new_seed(args)
         run_dir = _create_run_dir(args.out)
     _execute(
         args,
         argv,
+        selection,
         matrix,
         plans,
         run_dir=run_dir,
@@ -237,57 +192,62 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _create_run_dir(results_root: Path) -> Path:
-    run_dir = results_root / store.new_run_id(datetime.now(timezone.utc))
-    (run_dir / "cells").mkdir(parents=True)
-    (run_dir / "logs").mkdir()
-    return run_dir.resolve()
+    run_id = store.new_run_id(datetime.now(timezone.utc))
+    return store.RunStore.create(results_root, run_id).run_dir
 
 
 def cmd_cell(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    args.cells = [args.cell_id.removeprefix("cell(").removesuffix(")")]
-    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
-    plans = selected_plans(args, matrix)
+    selection = replace(
+        Selection.from_args(args), cells=(args.cell_id.removeprefix("cell(").removesuffix(")"),)
+    )
+    matrix = load_matrix(default_matrix_path(selection.matrix), selection.profile)
+    plans = selected_plans(selection, matrix)
     if len(plans) != 1:
         ids = ", ".join(p.cell.id for p in plans)
         raise UsageError(f"{args.cell_id!r} names {len(plans)} cells ({ids}); name exactly one")
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    seed = _new_seed(args)
     run_dir = _create_run_dir(args.out)
-    _execute(args, argv, matrix, plans, run_dir=run_dir, seed=seed, previous=None, verbose=True)
+    _execute(
+        args, argv, selection, matrix, plans, run_dir=run_dir, seed=seed, previous=None,
+        verbose=True,
+    )  # fmt: skip
     code = _finish(run_dir)
-    _print_reproduction(args, matrix, plans[0], run_dir, seed)
+    _print_reproduction(selection, matrix, plans[0], run_dir, seed)
     return code
 
 
 def _print_reproduction(
-    args: argparse.Namespace, matrix: Matrix, plan: CellPlan, run_dir: Path, seed: int
+    selection: Selection, matrix: Matrix, plan: CellPlan, run_dir: Path, seed: int
 ) -> None:
     """The crash output of failed runs, then the exact commands that reproduce the cell."""
-    doc = json.loads((run_dir / "cells" / f"{plan.cell.id}.json").read_text())
+    run_store = store.RunStore(run_dir)
+    result = run_store.read_cell(plan.cell.id)
     err = sys.stderr
-    for name, entry in doc["fixtures"].items():
-        failed = [r for r in entry["runs"] if r["outcome"] != "pass"]
+    for name, entry in (result.fixtures if result else {}).items():
+        failed = [r for r in entry.runs if r.outcome is not Outcome.PASS]
         if failed:
             first = failed[0]
             print(
-                f"\n--- {name} run {first['i']}: {first['outcome']} "
-                f"({first.get('signature') or first.get('detail') or ''}) — {first['log']}",
+                f"\n--- {name} run {first.i}: {first.outcome} "
+                f"({first.signature or first.detail or ''}) — {first.log}",
                 file=err,
             )
-            print(log_excerpt(run_dir / first["log"]), file=err)
+            print(log_excerpt(run_store.path_of(first.log or "")), file=err)
     matrix_path = str(matrix.path.resolve())
     command = ["gxm", "cell", plan.cell.id, "--matrix", matrix_path, "--seed", str(seed)]
     if matrix.profile:
         command += ["--profile", matrix.profile]
-    for option in ("backend", "repeats"):
-        if getattr(args, option):
-            command += [f"--{option}", str(getattr(args, option))]
-    if args.fixtures:
-        command += ["--fixtures", ",".join(_split(args.fixtures))]
+    if selection.backend:
+        command += ["--backend", selection.backend]
+    if selection.repeats:
+        command += ["--repeats", str(selection.repeats)]
+    if selection.fixtures:
+        command += ["--fixtures", ",".join(selection.fixtures)]
     print("\nreproduce this cell:\n  " + shlex.join(command), file=err)
     print(
         "its go build command (the -o directory was temporary; `gxm cell` rebuilds it):", file=err
     )
-    for line in doc["build"].get("commands", []):
+    for line in result.build.commands if result else ():
         print(f"  {line}", file=err)
 
 
@@ -312,7 +272,7 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness import history
+    from harness.report import history
 
     run_a = store.resolve_run(args.run_a, args.out)
     run_b = store.resolve_run(args.run_b, args.out)
@@ -322,7 +282,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_trend(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness import history, plots
+    from harness.report import history, plots
 
     runs = history.load_history(args.out)
     if not runs:
@@ -338,7 +298,7 @@ def cmd_trend(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness import publish
+    from harness.report import publish
 
     run_dir = store.resolve_run(args.run, args.out)
     result = publish.publish(run_dir, args.wiki, cache=args.cache)
@@ -353,8 +313,8 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from harness.merge import merge_runs
 
     for run_dir in args.runs:
-        if not (run_dir / "run.json").is_file():
-            raise UsageError(f"{run_dir}: not a gxm run directory (no run.json)")
+        if not store.is_run_dir(run_dir):
+            raise UsageError(f"{run_dir}: not a gxm run directory (no {store.RUN_FILE})")
     args.out.mkdir(parents=True, exist_ok=True)
     merged = merge_runs(args.runs, args.out)
     print(f"merged {len(args.runs)} runs into {merged}", file=sys.stderr)
@@ -363,10 +323,10 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """What is installed, what works, and what to do about what does not."""
-    from harness.leftovers import doctor_report
+    from harness.backends.docker.leftovers import doctor_report
 
     matrix = load_matrix(default_matrix_path(args.matrix), None)
-    cache = (args.cache or toolchains.cache_dir()).resolve()
+    cache = _cache(args)
     rows = [("python", sys.version.split()[0], "")]
     cached = toolchains.list_cached(cache) if cache.is_dir() else []
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
@@ -390,10 +350,10 @@ def _in_use(path: Path) -> bool:
 
 def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
-    from harness.images import connect, engine_problem
-    from harness.leftovers import clean
+    from harness.backends.docker.images import connect, engine_problem
+    from harness.backends.docker.leftovers import clean
 
-    cache = (args.cache or toolchains.cache_dir()).resolve()
+    cache = _cache(args)
     work = cache / "work"
     stale_work = [p for p in sorted(work.glob("*")) if not _in_use(p)] if work.is_dir() else []
     for path in stale_work:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.store import RunStore
+
 log = logging.getLogger("gxm")
 
 
@@ -105,3 +107,8 @@ class RunContext:
     clock: Clock
     seed: int
     backend_name: str
+
+    @property
+    def store(self) -> RunStore:
+        """The run directory's files: every path inside it comes from here."""
+        return RunStore(self.paths.run_dir)

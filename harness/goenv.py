@@ -13,8 +13,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.command import run_command
 from harness.errors import InfraError
+from harness.hostcmd import run_command
 from harness.model import Toolchain
 
 GO_TIMEOUT_S = 120.0

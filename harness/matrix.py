@@ -27,7 +27,7 @@ from harness.fixtures import (
     load_fixtures,
     select_fixtures,
 )
-from harness.model import Cell, Fixture, Settings, go_version_key
+from harness.model import Cell, CellPlan, DockerSettings, Fixture, go_version_key
 from harness.settings import (
     DEFAULTS_KEYS,
     Partial,
@@ -66,24 +66,6 @@ MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
 EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
-
-
-@dataclass(frozen=True)
-class DockerSettings:
-    """The matrix's `docker:` block: a base image, or how to bootstrap one offline."""
-
-    base_image: str = ""
-    bootstrap_mirror: str = "http://deb.debian.org/debian"
-    bootstrap_suite: str = "bookworm"
-
-
-@dataclass(frozen=True)
-class CellPlan:
-    """One cell to build, the settings its runs use, and the fixtures selected for it."""
-
-    cell: Cell
-    settings: Settings
-    fixtures: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,24 @@ class Fixture:
 
 
 @dataclass(frozen=True)
+class DockerSettings:
+    """The matrix's `docker:` block: a base image, or how to bootstrap one offline."""
+
+    base_image: str = ""
+    bootstrap_mirror: str = "http://deb.debian.org/debian"
+    bootstrap_suite: str = "bookworm"
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell to build, the settings its runs use, and the fixtures selected for it."""
+
+    cell: Cell
+    settings: Settings
+    fixtures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Toolchain:
     """A provisioned Go distribution."""
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness import goenv
-from harness.command import run_command
+from harness.hostcmd import run_command
 from harness.errors import GxmError, InfraError, UsageError
 from harness.model import Toolchain
 

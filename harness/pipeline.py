@@ -9,19 +9,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from harness import stats, toolchains
+from harness import __version__, stats, toolchains
 from harness.backends import Backend
 from harness.build import BuildResult, build_cell
 from harness.context import RunContext
 from harness.errors import GxmError
-from harness.matrix import CellPlan
-from harness.model import Fixture, Outcome, Toolchain
+from harness.masking import mask_secrets
+from harness.model import CellPlan, Fixture, Outcome, Toolchain
 from harness.plan import RunTask, fixture_selection, plan_tasks, warmup_tasks
 from harness.run import execute_fixture_run
-from harness.store import mask_secrets, write_json_atomic
+from harness.store import RunStore, host_info
+from harness.store.records import (
+    BuildRecord,
+    CellInfo,
+    CellResult,
+    FixtureResult,
+    MatrixRef,
+    RunDocument,
+    RunRecord,
+)
 
 log = logging.getLogger("gxm.pipeline")
 BUILD_WORKERS = 2
@@ -29,36 +39,36 @@ BUILD_WORKERS = 2
 
 @dataclass
 class CellState:
-    """Everything known about one cell during a run; rendered by `cell_document`."""
+    """Everything known about one cell during a run; rendered by `cell_result`."""
 
     plan: CellPlan
     go_resolved: str | None = None
     toolchain: Toolchain | None = None
     build: BuildResult | None = None
-    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    runs: dict[str, list[RunRecord]] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
 
 
-def fixture_document(state: CellState, fixture: Fixture, backend_name: str) -> dict[str, Any]:
-    """One entry of a cell document's `fixtures` (results schema 1)."""
+def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
+    """One entry of a cell document's `fixtures`."""
     expected = [o.value for o in fixture.expected_outcomes(state.plan.cell.goexperiment)]
-    runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r["i"])
+    runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r.i)
     status, reason = _fixture_status(state, fixture)
     if status != "ran":
         expected = expected + [Outcome.UNSUPPORTED.value] if status == "unsupported" else expected
         outcomes = [status]
     else:
-        outcomes = [run["outcome"] for run in runs]
-    return {
-        "kind": fixture.kind,
-        "pattern": fixture.pattern,
-        "expected": expected,
-        "status": status,
-        "reason": reason,
-        "runs": runs,
-        "summary": stats.summarize_runs(runs, fixture.kind),
-        "verdict": stats.verdict(outcomes, expected) if outcomes else "expected",
-    }
+        outcomes = [run.outcome.value for run in runs]
+    return FixtureResult(
+        kind=fixture.kind,
+        pattern=fixture.pattern,
+        expected=tuple(expected),
+        status=status,
+        reason=reason,
+        runs=tuple(runs),
+        summary=stats.summarize_runs([r.to_json() for r in runs], fixture.kind),
+        verdict=stats.verdict(outcomes, expected) if outcomes else "expected",
+    )
 
 
 def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None]:
@@ -76,36 +86,32 @@ def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None
     return "ran", None
 
 
-def cell_document(
-    state: CellState, fixtures: Mapping[str, Fixture], backend_name: str
-) -> dict[str, Any]:
+def cell_result(
+    state: CellState, fixtures: Mapping[str, Fixture], backend_name: str, store: RunStore
+) -> CellResult:
+    """The cell document of one cell as it stands now."""
     cell = state.plan.cell
     build = state.build
-    return {
-        "schema": "gxm.cell/1",
-        "cell": {
-            "id": cell.id,
-            "go": cell.go,
-            "go_resolved": state.go_resolved,
-            "goexperiment": cell.goexperiment,
-            "effective_experiments": list(build.effective_experiments) if build else [],
-            "experiment_status": build.experiment_status if build else None,
-            "runtime_version": build.runtime_version if build else None,
-            "backend": backend_name,
-            "settings": _settings_document(state.plan),
-        },
-        "build": {
-            "status": build.status if build else "infra-error",
-            "seconds": round(build.seconds, 3) if build else 0.0,
-            "log": _relative_log(build),
-            "commands": list(build.commands) if build else [],
-            "detail": build.detail if build else "toolchain unavailable",
-        },
-        "fixtures": {
-            name: fixture_document(state, fixtures[name], backend_name)
-            for name in state.plan.fixtures
-        },
-    }
+    info = CellInfo(
+        id=cell.id,
+        go=cell.go,
+        go_resolved=state.go_resolved,
+        goexperiment=cell.goexperiment,
+        effective_experiments=build.effective_experiments if build else (),
+        experiment_status=build.experiment_status if build else None,
+        runtime_version=build.runtime_version if build else None,
+        backend=backend_name,
+        settings=_settings_document(state.plan),
+    )
+    if build is None:
+        record = BuildRecord(Outcome.INFRA_ERROR.value, detail="toolchain unavailable")
+    else:
+        log = store.relative(build.log) if build.log is not None else None
+        record = BuildRecord(
+            build.status, round(build.seconds, 3), log, build.commands, build.detail
+        )
+    results = {name: fixture_result(state, fixtures[name]) for name in state.plan.fixtures}
+    return CellResult(info, record, results)
 
 
 def _settings_document(plan: CellPlan) -> dict[str, Any]:
@@ -119,13 +125,6 @@ def _settings_document(plan: CellPlan) -> dict[str, Any]:
         "cpus": s.cpus,
         "env": mask_secrets(dict(s.env)),
     }
-
-
-def _relative_log(build: BuildResult | None) -> str | None:
-    if build is None or build.log is None:
-        return None
-    parts = build.log.parts
-    return "/".join(parts[parts.index("logs") :]) if "logs" in parts else str(build.log)
 
 
 class Pipeline:
@@ -147,19 +146,19 @@ class Pipeline:
         self.states = {plan.cell.id: CellState(plan) for plan in plans}
 
     def write_cell(self, cell_id: str) -> None:
-        doc = cell_document(self.states[cell_id], self.fixtures, self.backend.name)
-        write_json_atomic(self.ctx.paths.run_dir / "cells" / f"{cell_id}.json", doc)
+        store = self.ctx.store
+        store.write_cell(cell_result(self.states[cell_id], self.fixtures, self.backend.name, store))
 
-    def restore(self, documents: Mapping[str, Mapping[str, Any]]) -> list[RunTask]:
+    def restore(self, previous: Mapping[str, CellResult]) -> list[RunTask]:
         """Take back the runs a previous, interrupted attempt recorded; return them as done."""
         done: list[RunTask] = []
-        for cell_id, doc in documents.items():
+        for cell_id, result in previous.items():
             if cell_id not in self.states:
                 continue
-            for name, entry in doc.get("fixtures", {}).items():
-                runs = [r for r in entry.get("runs", []) if r.get("outcome") != "infra-error"]
+            for name, entry in result.fixtures.items():
+                runs = [r for r in entry.runs if not r.is_infra_error]
                 self.states[cell_id].runs[name] = runs
-                done.extend(RunTask(cell_id, name, r["i"]) for r in runs)
+                done.extend(RunTask(cell_id, name, r.i) for r in runs)
         return done
 
     def provision(self) -> None:
@@ -221,16 +220,16 @@ class Pipeline:
             for task in tasks:
                 record = self._run_one(task)
                 number = f"warm-up {-task.i}" if task.warmup else f"#{task.i}"
-                label = f"{task.cell_id} {task.fixture} {number}: {record['outcome']}"
-                if record.get("signature"):
-                    label += f" ({record['signature'][:60]})"
+                label = f"{task.cell_id} {task.fixture} {number}: {record.outcome}"
+                if record.signature:
+                    label += f" ({record.signature[:60]})"
                 advance(label)
 
-    def _built(self, cell_id: str) -> dict[str, Any]:
+    def _built(self, cell_id: str) -> dict[str, Path]:
         build = self.states[cell_id].build
         return build.binaries if build is not None else {}
 
-    def _run_one(self, task: RunTask) -> dict[str, Any]:
+    def _run_one(self, task: RunTask) -> RunRecord:
         state = self.states[task.cell_id]
         assert state.toolchain is not None and state.build is not None
         record = execute_fixture_run(
@@ -243,7 +242,7 @@ class Pipeline:
             task.i,
         )
         if task.warmup:
-            record["warmup"] = True  # run, recorded, never counted (stats.measured_runs)
+            record = replace(record, warmup=True)  # run, recorded, never counted
         state.runs.setdefault(task.fixture, []).append(record)
         self.write_cell(task.cell_id)
         return record
@@ -251,7 +250,7 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What `gxm run` / `gxm cell` asked for, recorded in run.json so a run can be resumed."""
+    """What `gxm run` / `gxm cell` asked for, recorded in the run record so a run can be resumed."""
 
     matrix_path: str
     matrix_sha256: str
@@ -265,31 +264,23 @@ class RunRequest:
 
 def run_document(
     ctx: RunContext, request: RunRequest, status: str, started: str, ended: str | None
-) -> dict[str, Any]:
-    """run.json (results schema 1)."""
-    from harness import __version__
-    from harness.store import host_info
-
-    return {
-        "schema": "gxm.run/1",
-        "run_id": ctx.paths.run_dir.name,
-        "started": started,
-        "ended": ended,
-        "status": status,
-        "host": host_info(),
-        "backend": ctx.backend_name,
-        "matrix": {
-            "path": request.matrix_path,
-            "sha256": request.matrix_sha256,
-            "profile": request.profile,
-        },
-        "seed": request.seed,
-        "cells": list(request.cells),
-        "fixtures": list(request.fixtures) if request.fixtures is not None else None,
-        "repeats": request.repeats,
-        "command": list(request.command),
-        "gxm_version": __version__,
-    }
+) -> RunDocument:
+    """The run record of this run as it stands now."""
+    return RunDocument(
+        run_id=ctx.paths.run_dir.name,
+        started=started,
+        ended=ended,
+        status=status,
+        host=host_info(),
+        backend=ctx.backend_name,
+        matrix=MatrixRef(request.matrix_path, request.matrix_sha256, request.profile),
+        seed=request.seed,
+        cells=request.cells,
+        fixtures=request.fixtures,
+        repeats=request.repeats,
+        command=request.command,
+        gxm_version=__version__,
+    )
 
 
 def execute_run(
@@ -298,16 +289,16 @@ def execute_run(
     plans: Sequence[CellPlan],
     fixtures: Mapping[str, Fixture],
     request: RunRequest,
-    previous: Mapping[str, Mapping[str, Any]] | None = None,
+    previous: Mapping[str, CellResult] | None = None,
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
 
-    run.json says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C: re-raised
-    after the record is written) or `failed` (an unexpected harness error, re-raised).
+    The run record says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C:
+    re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
     """
-    run_json = ctx.paths.run_dir / "run.json"
+    store = ctx.store
     started = ctx.clock.now().isoformat(timespec="seconds")
-    write_json_atomic(run_json, run_document(ctx, request, "running", started, None))
+    store.write_run(run_document(ctx, request, "running", started, None))
     pipeline = Pipeline(ctx, backend, plans, fixtures, repeats=request.repeats)
     status = "failed"
     try:
@@ -321,5 +312,5 @@ def execute_run(
         raise
     finally:
         ended = ctx.clock.now().isoformat(timespec="seconds")
-        write_json_atomic(run_json, run_document(ctx, request, status, started, ended))
+        store.write_run(run_document(ctx, request, status, started, ended))
     return status

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.fixtures import fixture_applies
-from harness.matrix import CellPlan
-from harness.model import Fixture
+from harness.model import CellPlan, Fixture
 
 
 @dataclass(frozen=True, order=True)

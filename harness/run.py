@@ -9,17 +9,16 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from harness.backends import Backend
 from harness.classify import classify, read_fixture_result
-from harness.command import shell_line
 from harness.context import RunContext
-from harness.matrix import CellPlan
-from harness.model import ExecResult, ExecSpec, Fixture, Toolchain
-from harness.store import mask_secrets
+from harness.hostcmd import shell_line
+from harness.masking import mask_secrets
+from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Toolchain
+from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
 STDERR_TAIL_BYTES = 256 * 1024
@@ -39,11 +38,14 @@ def log_stem(fixture_name: str, i: int) -> str:
 
 def run_files(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> RunFiles:
     stem = log_stem(fixture_name, i)
-    logs = ctx.paths.run_dir / "logs" / cell_id
+    store = ctx.store
     scratch = ctx.paths.work_dir / "results" / cell_id
-    logs.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
-    return RunFiles(logs / f"{stem}.stdout", logs / f"{stem}.stderr", scratch / f"{stem}.json")
+    return RunFiles(
+        store.log_path(cell_id, f"{stem}.stdout"),
+        store.log_path(cell_id, f"{stem}.stderr"),
+        scratch / f"{stem}.json",
+    )
 
 
 def fixture_env(ctx: RunContext, plan: CellPlan, files: RunFiles, i: int) -> dict[str, str]:
@@ -124,8 +126,8 @@ def execute_fixture_run(
     fixture: Fixture,
     binary: Path,
     i: int,
-) -> dict[str, Any]:
-    """Run fixture `i` once and return its run record (results schema 1, `runs[]` entry)."""
+) -> RunRecord:
+    """Run fixture `i` once and return its run record (a `runs[]` entry of the cell document)."""
     spec = fixture_spec(ctx, plan, fixture, binary, i)
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
     load_avg = host_load_avg()
@@ -133,20 +135,20 @@ def execute_fixture_run(
     stderr = read_tail(spec.stderr_path)
     classified = classify(result, stderr)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
-    return {
-        "i": i,
-        "outcome": classified.outcome.value,
-        "exit_code": result.exit_code,
-        "signal": result.signal,
-        "seconds": round(result.seconds, 3),
-        "signature": classified.signature,
-        "detail": classified.detail or result.infra_error,
-        "metrics": dict(report.metrics) if report.status == "ok" else {},
-        "checks": dict(report.checks) if report.status == "ok" else {},
-        "result_status": report.status,
-        "runtime_version": report.runtime_version,
-        "peak_rss_bytes": result.peak_rss_bytes,
-        "load_avg": load_avg,
-        "log": str(spec.stderr_path.relative_to(ctx.paths.run_dir)),
-        "command": " ".join(shlex.quote(a) for a in spec.argv),
-    }
+    return RunRecord(
+        i=i,
+        outcome=classified.outcome,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        seconds=round(result.seconds, 3),
+        signature=classified.signature,
+        detail=classified.detail or result.infra_error,
+        metrics=dict(report.metrics) if report.status == "ok" else {},
+        checks=dict(report.checks) if report.status == "ok" else {},
+        result_status=report.status,
+        runtime_version=report.runtime_version,
+        peak_rss_bytes=result.peak_rss_bytes,
+        load_avg=tuple(load_avg),
+        log=ctx.store.relative(spec.stderr_path),
+        command=" ".join(shlex.quote(a) for a in spec.argv),
+    )

@@ -1,5 +1,8 @@
 """Choosing cells and describing them to CI.
 
+`Selection` is what the command line (or a resumed run's record) asks for; `selected_plans` turns
+it into the `CellPlan`s of a matrix.
+
 `select_cells` serves `--cells` (canonical ids, nox ids, or shell globs of either);
 `github_matrix` and `github_shard_matrix` serve `list --github-matrix`, producing a GitHub Actions
 `strategy.matrix` for `fromJSON`. Items are `Cell`s or anything with a `.cell` (e.g. `CellPlan`).
@@ -7,15 +10,24 @@
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from harness.errors import NothingSelectedError, UsageError
-from harness.model import Cell
+from harness.matrix import Matrix
+from harness.model import Cell, CellPlan
+from harness.plan import parse_shard, shard_plans
+from harness.store.records import RunDocument
 from harness.yamlsrc import suggest
 
-__all__ = ["GITHUB_MATRIX_LIMIT", "github_matrix", "github_shard_matrix", "select_cells"]
+__all__ = [
+    "GITHUB_MATRIX_LIMIT", "Selection", "github_matrix", "github_shard_matrix", "select_cells",
+    "selected_plans",
+]  # fmt: skip
 
 GITHUB_MATRIX_LIMIT = 256  # GitHub Actions: "a matrix will generate a maximum of 256 jobs"
 
@@ -92,3 +104,95 @@ def github_shard_matrix(count: int) -> dict[str, list[dict[str, str]]]:
             for i in range(1, count + 1)
         ]
     }
+
+
+def _split(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(part for value in values for part in value.split(",") if part)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to run: the matrix and profile, and the filters `--cells`, `--fixtures`, `--go`,
+    `--goexperiment`, `--shard`, with the run options `--repeats` and `--backend`."""
+
+    matrix: Path | None = None
+    profile: str | None = None
+    cells: tuple[str, ...] = ()
+    fixtures: tuple[str, ...] = ()
+    go: tuple[str, ...] = ()
+    goexperiment: tuple[str, ...] = ()
+    shard: str | None = None
+    repeats: int | None = None
+    backend: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Selection:
+        """The selection parsed command-line options ask for (absent options select everything)."""
+        return cls(
+            matrix=getattr(args, "matrix", None),
+            profile=getattr(args, "profile", None),
+            cells=_split(getattr(args, "cell_patterns", [])),
+            fixtures=_split(getattr(args, "fixtures", [])),
+            go=_split(getattr(args, "go", [])),
+            goexperiment=_split(getattr(args, "goexperiment", [])),
+            shard=getattr(args, "shard", None),
+            repeats=getattr(args, "repeats", None),
+            backend=getattr(args, "backend", None),
+        )
+
+    def resumed(self, run: RunDocument) -> Selection:
+        """This selection completed from a run's record: what was not given again is what the
+        run was started with (`gxm run --resume RUN`)."""
+        return replace(
+            self,
+            matrix=self.matrix or (Path(run.matrix.path) if run.matrix.path else None),
+            profile=self.profile or run.matrix.profile,
+            cells=self.cells or run.cells,
+            fixtures=self.fixtures or (run.fixtures or ()),
+            repeats=self.repeats or run.repeats,
+            backend=self.backend or run.backend,
+        )
+
+
+def selected_plans(selection: Selection, matrix: Matrix) -> list[CellPlan]:
+    """The cells and fixtures a selection names; exit 3 when nothing is left."""
+    plans = list(matrix.cells)
+    if selection.cells:
+        plans = list(select_cells(plans, selection.cells))
+    plans = _filter_axes(selection, plans)
+    if selection.fixtures:
+        known = {f.name for f in matrix.fixtures}
+        unknown = [name for name in selection.fixtures if name not in known]
+        if unknown:
+            raise UsageError(f"unknown fixture {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        wanted = selection.fixtures
+        plans = [replace(p, fixtures=tuple(f for f in p.fixtures if f in wanted)) for p in plans]
+        plans = [p for p in plans if p.fixtures]
+    if not plans:
+        raise NothingSelectedError("the selection matched no cell (see `gxm list`)")
+    if selection.shard:
+        plans = _shard(selection.shard, plans, matrix)
+    return plans
+
+
+def _filter_axes(selection: Selection, plans: list[CellPlan]) -> list[CellPlan]:
+    """`--go 1.22,1.26` and `--goexperiment default,arenas` narrow the selection."""
+    versions = {v.removeprefix("go") for v in selection.go}
+    if versions:
+        plans = [p for p in plans if p.cell.go in versions]
+    experiments = {e.replace("+", ",") for e in selection.goexperiment}
+    if experiments:
+        wanted = {"" if e == "default" else e for e in experiments}
+        plans = [p for p in plans if p.cell.goexperiment in wanted]
+    return plans
+
+
+def _shard(text: str, plans: list[CellPlan], matrix: Matrix) -> list[CellPlan]:
+    try:
+        index, count = parse_shard(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    chosen = shard_plans(plans, {f.name: f for f in matrix.fixtures}, index, count)
+    if not chosen:
+        raise NothingSelectedError(f"shard {text} has no cells ({len(plans)} cells selected)")
+    return chosen

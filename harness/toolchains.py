@@ -32,13 +32,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.command import run_command
+from harness.atomic import write_json_atomic
 from harness.errors import CommandError, InfraError, UsageError
 from harness.goenv import GO_TIMEOUT_S
 from harness.goenv import cache_dir as cache_dir  # re-exported for commands.py
 from harness.goenv import go_env as go_env  # re-exported for the docker backend; used here too
+from harness.hostcmd import run_command
 from harness.model import Toolchain, go_version_key
-from harness.store import write_json_atomic
 
 log = logging.getLogger("gxm.toolchains")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from harness.backends import Backend
 from harness.context import Reporter
 from harness.errors import InfraError, UsageError
-from harness.matrix import DockerSettings
+from harness.model import DockerSettings
 
 BACKEND_NAMES = ("auto", "local", "docker")
 

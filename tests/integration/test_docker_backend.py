@@ -24,16 +24,25 @@ from typing import Any
 import pytest
 from docker.errors import ImageNotFound
 
-from harness import images, toolchains
-from harness.backends.docker import DockerBackend, unavailable_reason
+from harness import toolchains
+from harness.backends.docker import DockerBackend, images, unavailable_reason
+from harness.backends.docker.leftovers import clean, leftovers
 from harness.backends.local import LocalBackend
 from harness.build import BuildResult, build_cell
 from harness.classify import classify, read_fixture_result
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.fixtures import load_fixtures
-from harness.leftovers import clean, leftovers
-from harness.matrix import CellPlan, DockerSettings
-from harness.model import Cell, ExecResult, ExecSpec, Fixture, Outcome, Settings, Toolchain
+from harness.model import (
+    Cell,
+    CellPlan,
+    DockerSettings,
+    ExecResult,
+    ExecSpec,
+    Fixture,
+    Outcome,
+    Settings,
+    Toolchain,
+)
 from harness.run import execute_fixture_run, fixture_spec
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 
 from harness import goenv, toolchains
 from harness.classify import effective_experiments, read_fixture_result
-from harness.command import run_command
 from harness.fixtures import fixture_applies, load_fixtures
+from harness.hostcmd import run_command
 from harness.model import Cell, Fixture, Outcome, Toolchain
 
 pytestmark = pytest.mark.integration

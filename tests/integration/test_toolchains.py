@@ -10,7 +10,7 @@ import pytest
 
 from harness import goenv, toolchains
 from harness.classify import effective_experiments
-from harness.command import run_command
+from harness.hostcmd import run_command
 from harness.model import Toolchain
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from harness import claims as claims_mod
-from harness.claim_rules import CrashRateRule, GoApiRule, MetricRule, OutcomesRule
-from harness.claim_runs import CellFilter, RunCondition, Side, go_matches
 from harness.claims import (
     Claim,
     evaluate_claims,
@@ -20,6 +18,8 @@ from harness.claims import (
     load_claims,
     record_go_api_checks,
 )
+from harness.claims.rules import CrashRateRule, GoApiRule, MetricRule, OutcomesRule
+from harness.claims.runs import CellFilter, RunCondition, Side, go_matches
 from harness.errors import MatrixError, UsageError
 from harness.model import experiment_id
 

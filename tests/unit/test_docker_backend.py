@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import images, leftovers
-from harness.backends import container_config as cconf
 from harness.backends import docker as backend
-from harness.matrix import DockerSettings
-from harness.model import ExecSpec, Toolchain
+from harness.backends.docker import containers as cconf
+from harness.backends.docker import images
+from harness.backends.docker.leftovers import _owner_alive
+from harness.model import DockerSettings, ExecSpec, Toolchain
 
 GOROOT = Path("/cache/toolchains/go1.22.10/go")
 TOOLCHAIN = Toolchain("1.22.10", GOROOT, "ab" * 32)
@@ -251,8 +251,8 @@ def test_no_engine_is_a_reason_that_says_how_to_start_one(
 
 
 def test_containers_of_a_live_gxm_process_are_not_leftovers() -> None:
-    assert leftovers._owner_alive({images.LABEL_SESSION: f"{os.getpid()}-ab12"})
+    assert _owner_alive({images.LABEL_SESSION: f"{os.getpid()}-ab12"})
     ended = subprocess.Popen(["true"])
     ended.wait()  # reaped: its pid names no process now
-    assert not leftovers._owner_alive({images.LABEL_SESSION: f"{ended.pid}-ab12"})
-    assert not leftovers._owner_alive({})
+    assert not _owner_alive({images.LABEL_SESSION: f"{ended.pid}-ab12"})
+    assert not _owner_alive({})

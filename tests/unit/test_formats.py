@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.formats import benchmark_name, benchstat, junit, unit_name, xml_text
+from harness.report.formats import benchmark_name, benchstat, junit, unit_name, xml_text
 from harness.stats import summarize_runs, verdict
 from harness.store import load_run
 

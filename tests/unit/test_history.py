@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import history, plots
 from harness.errors import UsageError
+from harness.report import history, plots
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
+from harness.store.records import CellResult, RunDocument
 
 
 def _runs(values: list[float], outcomes: list[str] | None = None) -> list[dict]:
@@ -47,8 +48,12 @@ def make_run(root: Path, run_id: str, cells: dict[str, dict[str, dict]]) -> Path
         go, exp = cid.removeprefix("go").split("-", 1)
         cell = {"id": cid, "go": go, "go_resolved": f"{go}.1", "goexperiment": ""}
         cell["goexperiment"] = "" if exp == "default" else exp
-        store.write_cell({"cell": cell, "build": {"status": "ok"}, "fixtures": fixtures})
-    store.write_run({"run_id": run_id, "status": "complete", "cells": list(cells)})
+        store.write_cell(
+            CellResult.from_json({"cell": cell, "build": {"status": "ok"}, "fixtures": fixtures})
+        )
+    store.write_run(
+        RunDocument.from_json({"run_id": run_id, "status": "complete", "cells": list(cells)})
+    )
     return store.run_dir
 
 

@@ -11,14 +11,13 @@ import pytest
 
 from harness.errors import GxmError, MatrixError, NothingSelectedError, UsageError
 from harness.matrix import (
-    CellPlan,
     Matrix,
     expand,
     load_matrix,
     parse_duration,
     parse_size,
 )
-from harness.model import Cell, Settings
+from harness.model import Cell, CellPlan, Settings
 from harness.selection import github_matrix, github_shard_matrix, select_cells
 
 REPO = Path(__file__).resolve().parents[2]

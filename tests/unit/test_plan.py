@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.matrix import CellPlan
-from harness.model import Cell, Fixture, Settings
+from harness.model import Cell, CellPlan, Fixture, Settings
 from harness.plan import (
     RunTask,
     estimated_cost_s,

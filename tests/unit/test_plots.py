@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import plots
+from harness.report import plots
 from harness.store import load_run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import publish
 from harness.errors import UsageError
+from harness.report import publish
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
@@ -37,7 +37,7 @@ def bare_wiki(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def plotted_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample run with its plots drawn once (drawing is the slow part of publishing)."""
-    from harness import plots
+    from harness.report import plots
     from harness.store import load_run
 
     run_dir = tmp_path_factory.mktemp("sample") / "sample"

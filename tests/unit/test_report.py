@@ -13,7 +13,6 @@ import pytest
 
 from harness import report
 from harness.errors import UsageError
-from harness.pauses import format_metric, pause_table
 from harness.report import (
     exit_code_for,
     format_ns,
@@ -22,8 +21,10 @@ from harness.report import (
     signature_tag,
     write_reports,
 )
+from harness.report.pauses import format_metric, pause_table
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
+from harness.store.records import CellResult, RunDocument
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 SAMPLE_CELLS = [
@@ -81,29 +82,33 @@ def _make_run(
     for cid, fixtures in cells.items():
         go, exp = cid.removeprefix("go").split("-", 1)
         store.write_cell(
-            {
-                "cell": {
-                    "id": cid,
-                    "go": go,
-                    "go_resolved": f"{go}.4",
-                    "goexperiment": "" if exp == "default" else exp,
-                    "backend": "local",
-                    "settings": {"env": env or {}},
-                },
-                "build": {"status": (build or {}).get(cid, "ok"), "seconds": 1.0},
-                "fixtures": fixtures,
-            }
+            CellResult.from_json(
+                {
+                    "cell": {
+                        "id": cid,
+                        "go": go,
+                        "go_resolved": f"{go}.4",
+                        "goexperiment": "" if exp == "default" else exp,
+                        "backend": "local",
+                        "settings": {"env": env or {}},
+                    },
+                    "build": {"status": (build or {}).get(cid, "ok"), "seconds": 1.0},
+                    "fixtures": fixtures,
+                }
+            )
         )
     store.write_run(
-        {
-            "run_id": store.run_id,
-            "status": "complete",
-            "backend": "local",
-            "started": "2026-11-27T12:00:00Z",
-            "host": {"cpus": 4},
-            "matrix": {"profile": "nightly"},
-            "cells": list(cells) if listed is None else listed,
-        }
+        RunDocument.from_json(
+            {
+                "run_id": store.run_id,
+                "status": "complete",
+                "backend": "local",
+                "started": "2026-11-27T12:00:00Z",
+                "host": {"cpus": 4},
+                "matrix": {"profile": "nightly"},
+                "cells": list(cells) if listed is None else listed,
+            }
+        )
     )
     return store.run_dir
 

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from harness.atomic import write_json_atomic, write_text_atomic
 from harness.errors import UsageError
+from harness.masking import mask_secrets
 from harness.store import (
     RunStore,
     completed_cells,
     host_info,
     load_run,
-    mask_secrets,
     natural_key,
     new_run_id,
     resolve_run,
-    write_json_atomic,
-    write_text_atomic,
 )
+from harness.store.records import CellResult, RunDocument
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 
@@ -146,12 +146,16 @@ def _cell_doc(cell_id: str, build_status: str = "ok", outcome: str = "pass") -> 
 def test_run_store_creates_layout_and_writes_with_schema(tmp_path: Path) -> None:
     store = RunStore.create(tmp_path, "20261127T104233Z-ab12")
     assert (store.run_dir / "cells").is_dir() and (store.run_dir / "logs").is_dir()
-    store.write_run({"run_id": store.run_id, "status": "running", "cells": ["go1.22-default"]})
-    path = store.write_cell(_cell_doc("go1.22-default"))
+    store.write_run(
+        RunDocument.from_json(
+            {"run_id": store.run_id, "status": "running", "cells": ["go1.22-default"]}
+        )
+    )
+    path = store.write_cell(CellResult.from_json(_cell_doc("go1.22-default")))
     assert path == store.run_dir / "cells" / "go1.22-default.json"
     data = load_run(store.run_dir)
     assert data.run["schema"] == "gxm.run/1"
-    assert data.cells[0]["schema"] == "gxm.cell/1"
+    assert data.cells[0]["schema"] == "gxm.cell/2"
     with pytest.raises(UsageError, match="already exists"):
         RunStore.create(tmp_path, "20261127T104233Z-ab12")
 
@@ -188,7 +192,7 @@ def test_load_sample_run_sorts_cells_naturally() -> None:
 
 def test_load_run_names_a_broken_cell_file(tmp_path: Path) -> None:
     store = RunStore.create(tmp_path, "r")
-    store.write_run({"cells": []})
+    store.write_run(RunDocument.from_json({"cells": []}))
     (store.run_dir / "cells" / "go1.22-default.json").write_text('{"schema": "gxm.cell/1", ')
     with pytest.raises(UsageError, match="go1.22-default.json"):
         load_run(store.run_dir)
@@ -198,10 +202,10 @@ def test_load_run_names_a_broken_cell_file(tmp_path: Path) -> None:
 
 def test_completed_cells_skips_broken_infra_and_temp_files(tmp_path: Path) -> None:
     store = RunStore.create(tmp_path, "r")
-    store.write_cell(_cell_doc("go1.22-default"))
-    store.write_cell(_cell_doc("go1.22-arenas", outcome="crash"))
-    store.write_cell(_cell_doc("go1.26-default", outcome="infra-error"))
-    store.write_cell(_cell_doc("go1.26-arenas", build_status="infra-error"))
+    store.write_cell(CellResult.from_json(_cell_doc("go1.22-default")))
+    store.write_cell(CellResult.from_json(_cell_doc("go1.22-arenas", outcome="crash")))
+    store.write_cell(CellResult.from_json(_cell_doc("go1.26-default", outcome="infra-error")))
+    store.write_cell(CellResult.from_json(_cell_doc("go1.26-arenas", build_status="infra-error")))
     cells = store.run_dir / "cells"
     (cells / "go1.25-default.json").write_text('{"schema": "gxm.cell/1", "cell"')
     (cells / ".go1.25-arenas.json.x1y2.tmp").write_text("{")
@@ -210,7 +214,7 @@ def test_completed_cells_skips_broken_infra_and_temp_files(tmp_path: Path) -> No
 
 def _make_run(root: Path, run_id: str) -> Path:
     store = RunStore.create(root, run_id)
-    store.write_run({"run_id": run_id, "cells": []})
+    store.write_run(RunDocument.from_json({"run_id": run_id, "cells": []}))
     return store.run_dir
 
 

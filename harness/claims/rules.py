@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.claim_runs import (
+from harness.claims.runs import (
     CellFilter,
     FixtureRuns,
     RunCondition,

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness import pauses, stats, tables
+from harness import stats
+from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
-from harness.store import RunData, write_bytes_atomic, write_text_atomic
+from harness.report import pauses, tables
+from harness.store import RunData
 
 if TYPE_CHECKING:
-    from harness import history
+    from harness.report import history
 
 WIDTH_IN = 8.8
 DPI = 100

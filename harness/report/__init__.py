@@ -4,7 +4,7 @@ One table renderer (`render_table`) serves every tabulate format (txt, md, media
 `Style` says how a format differs (tablefmt, headings, escaping, paragraphs, lists, images).
 Tables are built as plain strings first (`tables.py`), and tabulate is called with
 `disable_numparse=True`, so a Go version such as `1.20` is never rendered as `1.2`. benchstat and
-JUnit live in `formats.py`. Everything rendered passes through `store.mask_secrets`.
+JUnit live in `formats.py`. Everything rendered passes through `masking.mask_secrets`.
 """
 
 from __future__ import annotations
@@ -21,17 +21,13 @@ from types import ModuleType
 
 from tabulate import tabulate
 
-from harness import formats, pauses, tables
+from harness import store
+from harness.atomic import write_text_atomic
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
-from harness.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
-from harness.store import (
-    RunData,
-    cell_has_infra_error,
-    load_run,
-    mask_secrets,
-    write_text_atomic,
-)
-from harness.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
+from harness.masking import mask_secrets
+from harness.report import formats, pauses, tables
+from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
+from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
     UNEXPECTED_MARK,
     cell_header,
     crash_cell_text,
@@ -39,10 +35,11 @@ from harness.tables import (  # noqa: F401  (re-exported: the report's public vo
     header_lines,
     signature_tag,
 )
+from harness.store import RunData, load_run
 
 FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
 TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
-PLOTS_DIR = "plots"
+PLOTS_DIR = store.PLOTS_DIR
 # What `write_reports` leaves in a run directory, and in which format.
 REPORT_FILES = {
     "report.txt": "txt",
@@ -225,9 +222,9 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
 
 
 def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
-    from harness import plots
+    from harness.report import plots
 
-    found = plots.existing_plots(data.run_dir / PLOTS_DIR)
+    found = plots.existing_plots(data.store.plots_dir)
     if not found:
         return []
     images = [style.image(caption, f"{image_dir}/{path.name}") for path, caption in found]
@@ -286,7 +283,7 @@ def render_data(
     exists. `image_dir` is where md/html look for the plots, relative to the report's location.
     """
     if fmt == "json":
-        document: dict[str, object] = {"run": data.run, "cells": list(data.cells)}
+        document: dict[str, object] = data.to_json()
         if claims is not False:
             text = claims_text(data.run_dir, fmt, required=bool(claims))
             if text is not None:
@@ -312,8 +309,8 @@ def _json_or_text(text: str) -> object:
 
 def render(run_dir: Path, fmt: str, *, claims: bool | None = False) -> str:
     """The report of the run in `run_dir` in `fmt`: txt (terminal), md (GitHub pipe tables),
-    mediawiki, html (a whole page), benchstat (Go benchmark format), junit (XML) or json (run.json
-    and every cell document as one JSON object `{"run", "cells"}`)."""
+    mediawiki, html (a whole page), benchstat (Go benchmark format), junit (XML) or json (the run
+    record and every cell document as one JSON object, `RunData.to_json`)."""
     if fmt not in FORMATS:  # before loading: a typo should not cost a read of the whole run
         raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return render_data(load_run(run_dir), fmt, claims=claims)
@@ -325,11 +322,11 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
     data = load_run(run_dir)
     written: list[Path] = []
     if with_plots:
-        from harness import plots
+        from harness.report import plots
 
-        written += plots.write_plots(data, Path(run_dir) / PLOTS_DIR)
+        written += plots.write_plots(data, data.store.plots_dir)
     for name, fmt in REPORT_FILES.items():
-        path = Path(run_dir) / name
+        path = data.store.report_path(name)
         write_text_atomic(path, render_data(data, fmt, claims=None))
         written.append(path)
     return written
@@ -339,11 +336,11 @@ def exit_code_for_data(data: RunData) -> int:
     """DESIGN exit codes for a finished run: 3 when it has no cells; 4 when anything hit an
     infra-error, the run failed, or a listed cell has no result (killed; resume it); 1 when some
     verdict is unexpected; else 0."""
-    if not data.cells and not data.run.get("cells"):
+    if not data.cells and not data.cell_ids():
         return EXIT_NOTHING_SELECTED
     if data.missing_cells() or data.run.get("status") == "failed":
         return EXIT_INFRA
-    if any(cell_has_infra_error(cell) for cell in data.cells):
+    if any(result.has_infra_error() for result in data.results):
         return EXIT_INFRA
     return EXIT_UNEXPECTED if tables.unexpected_verdicts(data) else EXIT_OK
 

@@ -11,7 +11,7 @@
 
 links pages the way GitHub wikis resolve them (`[text](Page-Name)`, no `.md`), commits with a
 message naming the run, and pushes when the checkout has a remote. Publishing the same run twice
-writes the same bytes and so makes no commit. Every page passes through `store.mask_secrets`.
+writes the same bytes and so makes no commit. Every page passes through `masking.mask_secrets`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import goenv, history, plots, report
-from harness.command import run_command
+from harness import goenv, report
+from harness.atomic import write_text_atomic
 from harness.errors import CommandError, UsageError
-from harness.store import RUN_FILE, RunData, load_run, mask_secrets, write_text_atomic
+from harness.hostcmd import run_command
+from harness.masking import mask_secrets
+from harness.report import history, plots
+from harness.store import RunData, load_run
 
 log = logging.getLogger("gxm.publish")
 
@@ -179,16 +182,15 @@ def published_runs(checkout: Path) -> list[str]:
 
 
 def _copy_run_data(data: RunData, checkout: Path) -> None:
-    """data/<run-id>/run.json and cells/*.json, with secret-looking values masked."""
+    """data/<run-id>/: the run's stored records (run and cell documents), secrets masked."""
     target = checkout / DATA_DIR / data.run_id
-    for source in [data.run_dir / RUN_FILE, *sorted((data.run_dir / "cells").glob("*.json"))]:
-        relative = source.relative_to(data.run_dir)
+    for relative, source in data.store.stored_documents():
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(target / relative, mask_secrets(source.read_text(encoding="utf-8")))
 
 
 def _copy_plots(data: RunData, checkout: Path) -> None:
-    plot_dir = data.run_dir / report.PLOTS_DIR
+    plot_dir = data.store.plots_dir
     if not any(plot_dir.glob("*.png")):
         plots.write_plots(data, plot_dir)
     target = checkout / IMAGES_DIR / data.run_id

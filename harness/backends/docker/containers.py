@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import images
+from harness.backends.docker import images
 from harness.model import ExecSpec, Toolchain
 
 NOBODY = (65534, 65534)

@@ -28,11 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.command import run_command
 from harness.context import Reporter
 from harness.errors import CommandError, InfraError
-from harness.matrix import DockerSettings
-from harness.model import Toolchain
+from harness.hostcmd import run_command
+from harness.model import DockerSettings, Toolchain
 
 log = logging.getLogger("gxm.images")
 

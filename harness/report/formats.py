@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import pauses, stats, tables
-from harness.store import RunData, mask_secrets
+from harness import stats
+from harness.masking import mask_secrets
+from harness.report import pauses, tables
+from harness.store import RunData
 
 # Metrics in the order benchstat shows them, and which direction is better (none: no Unit line).
 METRIC_ORDER = (
@@ -167,7 +169,7 @@ def _failure_body(data: RunData, doc: Mapping[str, Any], entry: Mapping[str, Any
     log = next((r.get("log") for r in bad if r.get("log")), None)
     log = log or (doc.get("build") or {}).get("log")
     if log:
-        lines += ["", f"--- tail of {log} ---", log_tail(data.run_dir / log)]
+        lines += ["", f"--- tail of {log} ---", log_tail(data.store.path_of(log))]
     return "\n".join(lines)
 
 

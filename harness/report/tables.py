@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness import stats
+from harness.masking import mask_secrets
 from harness.model import FIXTURE_KINDS, Outcome
-from harness.store import RunData, mask_secrets, natural_key
+from harness.store import RunData, natural_key
 
 UNEXPECTED_MARK = "!"
 MISSING = "-"

@@ -1,4 +1,4 @@
-"""Selecting and describing the runs a claim rule looks at (used by `claim_rules`).
+"""Selecting and describing the runs a claim rule looks at (used by `claims.rules`).
 
 `CellFilter` picks cells of a run (Go version condition, experiment), `collect` gathers the runs
 of some fixtures there (warm-ups and runs that say nothing about the cell left out), and

@@ -1,7 +1,7 @@
 """Claims: what articles say about GOEXPERIMENT=arenas and cgo, judged by a run's measurements.
 
 go_fixtures/claims.yaml (schema 1) lists claims, each tied to fixtures, cells and a rule
-(`harness.claim_rules`). `evaluate_claims` applies the rules to a run directory and gives every
+(`harness.claims.rules`). `evaluate_claims` applies the rules to a run directory and gives every
 claim a verdict — confirmed, refuted or inconclusive — with its evidence (cells, counts, medians,
 p-values); evidence that is missing makes a claim inconclusive, never guessed. `render_claims`
 is the claims section of `gxm report RUN --claims`. One rule kind (`go-api`) needs an answer
@@ -27,16 +27,18 @@ from typing import Any
 from tabulate import tabulate
 
 import harness
-from harness import claims_yaml, goenv
-from harness.claim_rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
-from harness.command import run_command
+from harness import goenv
+from harness.atomic import write_json_atomic
+from harness.claims import spec
+from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
 from harness.errors import GxmError, UsageError
+from harness.hostcmd import run_command
 from harness.model import Toolchain
-from harness.store import load_run, utc_timestamp, write_json_atomic
+from harness.store import RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
 
-GO_API_FILE = Path("claims") / "go_api.json"
+GO_API_FILE = "go_api.json"
 GO_API_SCHEMA = "gxm.claims.go-api/1"
 GO_DOC_TIMEOUT_S = 120.0
 FORMATS = ("txt", "md", "mediawiki", "html", "json")
@@ -87,7 +89,7 @@ def load_claims(path: Path) -> list[Claim]:
 
     Fixture names are checked against the fixtures.yaml in the same folder when there is one.
     """
-    return [Claim(**fields) for fields in claims_yaml.parse_claims(Path(path))]
+    return [Claim(**fields) for fields in spec.parse_claims(Path(path))]
 
 
 def evaluate_claims(run_dir: Path, claims: Sequence[Claim]) -> list[ClaimVerdict]:
@@ -186,7 +188,7 @@ def _nbsp_indent(line: str) -> str:
 
 def read_go_api_checks(run_dir: Path) -> tuple[dict[str, Any], ...] | None:
     """The recorded `go doc` answers of a run, or None when none were recorded (or unreadable)."""
-    path = Path(run_dir) / GO_API_FILE
+    path = RunStore(Path(run_dir)).claims_path(GO_API_FILE)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -227,7 +229,7 @@ def record_go_api_checks(
     ]
     if not any("exists" in check for check in checks):
         return None
-    path = run_dir / GO_API_FILE
+    path = RunStore(run_dir).claims_path(GO_API_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
     recorded = utc_timestamp(datetime.now(timezone.utc))
     write_json_atomic(path, {"schema": GO_API_SCHEMA, "recorded": recorded, "checks": checks})

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import images
-from harness.backends.container_config import (
+from harness.backends.docker import images
+from harness.backends.docker.containers import (
     container_config,
     container_env,
     container_name,
@@ -36,11 +36,10 @@ from harness.backends.container_config import (
     exit_status,
     start_failure,
 )
+from harness.backends.docker.leftovers import Leftover, clean, doctor_report, leftovers
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
-from harness.leftovers import Leftover, clean, doctor_report, leftovers
-from harness.matrix import DockerSettings
-from harness.model import ExecResult, ExecSpec, Toolchain
+from harness.model import DockerSettings, ExecResult, ExecSpec, Toolchain
 from harness.toolchains import cache_dir
 
 __all__ = [

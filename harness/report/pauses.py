@@ -11,8 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import stats
+from harness.report.tables import (
+    MISSING,
+    baseline_id,
+    experiment_of,
+    fixture_names,
+    fixture_summary,
+)
 from harness.store import RunData
-from harness.tables import MISSING, baseline_id, experiment_of, fixture_names, fixture_summary
 
 # --- numbers ------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ claims:
       confirm: [{all: [arena_uaf, arena_uaf_partial], outcome: crash, signature: "freed user"}]
       refute: [{any: [arena_uaf_partial], outcome: pass, checks: {read_after_free: "survived.*"}}]
 ```
-The keys of each kind are in `RULE_KEYS`; `harness.claim_rules` says what each rule does.
+The keys of each kind are in `RULE_KEYS`; `harness.claims.rules` says what each rule does.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.claim_rules import (
+from harness.claims.rules import (
     CrashRateRule,
     FirstVersionRule,
     GoApiRule,
@@ -32,7 +32,7 @@ from harness.claim_rules import (
     OutcomesRule,
     Rule,
 )
-from harness.claim_runs import CellFilter, RunCondition, Side, go_matches
+from harness.claims.runs import CellFilter, RunCondition, Side, go_matches
 from harness.fixtures import load_fixtures
 from harness.model import Outcome
 from harness.yamlsrc import (

@@ -1,119 +1,49 @@
-"""Result storage (DESIGN "Results (schema 1)"): run directories, atomic files, secret masking.
+"""The one owner of the on-disk results format: run directories, their paths and schema strings.
 
-Layout of one run:
-    results/<run-id>/run.json               schema "gxm.run/1"
-    results/<run-id>/cells/<cell-id>.json   schema "gxm.cell/1"
-    results/<run-id>/logs/<cell-id>/…       build.log, <fixture>.<i>.stderr / .stdout
+Layout of one run (schema 1):
+    <results>/<run-id>/run.json               schema "gxm.run/1"   (records.RunDocument)
+    <results>/<run-id>/cells/<cell-id>.json   schema "gxm.cell/2"  (records.CellResult; /1 read)
+    <results>/<run-id>/logs/<cell-id>/…       build.log, <fixture>.<i>.stderr / .stdout
+    <results>/<run-id>/report.*, bench.txt, junit.xml, plots/, claims/   (derived, rewritable)
 
-Every file gxm writes goes through `write_text_atomic` / `write_json_atomic`, so a killed run leaves
-only whole files and `completed_cells` can tell a resumed run what is already done.
+Nothing else in gxm names a path inside a run directory or a schema string: stages ask `RunStore`
+for paths and hand it records; readers use `load_run`. Every file is written atomically
+(`harness.atomic`), so a killed run leaves only whole files and `completed_cells` can tell a
+resumed run what is already done.
 """
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import json
 import logging
-import os
 import platform
 import random
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import shutil
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import Any
 
 import psutil
 
+from harness.atomic import write_json_atomic, write_text_atomic
 from harness.errors import UsageError
+from harness.store.records import CellResult, RunDocument
 
 log = logging.getLogger("gxm.store")
 
 RUN_SCHEMA = "gxm.run/1"
-CELL_SCHEMA = "gxm.cell/1"
+CELL_SCHEMA = "gxm.cell/2"  # /2 added the `fail` outcome and per-test results; /1 is still read
+CELL_SCHEMAS_READ = ("gxm.cell/1", CELL_SCHEMA)
 RUN_FILE = "run.json"
 CELLS_DIR = "cells"
 LOGS_DIR = "logs"
-RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+CLAIMS_DIR = "claims"
+PLOTS_DIR = "plots"
 
 _UNSAFE_NAME = re.compile(r"[/\\\x00]|^\.\.?$|^$")
-_SECRET_NAME = re.compile(r"(?i)(token|secret|passw|key|credential|auth)")
-MASK = "***"
-
-
-# --- atomic files -------------------------------------------------------------------------------
-
-
-def _json_default(value: object) -> object:
-    """Encode the few non-JSON types gxm hands over (paths, enums); anything else is a bug."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _write_atomic(path: Path, write: Callable[[Any], None], *, binary: bool = False) -> None:
-    """Write through `write` into a temp file next to `path`, fsync it, then rename over `path`.
-
-    On any failure the temp file is removed and `path` keeps its old content (or stays absent).
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    text_mode: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": "\n"}
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **text_mode) as tmp:
-            os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; results are meant to be shared
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable where the platform allows opening a directory."""
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) atomically: readers see the old file or the new one."""
-    _write_atomic(Path(path), lambda f: f.write(text))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically (plots and other binary files)."""
-    _write_atomic(Path(path), lambda f: f.write(data), binary=True)
-
-
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Replace `path` with `obj` as indented JSON atomically.
-
-    The JSON is streamed into the temp file, so an object that fails to encode half way leaves the
-    old `path` untouched and no temp file behind. Paths and enums are written as strings.
-    """
-
-    def dump(f: IO[str]) -> None:
-        json.dump(obj, f, indent=2, ensure_ascii=False, default=_json_default)
-        f.write("\n")
-
-    _write_atomic(Path(path), dump)
 
 
 # --- run ids and host ---------------------------------------------------------------------------
@@ -154,48 +84,6 @@ def host_info() -> dict[str, Any]:
     }
 
 
-# --- secrets ------------------------------------------------------------------------------------
-
-_ASSIGNMENT = re.compile(r"""(?<!\w)([A-Za-z_][A-Za-z0-9_]*)=('[^']*'|"[^"]*"|\S*)""")
-_JSON_PAIR = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
-
-
-def is_secret_name(name: str) -> bool:
-    """True for environment names whose values must never reach results or logs."""
-    return bool(_SECRET_NAME.search(name))
-
-
-def _mask_text(text: str) -> str:
-    def assignment(m: re.Match[str]) -> str:
-        return f"{m[1]}={MASK}" if is_secret_name(m[1]) else m[0]
-
-    def json_pair(m: re.Match[str]) -> str:
-        return f'"{m[1]}"{m[2]}"{MASK}"' if is_secret_name(m[1]) else m[0]
-
-    return _JSON_PAIR.sub(json_pair, _ASSIGNMENT.sub(assignment, text))
-
-
-@overload
-def mask_secrets(value: str) -> str: ...
-@overload
-def mask_secrets(value: Mapping[str, str]) -> dict[str, str]: ...
-@overload
-def mask_secrets(value: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]: ...
-
-
-def mask_secrets(value: Any) -> Any:
-    """Replace values of secret-looking env names (token, secret, passw, key, credential, auth).
-
-    A mapping or a sequence of (name, value) pairs comes back as a new dict / tuple of pairs. Text
-    (a shell line, an env dump, a JSON object) has `NAME=value` and `"NAME": "value"` masked.
-    """
-    if isinstance(value, str):
-        return _mask_text(value)
-    if isinstance(value, Mapping):
-        return {k: MASK if is_secret_name(k) else v for k, v in value.items()}
-    return tuple((k, MASK if is_secret_name(k) else v) for k, v in value)
-
-
 # --- run directories ----------------------------------------------------------------------------
 
 
@@ -203,6 +91,11 @@ def _check_name(kind: str, name: str) -> str:
     if _UNSAFE_NAME.search(name):
         raise UsageError(f"invalid {kind} {name!r}: it must be a plain file name")
     return name
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` is a gxm run directory (it holds a run record)."""
+    return (Path(path) / RUN_FILE).is_file()
 
 
 @dataclass(frozen=True)
@@ -220,13 +113,13 @@ class RunStore:
         (run_dir / CELLS_DIR).mkdir(parents=True)
         (run_dir / LOGS_DIR).mkdir()
         log.info("results go to %s", run_dir)
-        return cls(run_dir)
+        return cls(run_dir.resolve())
 
     @classmethod
     def open(cls, run_dir: Path) -> RunStore:
         """An existing run directory (for --resume); UsageError when it holds no run.json."""
         run_dir = Path(run_dir)
-        if not (run_dir / RUN_FILE).is_file():
+        if not is_run_dir(run_dir):
             raise UsageError(f"{run_dir} is not a gxm run directory (no {RUN_FILE})")
         (run_dir / CELLS_DIR).mkdir(exist_ok=True)
         (run_dir / LOGS_DIR).mkdir(exist_ok=True)
@@ -236,30 +129,79 @@ class RunStore:
     def run_id(self) -> str:
         return self.run_dir.name
 
-    def write_run(self, run: Mapping[str, Any]) -> Path:
-        """Write run.json (schema added when absent) and return its path."""
-        path = self.run_dir / RUN_FILE
-        write_json_atomic(path, {"schema": RUN_SCHEMA, **run})
-        return path
+    @property
+    def run_file(self) -> Path:
+        return self.run_dir / RUN_FILE
+
+    def write_run(self, run: RunDocument) -> Path:
+        """Write run.json and return its path."""
+        write_json_atomic(self.run_file, {"schema": RUN_SCHEMA, **run.to_json()})
+        return self.run_file
+
+    def read_run(self) -> RunDocument:
+        return RunDocument.from_json(_read_json(self.run_file, RUN_SCHEMA), self.run_id)
 
     def cell_path(self, cell_id: str) -> Path:
         return self.run_dir / CELLS_DIR / f"{_check_name('cell id', cell_id)}.json"
 
-    def write_cell(self, cell_doc: Mapping[str, Any]) -> Path:
-        """Write cells/<cell-id>.json, the id taken from `cell_doc["cell"]["id"]`."""
-        path = self.cell_path(str(cell_doc["cell"]["id"]))
-        write_json_atomic(path, {"schema": CELL_SCHEMA, **cell_doc})
+    def write_cell(self, cell: CellResult) -> Path:
+        """Write cells/<cell-id>.json."""
+        path = self.cell_path(cell.id)
+        write_json_atomic(path, {"schema": CELL_SCHEMA, **cell.to_json()})
         return path
+
+    def read_cell(self, cell_id: str) -> CellResult | None:
+        """The stored result of one cell, or None when the run has none for it."""
+        path = self.cell_path(cell_id)
+        return _cell_result(_read_cell(path), path) if path.is_file() else None
+
+    def cell_results(self) -> dict[str, CellResult]:
+        """Every cell document of the run, by cell id (for a resumed run)."""
+        return {p.stem: _cell_result(_read_cell(p), p) for p in _cell_files(self.run_dir)}
+
+    def log_dir(self, cell_id: str) -> Path:
+        """logs/<cell-id>/, created so writers can open files in it."""
+        directory = self.run_dir / LOGS_DIR / _check_name("cell id", cell_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def log_path(self, cell_id: str, name: str) -> Path:
         """Absolute path of logs/<cell-id>/<name>; creates its directory so writers can open it."""
-        directory = self.run_dir / LOGS_DIR / _check_name("cell id", cell_id)
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory / _check_name("log name", name)
+        return self.log_dir(cell_id) / _check_name("log name", name)
 
     def relative(self, path: Path) -> str:
         """`path` as recorded in cell json: relative to the run dir, with `/` separators."""
         return Path(path).relative_to(self.run_dir).as_posix()
+
+    def path_of(self, relative: str) -> Path:
+        """The file a relative path recorded in the results (a run's `log`) names."""
+        return self.run_dir / relative
+
+    def report_path(self, name: str) -> Path:
+        """A derived report file at the top of the run directory (report.md, junit.xml, …)."""
+        return self.run_dir / _check_name("report name", name)
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.run_dir / PLOTS_DIR
+
+    def claims_path(self, name: str) -> Path:
+        """claims/<name>: what claim checks recorded about this run."""
+        return self.run_dir / CLAIMS_DIR / _check_name("claims file", name)
+
+    def copy_cell_from(self, source: RunStore, cell_id: str) -> None:
+        """Take one cell's document (byte for byte) and logs from another run (merging shards)."""
+        cell_file = source.cell_path(cell_id)
+        if cell_file.is_file():
+            write_text_atomic(self.cell_path(cell_id), cell_file.read_text(encoding="utf-8"))
+        logs = source.run_dir / LOGS_DIR / cell_id
+        if logs.is_dir():
+            shutil.copytree(logs, self.run_dir / LOGS_DIR / cell_id)
+
+    def stored_documents(self) -> list[tuple[str, Path]]:
+        """The stored records (run.json, cells/*.json) as (path relative to the run, file)."""
+        files = [self.run_file, *sorted(_cell_files(self.run_dir))]
+        return [(self.relative(p), p) for p in files]
 
 
 # --- reading runs -------------------------------------------------------------------------------
@@ -267,7 +209,10 @@ class RunStore:
 
 @dataclass(frozen=True)
 class RunData:
-    """A loaded run: run.json as a dict and the cell documents sorted by cell id (naturally)."""
+    """A loaded run: run.json and the cell documents sorted by cell id (naturally).
+
+    `run` and `cells` are the documents as JSON objects (what the report side tabulates);
+    `document` and `results` are the same as records."""
 
     run_dir: Path
     run: dict[str, Any]
@@ -277,10 +222,27 @@ class RunData:
     def run_id(self) -> str:
         return str(self.run.get("run_id") or self.run_dir.name)
 
+    @property
+    def document(self) -> RunDocument:
+        return RunDocument.from_json(self.run, self.run_dir.name)
+
+    @property
+    def results(self) -> tuple[CellResult, ...]:
+        return tuple(CellResult.from_json(c) for c in self.cells)
+
+    @property
+    def store(self) -> RunStore:
+        return RunStore(self.run_dir)
+
+    def to_json(self) -> dict[str, object]:
+        """The whole run as one JSON object `{"run": run.json, "cells": [cell documents]}`
+        (`gxm report --format json`)."""
+        return {"run": self.run, "cells": list(self.cells)}
+
     def cell_ids(self) -> list[str]:
         """Cell ids in matrix order (run.json `cells`, including cells without a result yet),
         then ids of cell files run.json does not list (e.g. written by a newer matrix)."""
-        listed = [str(i) for i in self.run.get("cells", [])]
+        listed = [str(i) for i in self.run.get(CELLS_DIR, [])]
         return listed + [c["cell"]["id"] for c in self.cells if c["cell"]["id"] not in listed]
 
     def cell(self, cell_id: str) -> dict[str, Any] | None:
@@ -290,7 +252,7 @@ class RunData:
     def missing_cells(self) -> list[str]:
         """Cells run.json lists that have no cell file (not run yet, or the run was killed)."""
         present = {c["cell"]["id"] for c in self.cells}
-        return [i for i in self.run.get("cells", []) if i not in present]
+        return [i for i in self.run.get(CELLS_DIR, []) if i not in present]
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -299,22 +261,32 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
-def _read_json(path: Path, schema: str) -> dict[str, Any]:
+def _read_json(path: Path, schema: str | tuple[str, ...]) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path.parent} is not a gxm run directory (no {path.name})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: unreadable ({exc}); remove it and resume the run") from None
-    if not isinstance(doc, dict) or doc.get("schema") != schema:
+    accepted = (schema,) if isinstance(schema, str) else schema
+    if not isinstance(doc, dict) or doc.get("schema") not in accepted:
         found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise UsageError(f"{path}: expected schema {schema!r}, found {found!r}")
+        raise UsageError(f"{path}: expected schema {accepted[-1]!r}, found {found!r}")
     return doc
 
 
 def _read_cell(path: Path) -> dict[str, Any]:
-    doc = _read_json(path, CELL_SCHEMA)
+    doc = _read_json(path, CELL_SCHEMAS_READ)
     if not isinstance(doc.get("cell"), dict) or "id" not in doc["cell"]:
         raise UsageError(f"{path}: cell document without cell.id")
     return doc
+
+
+def _cell_result(doc: Mapping[str, Any], path: Path) -> CellResult:
+    try:
+        return CellResult.from_json(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: malformed cell document ({exc})") from None
 
 
 def _cell_files(run_dir: Path) -> Iterator[Path]:
@@ -326,7 +298,7 @@ def _cell_files(run_dir: Path) -> Iterator[Path]:
 def load_run(run_dir: Path) -> RunData:
     """Read run.json and every cell file; UsageError naming the file when one is not ours."""
     run_dir = Path(run_dir)
-    if not (run_dir / RUN_FILE).is_file():
+    if not is_run_dir(run_dir):
         raise UsageError(f"{run_dir} is not a gxm run directory (no {RUN_FILE})")
     run = _read_json(run_dir / RUN_FILE, RUN_SCHEMA)
     cells = [_read_cell(p) for p in _cell_files(run_dir)]
@@ -334,25 +306,17 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(run_dir=run_dir, run=run, cells=tuple(cells))
 
 
-def cell_has_infra_error(cell_doc: Mapping[str, Any]) -> bool:
-    """True when the cell's build or any of its runs ended in infra-error."""
-    if cell_doc.get("build", {}).get("status") == "infra-error":
-        return True
-    fixtures = cell_doc.get("fixtures", {}).values()
-    return any(r.get("outcome") == "infra-error" for f in fixtures for r in f.get("runs", []))
-
-
 def completed_cells(run_dir: Path) -> frozenset[str]:
-    """Cells a resumed run may skip: the file exists, parses as a gxm.cell/1 document, and holds
-    no infra-error (DESIGN: infra errors are never blamed on the cell and are redone on resume)."""
+    """Cells a resumed run may skip: the file exists, parses as a cell document, and holds no
+    infra-error (infra errors are never blamed on the cell and are redone on resume)."""
     done = set()
     for path in _cell_files(Path(run_dir)):
         try:
-            doc = _read_cell(path)
+            result = _cell_result(_read_cell(path), path)
         except UsageError as exc:
             log.warning("will redo cell %s: %s", path.stem, exc)
             continue
-        if not cell_has_infra_error(doc):
+        if not result.has_infra_error():
             done.add(path.stem)
     return frozenset(done)
 
@@ -362,7 +326,7 @@ def list_runs(results_root: Path) -> list[Path]:
     root = Path(results_root)
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if (p / RUN_FILE).is_file()), key=lambda p: p.name)
+    return sorted((p for p in root.iterdir() if is_run_dir(p)), key=lambda p: p.name)
 
 
 def resolve_run(arg: str, results_root: Path) -> Path:

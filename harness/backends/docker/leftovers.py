@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.images import (
+from harness.backends.docker.images import (
     LABEL,
     LABEL_ROLE,
     LABEL_SESSION,
@@ -27,8 +27,7 @@ from harness.images import (
     find_image,
     toolchain_tag,
 )
-from harness.matrix import DockerSettings
-from harness.model import Toolchain
+from harness.model import DockerSettings, Toolchain
 from harness.toolchains import list_cached
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import pauses, stats, tables
+from harness import stats
 from harness.errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
+from harness.report import pauses, tables
 from harness.store import RunData, list_runs, load_run
 
 log = logging.getLogger("gxm.history")
