@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness import goenv
-from harness.hostcmd import run_command
 from harness.errors import GxmError, InfraError, UsageError
+from harness.hostcmd import run_command
 from harness.model import Toolchain
 
 DOWNLOAD_TIMEOUT_S = 900.0
