@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import MatrixError, UsageError
-from harness.fixtures import external_fixtures, fixture_applies, load_fixtures
+from harness.external import external_fixtures
+from harness.fixtures import fixture_applies, load_fixtures
 from harness.model import Cell, Fixture, Outcome
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "matrices"
