@@ -16,13 +16,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness import report, store, toolchains
+from harness import modules, report, store, toolchains
 from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
 from harness.matrix import Matrix, load_matrix
-from harness.model import CellPlan, Fixture, Outcome
+from harness.model import CellPlan, Fixture, Outcome, go_version_key
 from harness.pipeline import RunRequest, execute_run
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.records import CellResult
@@ -106,6 +106,25 @@ def _cache(args: argparse.Namespace) -> Path:
     return Path(args.cache or toolchains.cache_dir()).resolve()
 
 
+def _download_modules(
+    plans: Sequence[CellPlan], matrix: Matrix, cache: Path, reporter: Reporter
+) -> None:
+    """`go mod download` once per selected external module (newest selected Go), before any build:
+    every build after it is offline."""
+    by_name = matrix.fixtures_by_name
+    module_dirs = sorted(
+        {by_name[n].module_dir for p in plans for n in p.fixtures if by_name[n].external}
+    )
+    needing = [d for d in module_dirs if modules.requires_modules(d) and not modules.has_vendor(d)]
+    if not needing:
+        return
+    newest = max((p.cell.go for p in plans), key=go_version_key)
+    toolchain = toolchains.provision(newest, cache)
+    for module_dir in needing:
+        reporter.info(f"go mod download in {module_dir} (go{toolchain.version})")
+        modules.download(toolchain, module_dir, cache)
+
+
 def _execute(
     args: argparse.Namespace,
     argv: Sequence[str],
@@ -122,6 +141,7 @@ def _execute(
     backend_name = selection.backend or matrix.backend
     cache = _cache(args)
     try:
+        _download_modules(plans, matrix, cache, reporter)
         backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
     except GxmError:
         if previous is None:  # a new, still empty run directory: leave nothing behind

@@ -14,11 +14,16 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from harness import goenv
+from harness.atomic import write_text_atomic
 from harness.classify import classify, crash_signature
-from harness.model import Classified, ExecResult, ExternalSpec, Outcome
+from harness.hostcmd import run_command
+from harness.model import Classified, ExecResult, ExternalSpec, Outcome, Toolchain
 
 TEST_RESULTS = ("pass", "fail", "skip")
+CONVERT_TIMEOUT_S = 300.0
 GO_TIMEOUT_MARGIN_S = 5.0  # gxm's own wall timeout sits this far behind go's -test.timeout
 _GO_TIMEOUT = re.compile(r"^panic: test timed out after (?P<after>\S+)")
 _RUNNING_TEST = re.compile(r"^\s+(?P<test>(?:Test|Example|Fuzz|Benchmark)\S*) \(")
@@ -52,6 +57,26 @@ def _anchored(test: str) -> str:
     """`TestX/sub case` → `TestX$/^sub_case` as -test.run reads a subtest path."""
     parts = [re.escape(p).replace("\\ ", "_").replace(" ", "_") for p in test.split("/")]
     return "$/^".join(parts)
+
+
+def convert(
+    toolchain: Toolchain, cache: Path, stdout_path: Path, events_path: Path, package: str
+) -> str:
+    """Run the test binary's stdout through the toolchain's own `go tool test2json -p PACKAGE`
+    (on the host: the converter reads a finished stream), keep the events beside the logs and
+    return them. A converter that fails leaves an empty stream: no per-test results, the outcome
+    still comes from the exit status and stderr."""
+    env = goenv.go_env(toolchain, "", goenv.gocache_dir(cache, toolchain), {}, cache=cache)
+    proc = run_command(
+        [str(toolchain.go), "tool", "test2json", "-p", package],
+        env=env,
+        timeout_s=CONVERT_TIMEOUT_S,
+        check=False,
+        stdin_path=stdout_path,
+    )
+    events = proc.stdout if proc.returncode == 0 else ""
+    write_text_atomic(events_path, events)
+    return events
 
 
 def parse_events(text: str) -> list[dict[str, object]]:

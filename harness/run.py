@@ -7,17 +7,19 @@ and TMPDIR, the GXM_* knobs, and the matrix's `env` — never the shell's enviro
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
 
+from harness import benchfmt, gctrace, gotest
 from harness.backends import Backend
+from harness.build_errors import module_path
 from harness.classify import classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
 from harness.masking import mask_secrets
-from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Toolchain
+from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
 from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -48,8 +50,11 @@ def run_files(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> RunFi
     )
 
 
-def fixture_env(ctx: RunContext, plan: CellPlan, files: RunFiles, i: int) -> dict[str, str]:
-    """The complete environment of one fixture run."""
+def fixture_env(
+    ctx: RunContext, plan: CellPlan, files: RunFiles, i: int, fixture: Fixture | None = None
+) -> dict[str, str]:
+    """The complete environment of one fixture run: an external entry's `env` over the matrix's,
+    and GODEBUG=gctrace=1 merged into the user's own GODEBUG where gxm's probe is absent."""
     scratch = ctx.paths.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     env = {
@@ -62,7 +67,29 @@ def fixture_env(ctx: RunContext, plan: CellPlan, files: RunFiles, i: int) -> dic
         "GXM_SEED": str(ctx.seed * 1000 + i),
     }
     env.update(dict(plan.settings.env))
+    if fixture is not None and fixture.spec is not None:
+        env.update(dict(fixture.spec.env))
+        if fixture.spec.gctrace:
+            env = gctrace.with_gctrace(env)
     return env
+
+
+def run_timeout_s(plan: CellPlan, fixture: Fixture) -> float:
+    """The per-run timeout: the external entry's own, else the matrix's."""
+    spec = fixture.spec
+    return spec.timeout_s if spec is not None and spec.timeout_s else plan.settings.timeout_s
+
+
+def fixture_argv(plan: CellPlan, fixture: Fixture, binary: Path) -> tuple[str, ...]:
+    """A main program runs bare; a test binary gets the entry's `go test` flags."""
+    if fixture.spec is None or not fixture.is_test:
+        return (str(binary),)
+    return (str(binary), *gotest.test_flags(fixture.spec, run_timeout_s(plan, fixture)))
+
+
+def package_dir(fixture: Fixture) -> Path:
+    """Where `go test` runs a package's tests: its source directory (tests read testdata/)."""
+    return (fixture.module_dir / fixture.package).resolve()
 
 
 def fixture_spec(
@@ -71,13 +98,18 @@ def fixture_spec(
     files = run_files(ctx, plan.cell.id, fixture.name, i)
     files.result.unlink(missing_ok=True)
     settings = plan.settings
+    timeout_s = run_timeout_s(plan, fixture)
+    cwd, mounts = ctx.paths.work_dir / "scratch", ()
+    if fixture.is_test:  # go's own -test.timeout fires first and names the test
+        cwd, mounts = package_dir(fixture), ((fixture.module_dir, False),)
+        timeout_s += gotest.GO_TIMEOUT_MARGIN_S
     return ExecSpec(
-        argv=(str(binary),),
-        env=tuple(sorted(fixture_env(ctx, plan, files, i).items())),
-        cwd=ctx.paths.work_dir / "scratch",
+        argv=fixture_argv(plan, fixture, binary),
+        env=tuple(sorted(fixture_env(ctx, plan, files, i, fixture).items())),
+        cwd=cwd,
         stdout_path=files.stdout,
         stderr_path=files.stderr,
-        timeout_s=settings.timeout_s,
+        timeout_s=timeout_s,
         grace_s=settings.grace_s,
         memory_limit_bytes=settings.memory_limit_bytes,
         cpus=settings.cpus,
@@ -87,6 +119,7 @@ def fixture_spec(
             (binary.parent, False),
             (files.result.parent, True),
             (ctx.paths.work_dir / "scratch", True),
+            *mounts,
         ),
     )
 
@@ -133,16 +166,13 @@ def execute_fixture_run(
     load_avg = host_load_avg()
     result: ExecResult = backend.execute(spec, toolchain)
     stderr = read_tail(spec.stderr_path)
-    classified = classify(result, stderr)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
-    return RunRecord(
+    record = RunRecord(
         i=i,
-        outcome=classified.outcome,
+        outcome=Outcome.INFRA_ERROR,
         exit_code=result.exit_code,
         signal=result.signal,
         seconds=round(result.seconds, 3),
-        signature=classified.signature,
-        detail=classified.detail or result.infra_error,
         metrics=dict(report.metrics) if report.status == "ok" else {},
         checks=dict(report.checks) if report.status == "ok" else {},
         result_status=report.status,
@@ -152,3 +182,55 @@ def execute_fixture_run(
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),
     )
+    if fixture.is_test:
+        return _test_record(ctx, toolchain, fixture, spec, result, stderr, record)
+    classified = classify(result, stderr)
+    record = replace(
+        record,
+        outcome=classified.outcome,
+        signature=classified.signature,
+        detail=classified.detail or result.infra_error,
+    )
+    return _with_gctrace(record, spec) if fixture.external and not record.metrics else record
+
+
+def _with_gctrace(record: RunRecord, spec: ExecSpec) -> RunRecord:
+    """GC figures from the runtime's gctrace lines for a program that reported none itself."""
+    metrics = gctrace.file_metrics(spec.stderr_path)
+    sources = {name: gctrace.SOURCE for name in metrics}
+    return replace(record, metrics={**metrics, **record.metrics}, metric_sources=sources)
+
+
+def _test_record(
+    ctx: RunContext,
+    toolchain: Toolchain,
+    fixture: Fixture,
+    spec: ExecSpec,
+    result: ExecResult,
+    stderr: str,
+    record: RunRecord,
+) -> RunRecord:
+    """A test binary's run: per-test results from test2json, benchmark lines as metrics."""
+    events_path = spec.stdout_path.with_suffix(".test2json")
+    import_path = relative_import_path(fixture)
+    events = gotest.convert(toolchain, ctx.paths.cache, spec.stdout_path, events_path, import_path)
+    test_run = gotest.test_results(gotest.parse_events(events))
+    classified = gotest.classify_test_run(result, stderr, test_run)
+    results = benchfmt.parse_output(test_run.output)
+    record = replace(
+        record,
+        outcome=classified.outcome,
+        signature=classified.signature,
+        detail=classified.detail or result.infra_error,
+        tests=gotest.per_test_outcomes(test_run, classified.outcome),
+        benchmarks=tuple(r.line() for r in results),
+        metrics=benchfmt.results_metrics(results),
+        metric_sources={},
+    )
+    return _with_gctrace(record, spec)
+
+
+def relative_import_path(fixture: Fixture) -> str:
+    """The import path of a fixture's package (`example.com/sdk/cmd/x`)."""
+    module = module_path(fixture.module_dir)
+    return module if fixture.package == "." else f"{module}/{fixture.package.removeprefix('./')}"

@@ -52,6 +52,9 @@ class RunRecord:
     log: str | None = None
     command: str | None = None
     warmup: bool = False
+    tests: Mapping[str, str] = field(default_factory=dict)  # test -> pass|fail|skip|crash|timeout
+    benchmarks: tuple[str, ...] = ()  # `Benchmark…` result lines as the binary printed them
+    metric_sources: Mapping[str, str] = field(default_factory=dict)  # metric -> where it came from
 
     @property
     def is_infra_error(self) -> bool:
@@ -77,6 +80,12 @@ class RunRecord:
         }
         if self.warmup:
             doc["warmup"] = True
+        if self.tests:
+            doc["tests"] = dict(self.tests)
+        if self.benchmarks:
+            doc["benchmarks"] = list(self.benchmarks)
+        if self.metric_sources:
+            doc["metric_sources"] = dict(self.metric_sources)
         return doc
 
     @classmethod
@@ -98,6 +107,9 @@ class RunRecord:
             log=doc.get("log"),
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
+            tests={str(k): str(v) for k, v in (doc.get("tests") or {}).items()},
+            benchmarks=tuple(str(line) for line in _tuple(doc.get("benchmarks"))),
+            metric_sources={str(k): str(v) for k, v in (doc.get("metric_sources") or {}).items()},
         )
 
 
