@@ -25,7 +25,7 @@ from harness import store
 from harness.atomic import write_text_atomic
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from harness.masking import mask_secrets
-from harness.report import formats, pauses, tables
+from harness.report import formats, gotests, pauses, tables
 from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
 from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
     UNEXPECTED_MARK,
@@ -218,6 +218,37 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
     warnings = pauses.spread_warning_lines(data)
     if warnings:
         parts += [style.heading("Numbers not to trust yet", 3), style.bullets(warnings)]
+    sources = gotests.gc_source_lines(data)
+    if sources:
+        parts += [style.heading("Where the GC figures come from", 3), style.bullets(sources)]
+    return parts
+
+
+TESTS_LEGEND = (
+    "Every test that failed, crashed or timed out in some cell: per cell its most common result"
+    " and k/n = runs in which it did not pass out of runs in which it ran (`ok` = it always"
+    " passed there, - = it did not run there), and the signature seen most often."
+)
+BENCH_LEGEND = (
+    "Benchmark results of the test binaries (`-test.bench`, `-test.benchmem`, `b.ReportMetric`"
+    " units): medians over passing runs and their change against the same Go's default-experiment"
+    " cell, as in the pause table; n = the fewest runs behind a median. bench.txt has every line"
+    " for benchstat (`benchstat -col goexperiment bench.txt`)."
+)
+
+
+def _test_sections(data: RunData, fmt: str) -> list[str]:
+    style = STYLES[fmt]
+    parts: list[str] = []
+    headers, rows = gotests.tests_table(data, style.multiline_headers)
+    if rows:
+        parts += [style.heading("Tests", 2), render_table(headers, rows, fmt)]
+        parts.append(style.paragraph(TESTS_LEGEND))
+    headers, bench = gotests.benchmark_table(data, style.multiline_headers)
+    if bench:
+        align = ["left"] * 3 + ["right"] * (len(headers) - 3)
+        parts += [style.heading("Benchmarks", 2), render_table(headers, bench, fmt, align)]
+        parts.append(style.paragraph(BENCH_LEGEND))
     return parts
 
 
@@ -265,7 +296,7 @@ def _tabulated(data: RunData, fmt: str, claims: bool | None, image_dir: str) -> 
     title = f"gxm run {data.run_id}"
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
-    parts += _crash_sections(data, fmt) + _pause_sections(data, fmt)
+    parts += _crash_sections(data, fmt) + _test_sections(data, fmt) + _pause_sections(data, fmt)
     if claims is not False:
         text = claims_text(data.run_dir, fmt, required=bool(claims))
         if text:

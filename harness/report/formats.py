@@ -6,7 +6,8 @@ lower-case `key: value` configuration lines that hold until overwritten (`govers
 <value> <unit>…` line per measured run, and `Unit <unit> better=…` metadata lines. So
 `benchstat -col goexperiment bench.txt` compares experiments the way Go people are used to.
 
-JUnit: one test suite per cell, one test case per fixture; an unexpected verdict is a `<failure>`
+JUnit: one test suite per cell, one test case per fixture (and per test of a user's test package,
+classname `gxm.<cell>.<package>`); an unexpected verdict is a `<failure>`
 carrying the crash signature and the tail of the first bad run's log, an infra-error an `<error>`
 (never blamed on the cell), and a fixture that could not run as expected a `<skipped>`.
 """
@@ -20,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import stats
+from harness import benchfmt, stats
 from harness.masking import mask_secrets
 from harness.report import pauses, tables
 from harness.store import RunData
@@ -99,7 +100,13 @@ def _config_env(doc: Mapping[str, Any]) -> dict[str, str]:
 def benchstat(data: RunData) -> str:
     """Every measured, passing run of every bench fixture as Go benchmark format text."""
     samples = pauses.bench_samples(data)
-    names = {m for _, _, runs in samples for r in runs for m in (r.get("metrics") or {})}
+    names = {
+        m
+        for _, _, runs in samples
+        for r in runs
+        for m in (r.get("metrics") or {})
+        if benchfmt.split_metric_name(m) is None  # a test binary's own lines are kept as printed
+    }
     metrics = _ordered_metrics(names)
     env_keys = sorted(
         {k for _, doc, _ in samples for k in _config_env(doc) if _CONFIG_KEY.match(k)}
@@ -125,6 +132,7 @@ def benchstat(data: RunData) -> str:
                 line = _result_line(fixture, run, metrics)
                 if line:
                     lines.append(line)
+                lines += [str(b) for b in run.get("benchmarks") or []]
     return "\n".join(lines) + "\n"
 
 
@@ -196,9 +204,34 @@ def _testcase(data: RunData, doc: Mapping[str, Any], name: str) -> ET.Element:
     return case
 
 
+def _go_test_cases(doc: Mapping[str, Any], name: str) -> list[ET.Element]:
+    """One testcase per test of a user's test package in this cell: a `<failure>` when the test
+    did not pass in some run and the package's outcome there was not expected."""
+    entry = doc["fixtures"][name]
+    runs = [r for r in stats.measured_runs(entry.get("runs", [])) if r.get("tests")]
+    tests = sorted({test for r in runs for test in r["tests"]})
+    expected = set(entry.get("expected", []))
+    classname = f"gxm.{str(doc['cell']['id']).replace('.', '_')}.{name.replace('/', '.')}"
+    cases = []
+    for test in tests:
+        ran = [r for r in runs if test in r["tests"]]
+        bad = [r for r in ran if r["tests"][test] not in ("pass", "skip")]
+        case = ET.Element("testcase", classname=classname, name=test)
+        if bad and any(r.get("outcome") not in expected for r in bad):
+            results = sorted({r["tests"][test] for r in bad})
+            message = f"{'/'.join(results)} {len(bad)}/{len(ran)}"
+            failure = ET.SubElement(case, "failure", message=message, type=results[0])
+            failure.text = xml_text("\n".join(_run_line(r) for r in bad))
+        elif all(r["tests"][test] == "skip" for r in ran):
+            ET.SubElement(case, "skipped", message="skipped by the test")
+        cases.append(case)
+    return cases
+
+
 def _suite(data: RunData, doc: Mapping[str, Any]) -> ET.Element:
     cell = doc["cell"]
     cases = [_testcase(data, doc, name) for name in sorted(doc.get("fixtures", {}))]
+    cases += [c for name in sorted(doc.get("fixtures", {})) for c in _go_test_cases(doc, name)]
     suite = ET.Element(
         "testsuite",
         name=str(cell["id"]),
