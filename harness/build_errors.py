@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.model import Outcome
+from harness.model import Outcome, module_path
 
 DETAIL_MAX_CHARS = 2000
 
@@ -34,16 +34,6 @@ class PackageFailure:
     package: str  # as the fixture names it: `./cmd/x` (or `.` for the module root)
     outcome: Outcome
     detail: str
-
-
-def module_path(module_dir: Path) -> str:
-    """The module path its go.mod declares (`example.com/sdk`); "" when there is none."""
-    try:
-        text = (Path(module_dir) / "go.mod").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    match = re.search(r"^\s*module\s+\"?([^\s\"]+)\"?", text, re.MULTILINE)
-    return match.group(1) if match else ""
 
 
 def relative_package(import_path: str, module: str) -> str | None:

@@ -16,14 +16,16 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from harness import modules, report, store, toolchains
+from harness import gotest, modules, report, store, toolchains
 from harness.backends.select import open_backend
 from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
+from harness.external import expansion_lines
 from harness.matrix import Matrix, load_matrix
-from harness.model import CellPlan, Fixture, Outcome, go_version_key
+from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
+from harness.run import package_dir
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.records import CellResult
 
@@ -88,6 +90,8 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
             disable_numparse=True,
         )
     )
+    lines = expansion_lines(matrix.externals, matrix.fixtures_by_name)
+    print("\n".join(["", "external entries:", *lines]) if lines else "", end="\n" if lines else "")
     return 0
 
 
@@ -106,25 +110,6 @@ def _cache(args: argparse.Namespace) -> Path:
     return Path(args.cache or toolchains.cache_dir()).resolve()
 
 
-def _download_modules(
-    plans: Sequence[CellPlan], matrix: Matrix, cache: Path, reporter: Reporter
-) -> None:
-    """`go mod download` once per selected external module (newest selected Go), before any build:
-    every build after it is offline."""
-    by_name = matrix.fixtures_by_name
-    module_dirs = sorted(
-        {by_name[n].module_dir for p in plans for n in p.fixtures if by_name[n].external}
-    )
-    needing = [d for d in module_dirs if modules.requires_modules(d) and not modules.has_vendor(d)]
-    if not needing:
-        return
-    newest = max((p.cell.go for p in plans), key=go_version_key)
-    toolchain = toolchains.provision(newest, cache)
-    for module_dir in needing:
-        reporter.info(f"go mod download in {module_dir} (go{toolchain.version})")
-        modules.download(toolchain, module_dir, cache)
-
-
 def _execute(
     args: argparse.Namespace,
     argv: Sequence[str],
@@ -141,7 +126,7 @@ def _execute(
     backend_name = selection.backend or matrix.backend
     cache = _cache(args)
     try:
-        _download_modules(plans, matrix, cache, reporter)
+        modules.download_selected(plans, matrix.fixtures_by_name, cache, reporter.info)
         backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
     except GxmError:
         if previous is None:  # a new, still empty run directory: leave nothing behind
@@ -269,6 +254,25 @@ def _print_reproduction(
     )
     for line in result.build.commands if result else ():
         print(f"  {line}", file=err)
+    _print_test_reproduction(matrix, plan, result)
+
+
+def _print_test_reproduction(matrix: Matrix, plan: CellPlan, result: CellResult | None) -> None:
+    """For each test package with a test that did not pass: its `go test -c` line and the binary
+    invocation with `-test.run '^TestX$'` that reproduces each such test."""
+    by_name = matrix.fixtures_by_name
+    for name, entry in (result.fixtures if result else {}).items():
+        fixture = by_name.get(name)
+        bad = [r for r in entry.runs if r.outcome is not Outcome.PASS and r.tests and r.command]
+        if fixture is None or not fixture.is_test or not bad or result is None:
+            continue
+        env = {**dict(plan.settings.env), **dict(fixture.spec.env if fixture.spec else ())}
+        lines = gotest.reproduce_test_lines(
+            package_dir(fixture), bad[0].command or "", result.build.commands, bad[0].tests, env
+        )
+        print(f"\nreproduce the tests of {name} that did not pass:", file=sys.stderr)
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
 
 
 def log_excerpt(path: Path, max_lines: int = 60) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.fixtures import DEFAULT_EXPECTED, FIXTURE_NAME, Expected, parse_expected, parse_kind
+from harness.gotest import test_flags
 from harness.model import EXTERNAL_COMMANDS, ExternalSpec, Fixture, Outcome
 from harness.yamlsrc import (
     YMap,
@@ -49,6 +50,26 @@ class ExternalEntry:
     packages: str
     fixtures: tuple[str, ...]
     untested: tuple[str, ...] = ()  # packages matched by a test entry that have no test files
+
+
+def expansion_lines(entries: Sequence[ExternalEntry], fixtures: Mapping[str, Fixture]) -> list[str]:
+    """What each external entry expands to, for `gxm list`: its fixtures with their packages and
+    go command, and the packages of a test entry that have no test files."""
+    lines = []
+    for entry in entries:
+        verb = {"main": "go build", "test": "go test -c", "bench": "go test -c, -test.bench"}
+        lines.append(f"{entry.name}: {entry.command} {entry.packages} in {entry.module_dir}")
+        for name in entry.fixtures:
+            fixture = fixtures.get(name)
+            if fixture is not None:
+                lines.append(f"  {name:<30} {fixture.package}  ({verb[entry.command]})")
+        spec = next((f.spec for n in entry.fixtures if (f := fixtures.get(n)) and f.spec), None)
+        if spec is not None and spec.is_test:
+            flags = [f for f in test_flags(spec, 0) if not f.startswith(("-test.v=", "-test.t"))]
+            lines.append(f"  each binary runs: {' '.join(flags) or '(no flags)'}, -test.timeout")
+        if entry.untested:
+            lines.append(f"  no test files (skipped): {', '.join(entry.untested)}")
+    return lines
 
 
 def load_externals(

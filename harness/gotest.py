@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,3 +189,29 @@ def per_test_outcomes(run: TestRun, outcome: Outcome) -> dict[str, str]:
             result = outcome.value
         final[name] = result
     return final
+
+
+def reproduce_test_lines(
+    package_dir: Path,
+    command: str,
+    build_commands: Iterable[str],
+    tests: Mapping[str, str],
+    env: Mapping[str, str],
+) -> list[str]:
+    """The `go test -c` line that built a package's binary and one binary invocation per test
+    that did not pass, with `-test.run '^TestX$'` and plain `-v` output, run in the package
+    directory as gxm ran it."""
+    argv = shlex.split(command)
+    if not argv:
+        return []
+    binary, flags = argv[0], argv[1:]
+    out_dir = binary.rsplit("/", 1)[0] + "/"
+    lines = [line for line in build_commands if " test -c " in line and out_dir in line]
+    shown_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+    for test, result in tests.items():
+        if result in ("pass", "skip"):
+            continue
+        again = shlex.join([binary, *reproduce_flags(flags, test)])
+        prefix = f"{shown_env} " if shown_env else ""
+        lines.append(f"(cd {shlex.quote(str(package_dir))} && {prefix}{again})  # {result}")
+    return lines

@@ -155,8 +155,6 @@ class Fixture:
         element of its path (of the module path for the module root), `.test` for tests."""
         last = self.package.rstrip("/").rsplit("/", 1)[-1]
         if last == ".":
-            from harness.build_errors import module_path
-
             last = module_path(self.module_dir).rsplit("/", 1)[-1] or "main"
         return f"{last}.test" if self.is_test else last
 
@@ -239,6 +237,16 @@ class Classified:
     outcome: Outcome
     signature: str | None = None
     detail: str | None = None
+
+
+def module_path(module_dir: Path) -> str:
+    """The module path a go.mod declares (`example.com/sdk`); "" when there is none."""
+    try:
+        text = (Path(module_dir) / "go.mod").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    match = re.search(r"^\s*module\s+\"?([^\s\"]+)\"?", text, re.MULTILINE)
+    return match.group(1) if match else ""
 
 
 _SEMVER = re.compile(r"^1\.(\d+)(?:\.(\d+))?$")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from harness import goenv
+from harness import goenv, toolchains
 from harness.errors import GxmError, InfraError, UsageError
 from harness.hostcmd import run_command
-from harness.model import Toolchain
+from harness.model import CellPlan, Fixture, Toolchain, go_version_key
 
 DOWNLOAD_TIMEOUT_S = 900.0
 # What the user's own environment may say about fetching modules (credentials included).
@@ -107,6 +107,27 @@ def download(
     if proc.returncode != 0:
         raise download_error(module_dir, env.get("GOPROXY", DEFAULT_GOPROXY), proc.stderr)
     return True
+
+
+def download_selected(
+    plans: Sequence[CellPlan],
+    fixtures: Mapping[str, Fixture],
+    cache: Path,
+    say: Callable[[str], None],
+) -> None:
+    """`go mod download` once per selected external module that needs it, with the newest Go of
+    the selection (a go.mod may ask for a recent one), before any build."""
+    module_dirs = sorted(
+        {fixtures[n].module_dir for p in plans for n in p.fixtures if fixtures[n].external}
+    )
+    needing = [d for d in module_dirs if requires_modules(d) and not has_vendor(d)]
+    if not needing:
+        return
+    newest = max((p.cell.go for p in plans), key=go_version_key)
+    toolchain = toolchains.provision(newest, cache)
+    for module_dir in needing:
+        say(f"go mod download in {module_dir} (go{toolchain.version})")
+        download(toolchain, module_dir, cache)
 
 
 def download_error(module_dir: Path, goproxy: str, stderr: str) -> GxmError:

@@ -14,12 +14,19 @@ import psutil
 
 from harness import benchfmt, gctrace, gotest
 from harness.backends import Backend
-from harness.build_errors import module_path
 from harness.classify import classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
 from harness.masking import mask_secrets
-from harness.model import CellPlan, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
+from harness.model import (
+    CellPlan,
+    ExecResult,
+    ExecSpec,
+    Fixture,
+    Outcome,
+    Toolchain,
+    module_path,
+)
 from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -10,13 +10,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def gxm(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """`python -m harness ARGS` in `cwd`, with this checkout's harness first on the path."""
+def gxm(
+    *args: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m harness ARGS` in `cwd`, with this checkout's harness first on the path (and
+    `env` added to the environment)."""
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
         cwd=cwd,
         text=True,
         capture_output=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
     )
