@@ -177,7 +177,7 @@ def _timeout(entry: YMap, where: str) -> float | None:
         return None
     try:
         return parse_duration(entry["timeout"])
-    except ValueError as exc:
+    except UsageError as exc:
         raise entry.error("timeout", f"{where}: timeout: {exc}", True) from None
 
 
