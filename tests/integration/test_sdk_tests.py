@@ -195,3 +195,32 @@ def test_undownloadable_dependency_is_one_line_and_leaves_nothing(tmp_path: Path
     assert "Traceback" not in result.stderr
     assert not out.exists() or list(out.iterdir()) == []
     assert sorted(p.name for p in module.iterdir()) == ["go.mod", "user_test.go"]
+
+
+def test_gxm_cell_prints_the_go_test_line_and_the_failing_test_invocation(
+    tmp_path: Path, proxy: dict[str, str]
+) -> None:
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(textwrap.dedent(MATRIX))
+    result = gxm(
+        "cell", "go1.22-default", "--matrix", str(matrix), "--out", str(tmp_path / "out"),
+        "--backend", "local", "--fixtures", "sdk/failing", cwd=tmp_path, env=proxy,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    tail = result.stderr.split("reproduce the tests of sdk/failing that did not pass:", 1)[1]
+    build_line, run_line = [line.strip() for line in tail.strip().splitlines()[:2]]
+    assert " test -c -o " in build_line and build_line.endswith(" ./failing)")
+    assert run_line.startswith(f"(cd {SDK / 'failing'} && ")
+    assert "failing.test -test.v '-test.run=^TestReportsWrongVersion$'" in run_line
+    assert run_line.endswith("-test.short)  # fail")
+    # The printed lines do reproduce it: build, then run the one test by hand.
+    built = subprocess.run(
+        ["bash", "-c", build_line],
+        capture_output=True,
+        text=True,
+        env={**proxy, "PATH": "/usr/bin:/bin"},
+    )
+    assert built.returncode == 0, built.stderr
+    ran = subprocess.run(["bash", "-c", run_line.split("  #")[0]], capture_output=True, text=True)
+    assert ran.returncode == 1 and "--- FAIL: TestReportsWrongVersion" in ran.stdout
+    assert "TestAddsUp" not in ran.stdout
