@@ -6,7 +6,7 @@
 - `nox` (default session `matrix`): run the smoke profile on the embedded default backend.
 - `nox -s "cell(go1_22-arenas)"`: run one cell of the nightly matrix; `nox -t arenas -l` lists a
   column, `nox -t go1.22 -l` a row. Extra arguments pass through: `-- --repeats 20`.
-- `nox -s tests`: unit and integration tests. `nox -s lint`: ruff.
+- `nox -s tests`: unit and integration tests. `nox -s lint`: ruff, mypy --strict, import cycles.
 
 The cell sessions are generated from matrix.yaml with the same `load_matrix` the CLI uses (the
 `# /// script` block above makes nox provide pyyaml for that).
@@ -94,7 +94,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
-    session.install("ruff>=0.4")
+    """ruff check and format check, mypy --strict on the package, and the import-cycle check."""
+    _install(session, "lint")
     session.run("ruff", "check", "harness", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")
+    session.run("mypy", "--strict", "harness")
+    session.run("pytest", "-q", "tests/unit/test_imports.py")

@@ -1,4 +1,5 @@
-"""Atomic files: every file gxm writes is whole or absent, never half written.
+"""Atomic files: every file gxm writes is whole or absent, never half written; and the one
+inter-process file lock (`file_lock`) for caches shared by concurrent gxm processes.
 
 A killed run leaves only whole files (temp file in the same directory, fsync, rename, fsync of the
 directory), so a resumed run can trust what it finds.
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fcntl
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger("gxm.files")
 
 
 def _json_default(value: object) -> object:
@@ -83,3 +88,20 @@ def write_json_atomic(path: Path, obj: object) -> None:
         f.write("\n")
 
     _write_atomic(Path(path), dump)
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `lock_path` (created if missing) for the block, so two gxm
+    processes never fill the same cache entry (a toolchain, an image) at once."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another gxm holding %s", lock_path)
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

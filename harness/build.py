@@ -17,7 +17,7 @@ from harness.classify import effective_experiments
 from harness.context import RunContext
 from harness.errors import GxmError
 from harness.hostcmd import shell_line
-from harness.model import CellPlan, ExecSpec, Fixture, Toolchain
+from harness.model import CellPlan, ExecSpec, Fixture, Outcome, Toolchain
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def build_cell(
     cell_id = plan.cell.id
     if plan.cell.goexperiment and not goenv.experiment_supported(toolchain, plan.cell.goexperiment):
         return BuildResult(
-            "unsupported",
+            Outcome.UNSUPPORTED.value,
             0.0,
             None,
             experiment_status="unsupported",
@@ -245,7 +245,7 @@ def _with_experiments(toolchain: Toolchain, plan: CellPlan, built: BuildResult) 
         version = goenv.binary_runtime_version(toolchain, first)
     except GxmError as exc:
         return BuildResult(
-            "infra-error",
+            Outcome.INFRA_ERROR.value,
             built.seconds,
             built.log,
             built.commands,

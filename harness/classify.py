@@ -3,7 +3,7 @@
 Pure functions over text and `ExecResult`s; the only I/O is reading a result file the caller
 names. Crash signatures are the first `panic:` / `fatal error:` / signal line of Go's crash output
 with addresses and numbers normalised, so identical crashes bucket together across runs and across
-Go versions that print the same message (DESIGN: outcomes, signatures).
+Go versions that print the same message (docs/contracts.md: outcomes, signatures).
 """
 
 from __future__ import annotations
@@ -294,7 +294,7 @@ def read_fixture_result(path: Path) -> FixtureReport:
     """Read the `gxm.fixture/1` JSON a fixture wrote at GXM_RESULT.
 
     Never raises for the file's state: a missing, empty, truncated, non-JSON or wrong-schema file
-    is a status of the report (DESIGN: recorded as such, never a harness crash).
+    is a status of the report (recorded as such, never a harness crash).
     """
     text = _read_text(path)
     if isinstance(text, FixtureReport):

@@ -1,13 +1,12 @@
 """`gxm` command line: parses arguments, calls the stages, maps errors to exit codes.
 
 This is the only place that catches `GxmError`, prints its one-line message and exits with its
-code (DESIGN "CLI"). `--debug` shows the traceback instead.
+code (docs/contracts.md, "Exit codes"). `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
+from harness.render import FORMATS, TABLE_FORMATS
 
 EPILOG = (
     "Exit codes: 0 all outcomes as expected, 1 some outcome unexpected, 2 usage or input "
@@ -124,7 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every command run")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_list_command(sub)
+    _add_run_commands(sub)
+    _add_engine_commands(sub)
+    _add_report_commands(sub)
+    _add_history_commands(sub)
+    _add_publish_command(sub)
+    return parser
 
+
+def _add_list_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     p_list = sub.add_parser("list", help="list the cells a matrix selection gives", epilog=EPILOG)
     _add_selection(p_list)
     fmt = p_list.add_mutually_exclusive_group()
@@ -142,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --github-matrix: one job per shard (gxm run --shard i/N) instead of per cell",
     )
 
+
+def _add_run_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """run, cell, merge: commands that make a run directory."""
     p_run = sub.add_parser("run", help="run a matrix selection and print the tables", epilog=EPILOG)
     _add_selection(p_run)
     _add_run_options(p_run)
@@ -171,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory the merged run directory is created in (default: ./results)",
     )
 
+
+def _add_engine_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """doctor and clean: what is installed, what was left behind."""
     p_doctor = sub.add_parser(
         "doctor", help="what is installed, what works, what to do", epilog=EPILOG
     )
@@ -184,9 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
     p_clean.add_argument("--volumes", action="store_true", help="also GOCACHE volumes")
     p_clean.add_argument("--cache", type=Path, default=None, help="gxm cache directory")
 
-    _add_report_commands(sub)
-    return parser
-
 
 def _add_results_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -197,17 +209,15 @@ def _add_results_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
-REPORT_FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
-TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
-
-
-def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """report, compare, trend, publish: commands that read finished runs."""
+def _add_report_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """report: the tables of one finished run."""
     p_report = sub.add_parser("report", help="render the tables of a finished run", epilog=EPILOG)
     p_report.add_argument("run", metavar="RUN", help="run id, run directory, or `latest`")
-    p_report.add_argument("--format", choices=REPORT_FORMATS, default="txt")
+    p_report.add_argument("--format", choices=FORMATS, default="txt")
     p_report.add_argument(
-        "--claims", action="store_true", help="add the claims section (needs harness/claims.py)"
+        "--claims",
+        action="store_true",
+        help="add the claims section (go_fixtures/claims.yaml judged on this run)",
     )
     p_report.add_argument(
         "--write",
@@ -215,8 +225,26 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
         help="also rewrite the run's report files and plots/ (report.md/.txt/.html, bench.txt, "
         "junit.xml)",
     )
+    p_report.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the report to FILE instead of stdout; md/html link the run's plots relative "
+        "to FILE's folder (on stdout: relative to the current directory)",
+    )
+    p_report.add_argument(
+        "--assets-url",
+        default=None,
+        metavar="URL",
+        help="link the plots as URL/<plot>.png (where the run's plots/ is published) instead "
+        "of by a relative path (txt, md, mediawiki, html)",
+    )
     _add_results_root(p_report)
 
+
+def _add_history_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """compare and trend: across finished runs."""
     p_compare = sub.add_parser(
         "compare",
         help="outcome changes, then significant metric changes, from RUN_A to RUN_B",
@@ -241,6 +269,8 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     )
     _add_results_root(p_trend)
 
+
+def _add_publish_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     p_publish = sub.add_parser(
         "publish", help="write a run's pages into a GitHub wiki and push them", epilog=EPILOG
     )
@@ -304,8 +334,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"gxm: {exc}", file=sys.stderr)
         return EXIT_INFRA
-
-
-def print_json(obj: object) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")

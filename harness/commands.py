@@ -14,18 +14,16 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tabulate import tabulate
-
-from harness import gotest, modules, report, store, toolchains
+from harness import goenv, gotest, modules, report, store, toolchains
+from harness.atomic import write_text_atomic
 from harness.backends.select import open_backend
-from harness.cli import print_json
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
 from harness.external import expansion_lines
 from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture, Outcome
 from harness.pipeline import RunRequest, execute_run
-from harness.run import package_dir
+from harness.render import TABLE_FORMATS, render_table
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.records import CellResult
 
@@ -40,6 +38,12 @@ def default_matrix_path(given: Path | None) -> Path:
         return given
     local = Path("matrix.yaml")
     return local if local.is_file() else REPO / "matrix.yaml"
+
+
+def print_json(obj: object) -> None:
+    """Data as indented JSON on stdout."""
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
 
 
 def _fixture_summary(names: Sequence[str], shown: int = 4) -> str:
@@ -83,13 +87,7 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
         ]
         for r in rows
     ]
-    print(
-        tabulate(
-            table,
-            headers=["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"],
-            disable_numparse=True,
-        )
-    )
+    print(render_table(["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"], table, "txt"))
     lines = expansion_lines(matrix.externals, matrix.fixtures_by_name)
     print("\n".join(["", "external entries:", *lines]) if lines else "", end="\n" if lines else "")
     return 0
@@ -107,7 +105,7 @@ def _new_context(
 
 
 def _cache(args: argparse.Namespace) -> Path:
-    return Path(args.cache or toolchains.cache_dir()).resolve()
+    return Path(args.cache or goenv.cache_dir()).resolve()
 
 
 def _execute(
@@ -254,25 +252,8 @@ def _print_reproduction(
     )
     for line in result.build.commands if result else ():
         print(f"  {line}", file=err)
-    _print_test_reproduction(matrix, plan, result)
-
-
-def _print_test_reproduction(matrix: Matrix, plan: CellPlan, result: CellResult | None) -> None:
-    """For each test package with a test that did not pass: its `go test -c` line and the binary
-    invocation with `-test.run '^TestX$'` that reproduces each such test."""
-    by_name = matrix.fixtures_by_name
-    for name, entry in (result.fixtures if result else {}).items():
-        fixture = by_name.get(name)
-        bad = [r for r in entry.runs if r.outcome is not Outcome.PASS and r.tests and r.command]
-        if fixture is None or not fixture.is_test or not bad or result is None:
-            continue
-        env = {**dict(plan.settings.env), **dict(fixture.spec.env if fixture.spec else ())}
-        lines = gotest.reproduce_test_lines(
-            package_dir(fixture), bad[0].command or "", result.build.commands, bad[0].tests, env
-        )
-        print(f"\nreproduce the tests of {name} that did not pass:", file=sys.stderr)
-        for line in lines:
-            print(f"  {line}", file=sys.stderr)
+    for line in gotest.reproduction_lines(matrix.fixtures_by_name, plan.settings.env, result):
+        print(line, file=err)
 
 
 def log_excerpt(path: Path, max_lines: int = 60) -> str:
@@ -290,8 +271,18 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.write:
         for path in report.write_reports(run_dir):
             print(f"wrote {path}", file=sys.stderr)
-    text = report.render(run_dir, args.format, claims=bool(args.claims))
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.assets_url and args.format not in TABLE_FORMATS:
+        formats = "|".join(TABLE_FORMATS)
+        raise UsageError(f"--assets-url applies to --format {formats} (the ones with plots)")
+    image_dir = report.image_base(run_dir, args.output, args.assets_url)
+    text = report.render(run_dir, args.format, claims=bool(args.claims), image_dir=image_dir)
+    text = text if text.endswith("\n") else text + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
     return report.exit_code_for(run_dir)
 
 
@@ -356,7 +347,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
     rows.extend(doctor_report(matrix.docker, cache))
-    print(tabulate(rows, headers=["check", "status", "what to do"], disable_numparse=True))
+    print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
 
 
@@ -374,7 +365,7 @@ def _in_use(path: Path) -> bool:
 
 def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Remove what gxm left behind: containers, stale images, volumes, work dirs, old toolchains."""
-    from harness.backends.docker.images import connect, engine_problem
+    from harness.backends.docker.engine import connect, engine_problem
     from harness.backends.docker.leftovers import clean
 
     cache = _cache(args)

@@ -5,7 +5,6 @@ No stage reads module-level state; whatever differs between a test and a real ru
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,10 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from harness.store import RunStore
 
-log = logging.getLogger("gxm")
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,16 @@ class Paths:
 class Reporter:
     """Progress for long work, on stderr: a live bar on a terminal, plain lines otherwise."""
 
-    def __init__(self, *, verbose: bool = False, stream: object = None) -> None:
+    def __init__(self, *, verbose: bool = False, stream: TextIO | None = None) -> None:
         self.verbose = verbose
-        self._stream = stream or sys.stderr
-        self._progress: object | None = None
-        self._task: object | None = None
+        self._stream: TextIO = stream or sys.stderr
+        self._progress: Progress | None = None
 
     def info(self, message: str) -> None:
         if self._progress is not None:
-            self._progress.console.print(message, highlight=False, markup=False)  # type: ignore[attr-defined]
+            self._progress.console.print(message, highlight=False, markup=False)
         else:
-            print(message, file=self._stream, flush=True)  # type: ignore[call-overload]
+            print(message, file=self._stream, flush=True)
 
     def detail(self, message: str) -> None:
         if self.verbose:
@@ -71,7 +71,7 @@ class Reporter:
             TimeElapsedColumn,
         )
 
-        console = Console(file=self._stream)  # type: ignore[arg-type]
+        console = Console(file=self._stream)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),

@@ -1,7 +1,7 @@
 """The one error hierarchy of gxm.
 
 Library code raises these; only `cli.main` catches them, prints the one-line message to stderr and
-exits with the kind's code (DESIGN: 2 usage/input, 3 nothing selected, 4 infrastructure).
+exits with the kind's code (2 usage/input, 3 nothing selected, 4 infrastructure).
 """
 
 from __future__ import annotations

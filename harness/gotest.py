@@ -21,7 +21,8 @@ from harness import goenv
 from harness.atomic import write_text_atomic
 from harness.classify import classify, crash_signature
 from harness.hostcmd import run_command
-from harness.model import Classified, ExecResult, ExternalSpec, Outcome, Toolchain
+from harness.model import Classified, ExecResult, ExternalSpec, Fixture, Outcome, Toolchain
+from harness.store.records import CellResult
 
 TEST_RESULTS = ("pass", "fail", "skip")
 CONVERT_TIMEOUT_S = 300.0
@@ -214,4 +215,27 @@ def reproduce_test_lines(
         again = shlex.join([binary, *reproduce_flags(flags, test)])
         prefix = f"{shown_env} " if shown_env else ""
         lines.append(f"(cd {shlex.quote(str(package_dir))} && {prefix}{again})  # {result}")
+    return lines
+
+
+def reproduction_lines(
+    fixtures: Mapping[str, Fixture],
+    matrix_env: Iterable[tuple[str, str]],
+    result: CellResult | None,
+) -> list[str]:
+    """For each test package of a cell with a test that did not pass: a heading, its `go test -c`
+    line and the invocation reproducing each such test (what `gxm cell` prints)."""
+    lines: list[str] = []
+    for name, entry in (result.fixtures if result else {}).items():
+        fixture = fixtures.get(name)
+        bad = [r for r in entry.runs if r.outcome is not Outcome.PASS and r.tests and r.command]
+        if fixture is None or fixture.spec is None or not fixture.is_test or not bad:
+            continue
+        env = {**dict(matrix_env), **dict(fixture.spec.env)}
+        build = result.build.commands if result else ()
+        found = reproduce_test_lines(
+            fixture.package_dir, bad[0].command or "", build, bad[0].tests, env
+        )
+        lines += [f"\nreproduce the tests of {name} that did not pass:"]
+        lines += [f"  {line}" for line in found]
     return lines

@@ -1,7 +1,7 @@
 """The data that flows between pipeline stages: frozen dataclasses and the closed outcome set.
 
 Every stage takes and returns these, so a stage can be tested on its own with values built by hand.
-The string forms (cell ids, outcome names) are contracts in DESIGN.md.
+The string forms (cell ids, outcome names) are contracts (docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ FIXTURE_KINDS = ("stress", "bench", "claim")
 
 
 def experiment_id(goexperiment: str) -> str:
-    """`""` → `default`, `arenas,cgocheck2` → `arenas+cgocheck2` (DESIGN: canonical cell ids)."""
+    """`""` → `default`, `arenas,cgocheck2` → `arenas+cgocheck2` (the canonical cell ids)."""
     return goexperiment.replace(",", "+") if goexperiment else DEFAULT_EXPERIMENT_NAME
 
 
@@ -148,6 +148,11 @@ class Fixture:
     def is_test(self) -> bool:
         """A user's test package: built with `go test -c`, run with test2json."""
         return self.spec is not None and self.spec.is_test
+
+    @property
+    def package_dir(self) -> Path:
+        """The package's source directory (where `go test` runs its tests)."""
+        return (self.module_dir / self.package).resolve()
 
     @property
     def binary_name(self) -> str:

@@ -6,7 +6,6 @@ and `--resume` continues with exactly the runs that are missing.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -33,7 +32,6 @@ from harness.store.records import (
     RunRecord,
 )
 
-log = logging.getLogger("gxm.pipeline")
 BUILD_WORKERS = 2
 
 
@@ -55,7 +53,11 @@ def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
     runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r.i)
     status, reason = _fixture_status(state, fixture)
     if status != "ran":
-        expected = expected + [Outcome.UNSUPPORTED.value] if status == "unsupported" else expected
+        expected = (
+            expected + [Outcome.UNSUPPORTED.value]
+            if status == Outcome.UNSUPPORTED.value
+            else expected
+        )
         outcomes = [status]
     else:
         outcomes = [run.outcome.value for run in runs]
@@ -106,9 +108,9 @@ def cell_result(
     if build is None:
         record = BuildRecord(Outcome.INFRA_ERROR.value, detail="toolchain unavailable")
     else:
-        log = store.relative(build.log) if build.log is not None else None
+        log_file = store.relative(build.log) if build.log is not None else None
         record = BuildRecord(
-            build.status, round(build.seconds, 3), log, build.commands, build.detail
+            build.status, round(build.seconds, 3), log_file, build.commands, build.detail
         )
     results = {name: fixture_result(state, fixtures[name]) for name in state.plan.fixtures}
     return CellResult(info, record, results)

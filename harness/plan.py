@@ -1,7 +1,7 @@
 """Plan: which fixture runs a matrix selection asks for, in a seeded, interleaved order.
 
-Runs of different cells are interleaved in a random order drawn from the recorded seed (DESIGN
-"Statistics"), so a slow drift of the machine spreads over every cell instead of biasing one.
+Runs of different cells are interleaved in a random order drawn from the recorded seed, so a
+slow drift of the machine spreads over every cell instead of biasing one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run: one fixture run on a backend, classified and measured into a run record.
 
-The environment a fixture sees is an allow-list (DESIGN "Backends"): a fixed PATH, a scratch HOME
+The environment a fixture sees is an allow-list: a fixed PATH, a scratch HOME
 and TMPDIR, the GXM_* knobs, and the matrix's `env` — never the shell's environment.
 """
 
@@ -96,7 +96,7 @@ def fixture_argv(plan: CellPlan, fixture: Fixture, binary: Path) -> tuple[str, .
 
 def package_dir(fixture: Fixture) -> Path:
     """Where `go test` runs a package's tests: its source directory (tests read testdata/)."""
-    return (fixture.module_dir / fixture.package).resolve()
+    return fixture.package_dir
 
 
 def fixture_spec(

@@ -19,9 +19,13 @@ from harness.model import FIXTURE_KINDS, Outcome
 Z95 = 1.959963984540054  # two-sided 95% standard normal quantile
 
 # Outcomes that count against a fixture's crash rate: the run ran, and it did not end well.
-FAILURE_OUTCOMES = frozenset({"crash", "corrupt", "timeout", "oom"})
+FAILURE_OUTCOMES = frozenset(
+    {Outcome.CRASH.value, Outcome.CORRUPT.value, Outcome.TIMEOUT.value, Outcome.OOM.value}
+)
 # Outcomes that say nothing about the cell: left out of the crash rate's n.
-NOT_A_TRIAL = frozenset({"infra-error", "unsupported", "build-error"})
+NOT_A_TRIAL = frozenset(
+    {Outcome.INFRA_ERROR.value, Outcome.UNSUPPORTED.value, Outcome.BUILD_ERROR.value}
+)
 
 _OUTCOME_ORDER = [o.value for o in Outcome]
 
@@ -40,7 +44,7 @@ def median(values: Iterable[float]) -> float:
 
 def _binomial_half_cdf(k: int, n: int) -> float:
     """P(B <= k) for B ~ Binomial(n, 1/2)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return sum(math.comb(n, i) for i in range(k + 1)) / (1 << n)
 
 
 def median_ci95(values: Iterable[float]) -> tuple[float, float]:
@@ -90,7 +94,11 @@ def metric_samples(runs: Iterable[Mapping[str, Any]], name: str) -> list[float]:
     values = []
     for run in measured_runs(runs):
         value = (run.get("metrics") or {}).get(name)
-        if run.get("outcome") == "pass" and isinstance(value, (int, float)) and _is_number(value):
+        if (
+            run.get("outcome") == Outcome.PASS.value
+            and isinstance(value, (int, float))
+            and _is_number(value)
+        ):
             values.append(float(value))
     return values
 
@@ -99,7 +107,7 @@ def _metric_summaries(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, 
     """Per metric over passing runs: median, 95% interval of the median, n."""
     samples: dict[str, list[float]] = {}
     for run in runs:
-        if run.get("outcome") != "pass":
+        if run.get("outcome") != Outcome.PASS.value:
             continue
         for name, value in (run.get("metrics") or {}).items():
             if _is_number(value):
@@ -118,14 +126,14 @@ def _crash_rate(outcomes: Counter[str]) -> dict[str, Any]:
     return {"k": k, "n": n, "rate": k / n, "ci95": list(wilson_ci95(k, n))}
 
 
-def _top_signature(runs: Sequence[Mapping[str, Any]]) -> str | None:
+def top_signature(runs: Iterable[Mapping[str, Any]]) -> str | None:
     """The most common signature; on a tie the one seen first (runs are in run order)."""
     counts = Counter(r["signature"] for r in runs if r.get("signature"))
     return counts.most_common(1)[0][0] if counts else None
 
 
 def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, Any]:
-    """The `summary` object of one fixture in a cell document (DESIGN "Results (schema 1)").
+    """The `summary` object of one fixture in a cell document (docs/contracts.md, "Results").
 
     - `outcomes`: counts per outcome, in the closed set's order, zero counts left out;
     - `crash_rate`: k/n with a Wilson 95% interval, where k counts crash, corrupt, timeout and
@@ -149,7 +157,7 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, An
         "outcomes": counts,
         "crash_rate": _crash_rate(Counter(counts)),
         "metrics": _metric_summaries(measured),
-        "top_signature": _top_signature(measured),
+        "top_signature": top_signature(measured),
     }
     warmups = [r for r in runs if r.get("warmup")]
     if warmups:
@@ -174,7 +182,7 @@ def verdict(outcomes: Sequence[str | Outcome], expected: Sequence[str | Outcome]
     """
     seen = {str(o) for o in outcomes}
     allowed = {str(o) for o in expected}
-    if not seen or "infra-error" in seen:
+    if not seen or Outcome.INFRA_ERROR.value in seen:
         return "unexpected"
     return "expected" if seen <= allowed else "unexpected"
 
@@ -211,9 +219,10 @@ def fisher_p(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
     """Two-sided Fisher exact p-value that failure rates k_a/n_a and k_b/n_b differ."""
     if not (0 <= k_a <= n_a and 0 <= k_b <= n_b) or n_a == 0 or n_b == 0:
         raise ValueError(f"need 0 <= k <= n and n > 0, got {k_a}/{n_a} and {k_b}/{n_b}")
+    import numpy
     from scipy.stats import fisher_exact
 
-    return float(fisher_exact([[k_a, n_a - k_a], [k_b, n_b - k_b]]).pvalue)
+    return float(fisher_exact(numpy.array([[k_a, n_a - k_a], [k_b, n_b - k_b]])).pvalue)
 
 
 def p_text(p_value: float) -> str:

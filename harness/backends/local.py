@@ -1,4 +1,4 @@
-"""The local backend (DESIGN "Backends: local"): host subprocesses, each in its own process group.
+"""The local backend: host subprocesses, each in its own process group.
 
 A process gets exactly the environment its spec names (an allow-list built by the caller), stdin
 from /dev/null and its output in the spec's files. Limits are enforced from here:

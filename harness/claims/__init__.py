@@ -11,7 +11,6 @@ from the run's own toolchains: `record_go_api_checks` asks `go doc` and records 
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
@@ -24,16 +23,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 import harness
 from harness import goenv
 from harness.atomic import write_json_atomic
 from harness.claims import spec
-from harness.claims.rules import INCONCLUSIVE, VERDICTS, GoApiRule, Measured, Rule
+from harness.claims.go_api import GoApiRule
+from harness.claims.rules import INCONCLUSIVE, VERDICTS, Measured
+from harness.claims.spec import Rule
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
+from harness.markup import inline
 from harness.model import Toolchain
+from harness.render import STYLES, TABLE_FORMATS, render_table
 from harness.store import RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
@@ -41,7 +42,7 @@ log = logging.getLogger("gxm.claims")
 GO_API_FILE = "go_api.json"
 GO_API_SCHEMA = "gxm.claims.go-api/1"
 GO_DOC_TIMEOUT_S = 120.0
-FORMATS = ("txt", "md", "mediawiki", "html", "json")
+FORMATS = (*TABLE_FORMATS, "json")
 _WRAP = {"claim": 34, "evidence": 72}
 
 
@@ -140,47 +141,36 @@ def format_verdicts(verdicts: Sequence[ClaimVerdict], fmt: str) -> str:
         document = {"summary": summary_line(verdicts), "claims": [v.to_dict() for v in verdicts]}
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     rows = [
-        [v.claim.id, _claim_text(v.claim, fmt), v.verdict, _evidence_text(v, fmt)] for v in verdicts
+        [v.claim.id, _claim_lines(v.claim, fmt), v.verdict, _evidence_lines(v, fmt)]
+        for v in verdicts
     ]
-    tablefmt = {"txt": "grid", "md": "pipe", "mediawiki": "mediawiki", "html": "unsafehtml"}[fmt]
-    headers = ["#", "claim", "verdict", "evidence"]
-    table = tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
-    summary = summary_line(verdicts)
-    if fmt == "html":
-        summary = f"<p>{html.escape(summary)}</p>"
-    return f"{summary}\n\n{table}\n"
+    table = render_table(["#", "claim", "verdict", "evidence"], rows, fmt)
+    return f"{STYLES[fmt].paragraph(summary_line(verdicts))}\n\n{table}\n"
 
 
-def _claim_text(claim: Claim, fmt: str) -> str:
+def _claim_lines(claim: Claim, fmt: str) -> list[str]:
     lines = [claim.text] + ([f"(source: {claim.source})"] if claim.source else [])
-    return _cell(lines, fmt, _WRAP["claim"], hanging=0)
+    return _wrapped(lines, fmt, _WRAP["claim"], hanging=0)
 
 
-def _evidence_text(verdict: ClaimVerdict, fmt: str) -> str:
+def _evidence_lines(verdict: ClaimVerdict, fmt: str) -> list[str]:
     lines = [verdict.reason, *verdict.evidence]
     if verdict.claim.note:
         lines.append(f"note: {verdict.claim.note}")
-    return _cell(lines, fmt, _WRAP["evidence"], hanging=2)
+    return _wrapped(lines, fmt, _WRAP["evidence"], hanging=2)
 
 
-def _cell(lines: Sequence[str], fmt: str, width: int, hanging: int) -> str:
-    """Lines joined for one table cell: for txt wrapped to `width` (continuations indented by
-    `hanging` more than their line), with `<br>` elsewhere."""
-    if fmt == "txt":
-        wrapped = []
-        for line in lines:
-            indent = " " * (len(line) - len(line.lstrip()) + hanging)
-            wrapped += textwrap.wrap(line, width, subsequent_indent=indent) or [""]
-        return "\n".join(wrapped)
-    if fmt == "html":
-        return "<br>".join(html.escape(line) for line in lines)
-    escaped = [line.replace("|", "\\|") if fmt == "md" else line for line in lines]
-    return "<br>".join(_nbsp_indent(line) for line in escaped)
-
-
-def _nbsp_indent(line: str) -> str:
-    stripped = line.lstrip(" ")
-    return "&nbsp;" * (len(line) - len(stripped)) + stripped
+def _wrapped(lines: Sequence[str], fmt: str, width: int, hanging: int) -> list[str]:
+    """The lines of one table cell: for txt wrapped to `width` (continuations indented by
+    `hanging` more than their line, code spans already written as terminal text so a wrap
+    never splits one), as they are elsewhere (the page wraps them)."""
+    if fmt != "txt":
+        return list(lines)
+    wrapped = []
+    for line in (inline(line, "txt") for line in lines):
+        indent = " " * (len(line) - len(line.lstrip()) + hanging)
+        wrapped += textwrap.wrap(line, width, subsequent_indent=indent) or [""]
+    return wrapped
 
 
 # --- go doc answers recorded into the run ------------------------------------------------------
@@ -222,8 +212,8 @@ def record_go_api_checks(
     cache = cache or goenv.cache_dir()
     rules = [c.rule for c in claims if isinstance(c.rule, GoApiRule)]
     questions = sorted({(r.package, s) for r in rules for s in (r.symbol, r.control)})
-    cells = [doc.get("cell", {}) for doc in load_run(run_dir).cells]
-    versions = sorted({str(c["go_resolved"]) for c in cells if c.get("go_resolved")})
+    results = load_run(run_dir).results
+    versions = sorted({str(r.cell.go_resolved) for r in results if r.cell.go_resolved})
     checks = [
         _go_doc(cache, go, package, symbol) for go in versions for package, symbol in questions
     ]

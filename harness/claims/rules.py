@@ -2,7 +2,7 @@
 
 A rule reads only measurements: the run's cell documents, and the `go doc` answers
 `claims.record_go_api_checks` recorded into the run. Whatever it cannot see makes the verdict
-`inconclusive` with the reason; it never guesses. Five kinds:
+`inconclusive` with the reason; it never guesses. Five kinds, `Rule` in `spec.py`:
 
 - `crash-rate`: failure rate of a treatment (fixtures × cells) against a baseline on the same
   Go versions, Fisher's exact test (one-sided: treatment higher). A treatment build error where
@@ -14,8 +14,8 @@ A rule reads only measurements: the run's cell documents, and the `go doc` answe
   significantly in the claimed direction and none the other way.
 - `first-version`: the earliest Go in the run where an experiment builds and a fixture using it
   passes, against the version the claim names.
-- `go-api`: whether `go doc PKG.SYMBOL` finds a symbol, per Go version, beside a control symbol
-  that must be found for the answer to count.
+- `go-api` (`go_api.py`): whether `go doc PKG.SYMBOL` finds a symbol, per Go version, beside a
+  control symbol that must be found for the answer to count.
 """
 
 from __future__ import annotations
@@ -36,15 +36,13 @@ from harness.claims.runs import (
     condition_holds,
     iter_runs,
     median_of,
-    metric_samples,
     metric_text,
     not_run_text,
     outcome_counts,
-    p_text,
     pct,
-    top_signature,
 )
-from harness.model import experiment_id, go_version_key
+from harness.model import Outcome, experiment_id, go_version_key
+from harness.stats import metric_samples, p_text, top_signature
 from harness.store import RunData
 
 CONFIRMED, REFUTED, INCONCLUSIVE = "confirmed", "refuted", "inconclusive"
@@ -87,7 +85,9 @@ class CrashRateRule:
         treat = collect(measured.run, self.treatment.fixtures, self.treatment.cells)
         base = collect(measured.run, self.baseline.fixtures, self.baseline.cells)
         base_gos = {i.go for i in base if i.runs}
-        load_failures = [i for i in treat if i.status == "build-error" and i.go in base_gos]
+        load_failures = [
+            i for i in treat if i.status == Outcome.BUILD_ERROR.value and i.go in base_gos
+        ]
         gos = {i.go for i in treat if i.runs} & base_gos
         treat = [i for i in treat if i.go in gos or i in load_failures]
         base = [i for i in base if i.go in gos]
@@ -104,9 +104,10 @@ class CrashRateRule:
         if n_t == 0 or n_b == 0:
             reason = "no runs to compare on one side (on the same Go versions)"
             return Judgement(INCONCLUSIVE, reason, tuple(evidence), cells)
+        import numpy
         from scipy.stats import fisher_exact
 
-        table = [[k_t, n_t - k_t], [k_b, n_b - k_b]]
+        table = numpy.array([[k_t, n_t - k_t], [k_b, n_b - k_b]])
         p = float(fisher_exact(table, alternative="greater").pvalue)
         evidence.append(f"Fisher's exact test, one-sided (treatment higher): {p_text(p)}")
         rates = f"{k_t}/{n_t} vs {k_b}/{n_b} ({p_text(p)})"
@@ -137,7 +138,7 @@ class CrashRateRule:
         if len(by_go) > 1:
             parts = [f"{go} {k}/{n}" for go, (k, n) in sorted(by_go.items(), key=_go_item)]
             lines.append(f"  by Go: {', '.join(parts)}")
-        signature = top_signature(items)
+        signature = top_signature(iter_runs(items))
         if signature and k:
             lines.append(f"  most common signature: {signature}")
         return lines
@@ -200,7 +201,7 @@ class OutcomesRule:
         mine = [i for i in items if i.fixture == name]
         ran = [i for i in mine if i.runs]
         lines = [f"{name} in {cells_text(i.cell_id for i in ran)}: {outcome_counts(ran)}"]
-        signature = top_signature(ran)
+        signature = top_signature(iter_runs(ran))
         if signature:
             lines.append(f"  most common signature: {signature}")
         for key in dict.fromkeys(k for c in (*self.confirm, *self.refute) for k, _ in c.checks):
@@ -355,64 +356,13 @@ class FirstVersionRule:
     def _availability(self, doc: Mapping[str, Any]) -> tuple[bool | None, str]:
         build = doc.get("build", {}).get("status")
         status = doc.get("cell", {}).get("experiment_status")
-        if build == "unsupported":
+        if build == Outcome.UNSUPPORTED.value:
             return False, f"GOEXPERIMENT={self.experiment} unknown (cell unsupported)"
         fixtures = doc.get("fixtures", {})
         runs = [r for f in self.fixtures for r in fixtures.get(f, {}).get("runs", [])]
-        passes = sum(1 for r in runs if r.get("outcome") == "pass")
+        passes = sum(1 for r in runs if r.get("outcome") == Outcome.PASS.value)
         names = ", ".join(self.fixtures)
         text = f"build {build}, experiment {status}, {names} pass {passes}/{len(runs)}"
         if build == "ok" and status == "active" and passes:
             return True, text
         return None, text
-
-
-# --- go-api ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GoApiRule:
-    package: str
-    symbol: str
-    control: str
-
-    def evaluate(self, measured: Measured) -> Judgement:
-        if not measured.go_api:
-            reason = "no `go doc` answers recorded in this run (toolchains not in the cache?)"
-            return Judgement(INCONCLUSIVE, reason)
-        answers: dict[str, dict[str, Mapping[str, Any]]] = {}
-        for record in measured.go_api:
-            if record.get("package") == self.package:
-                answers.setdefault(str(record.get("go")), {})[str(record.get("symbol"))] = record
-        evidence, usable, found = [], [], []
-        for go in sorted(answers, key=go_version_key):
-            target, control = answers[go].get(self.symbol), answers[go].get(self.control)
-            evidence.append(
-                f"go{go}: {_answer(target, self.package, self.symbol)}; control "
-                f"{_answer(control, self.package, self.control)}"
-            )
-            if control and control.get("exists") is True and target and "exists" in target:
-                usable.append(go)
-                if target["exists"] is True:
-                    found.append(go)
-        name = f"{self.package}.{self.symbol}"
-        if found:
-            return Judgement(CONFIRMED, f"`go doc` finds {name} in go{found[0]}", tuple(evidence))
-        if usable:
-            span = f"go{usable[0]}–go{usable[-1]}"
-            reason = f"{name} does not exist in any of {len(usable)} Go versions ({span})"
-            return Judgement(REFUTED, reason, tuple(evidence))
-        return Judgement(
-            INCONCLUSIVE, "no usable `go doc` answer (control not found)", tuple(evidence)
-        )
-
-
-def _answer(record: Mapping[str, Any] | None, package: str, symbol: str) -> str:
-    if record is None:
-        return f"{package}.{symbol}: not asked"
-    if record.get("error"):
-        return f"{package}.{symbol}: error ({record['error']})"
-    return f"{package}.{symbol}: {'found' if record.get('exists') else 'no such symbol'}"
-
-
-Rule = CrashRateRule | OutcomesRule | MetricRule | FirstVersionRule | GoApiRule

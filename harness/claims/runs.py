@@ -8,7 +8,6 @@ of some fixtures there (warm-ups and runs that say nothing about the cell left o
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -122,11 +121,6 @@ def outcome_counts(items: Iterable[FixtureRuns]) -> str:
     return ", ".join(f"{o} {c}/{total}" for o, c in counts.most_common()) or "no runs"
 
 
-def top_signature(items: Iterable[FixtureRuns]) -> str | None:
-    counts = Counter(r["signature"] for item in items for r in item.runs if r.get("signature"))
-    return counts.most_common(1)[0][0] if counts else None
-
-
 def not_run_text(items: Iterable[FixtureRuns]) -> str | None:
     """`unsupported in 4 cells` for (cell, fixture) pairs that did not run, or None."""
     counts = Counter(item.status for item in items if item.status != "ran")
@@ -141,10 +135,6 @@ def pct(k: int, n: int) -> str:
         return "0/0"
     low, high = wilson_ci95(k, n)
     return f"{k}/{n} ({100 * k / n:.0f}%, 95% CI {100 * low:.0f}–{100 * high:.0f}%)"
-
-
-def p_text(p: float) -> str:
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
 # --- conditions over runs (outcomes rules) -----------------------------------------------------
@@ -223,18 +213,6 @@ class Side:
 def iter_runs(items: Iterable[FixtureRuns]) -> Iterator[Mapping[str, Any]]:
     for item in items:
         yield from item.runs
-
-
-def metric_samples(runs: Iterable[Mapping[str, Any]], name: str) -> list[float]:
-    """Values of metric `name` from passing runs (crashed runs' partial numbers would skew)."""
-    values = []
-    for run in runs:
-        value = (run.get("metrics") or {}).get(name)
-        if run.get("outcome") != "pass" or isinstance(value, bool):
-            continue
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            values.append(float(value))
-    return values
 
 
 def median_of(values: Sequence[float]) -> float | None:

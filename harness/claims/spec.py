@@ -24,13 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.claims.go_api import GoApiRule
 from harness.claims.rules import (
     CrashRateRule,
     FirstVersionRule,
-    GoApiRule,
     MetricRule,
     OutcomesRule,
-    Rule,
 )
 from harness.claims.runs import CellFilter, RunCondition, Side, go_matches
 from harness.fixtures import load_fixtures
@@ -63,6 +62,8 @@ SIDE_KEYS = ("fixtures", "cells", "signature")
 CONDITION_KEYS = ("all", "any", "outcome", "signature", "checks", "cells")
 OUTCOMES = tuple(o.value for o in Outcome)
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+Rule = CrashRateRule | OutcomesRule | MetricRule | FirstVersionRule | GoApiRule
 
 
 def parse_claims(path: Path) -> list[dict[str, Any]]:

@@ -1,44 +1,27 @@
 """Report rendering: every format of `gxm report`, and the files written beside a finished run.
 
-One table renderer (`render_table`) serves every tabulate format (txt, md, mediawiki, html); a
-`Style` says how a format differs (tablefmt, headings, escaping, paragraphs, lists, images).
-Tables are built as plain strings first (`tables.py`), and tabulate is called with
-`disable_numparse=True`, so a Go version such as `1.20` is never rendered as `1.2`. benchstat and
-JUnit live in `formats.py`. Everything rendered passes through `masking.mask_secrets`.
+Tables are built as plain strings (`tables.py`, `pauses.py`) and drawn by the one table renderer
+(`harness.render`); benchstat and JUnit live in `formats.py`, plots in `plots.py`, compare and
+trend in `history.py`, wiki pages in `publish.py`. Everything rendered passes through
+`masking.mask_secrets`.
 """
 
 from __future__ import annotations
 
-import html
-import importlib
-import importlib.util
 import json
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import os
 from pathlib import Path
-from types import ModuleType
-
-from tabulate import tabulate
 
 from harness import store
 from harness.atomic import write_text_atomic
+from harness.claims import render_claims
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from harness.masking import mask_secrets
+from harness.render import FORMATS, STYLES, Style, render_table, style_of
 from harness.report import formats, gotests, pauses, tables
-from harness.report.pauses import format_ns, pause_table  # noqa: F401  (re-exported vocabulary)
-from harness.report.tables import (  # noqa: F401  (re-exported: the report's public vocabulary)
-    UNEXPECTED_MARK,
-    cell_header,
-    crash_cell_text,
-    crash_table,
-    header_lines,
-    signature_tag,
-)
+from harness.report.tables import UNEXPECTED_MARK
 from harness.store import RunData, load_run
 
-FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
-TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
 PLOTS_DIR = store.PLOTS_DIR
 # What `write_reports` leaves in a run directory, and in which format.
 REPORT_FILES = {
@@ -48,121 +31,6 @@ REPORT_FILES = {
     "bench.txt": "benchstat",
     "junit.xml": "junit",
 }
-
-
-def _underlined(title: str, level: int) -> str:
-    """Terminal headings: `=` under the title, `-` under sections, a colon below that."""
-    if level >= 3:
-        return f"{title}:"
-    return f"{title}\n{('=' if level == 1 else '-') * len(title)}"
-
-
-def _html_list(lines: Sequence[str]) -> str:
-    return "<ul>\n" + "\n".join(f"<li>{html.escape(line)}</li>" for line in lines) + "\n</ul>"
-
-
-def _html_image(alt: str, src: str) -> str:
-    alt, src = html.escape(alt), html.escape(src)
-    return f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
-
-
-_HTML_HEAD = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; white-space: nowrap; }}
-th {{ background: #f3f3f3; }}
-img {{ max-width: 100%; }}
-</style>
-</head>
-<body>
-"""
-
-
-@dataclass(frozen=True)
-class Style:
-    """How one tabulate format differs from the others."""
-
-    tablefmt: str
-    multiline_headers: bool
-    heading: Callable[[str, int], str]
-    cell_escape: Callable[[str], str]  # applied to table cells before tabulate
-    paragraph: Callable[[str], str]
-    bullets: Callable[[Sequence[str]], str]
-    image: Callable[[str, str], str]  # (alt text, relative path)
-    document: Callable[[str, str], str] = lambda title, body: body  # (title, body)
-
-
-STYLES: dict[str, Style] = {
-    "txt": Style(
-        "simple",
-        True,
-        _underlined,
-        lambda text: text,
-        lambda text: text,
-        lambda lines: "\n".join(lines),
-        lambda alt, src: f"{alt}: {src}",
-    ),
-    "md": Style(
-        "pipe",
-        False,
-        lambda t, n: f"{'#' * n} {t}",
-        lambda text: text.replace("|", "\\|"),
-        lambda text: text,
-        lambda lines: "\n".join(f"- {line}" for line in lines),
-        lambda alt, src: f"![{alt}]({src})",
-    ),
-    "mediawiki": Style(
-        "mediawiki",
-        False,
-        lambda t, n: f"{'=' * n} {t} {'=' * n}",
-        lambda text: text.replace("|", "&#124;"),
-        lambda text: text,
-        lambda lines: "\n".join(f"* {line}" for line in lines),
-        lambda alt, src: f"{alt}: {src}",
-    ),
-    "html": Style(
-        "html",  # tabulate escapes cell text itself in this format
-        False,
-        lambda t, n: f"<h{min(n, 6)}>{html.escape(t)}</h{min(n, 6)}>",
-        lambda text: text,
-        lambda text: f"<p>{html.escape(text)}</p>",
-        _html_list,
-        _html_image,
-        lambda title, body: (
-            _HTML_HEAD.format(title=html.escape(title)) + body + "\n</body>\n</html>"
-        ),
-    ),
-}
-
-
-def render_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    fmt: str,
-    colalign: Sequence[str] | None = None,
-) -> str:
-    """The one table renderer: every table of every tabulate format goes through here (claims
-    and history tables too). Cells stay text (`1.20` is not a number) and are escaped for `fmt`."""
-    style = _style(fmt)
-    return tabulate(
-        [[style.cell_escape(str(v)) for v in row] for row in rows],
-        headers=[style.cell_escape(h) for h in headers],
-        tablefmt=style.tablefmt,
-        disable_numparse=True,
-        colalign=colalign,
-    )
-
-
-def _style(fmt: str) -> Style:
-    style = STYLES.get(fmt)
-    if style is None:
-        raise UsageError(f"no table format {fmt!r}; choose one of {', '.join(TABLE_FORMATS)}")
-    return style
 
 
 # --- sections -----------------------------------------------------------------------------------
@@ -258,26 +126,9 @@ def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
     found = plots.existing_plots(data.store.plots_dir)
     if not found:
         return []
-    images = [style.image(caption, f"{image_dir}/{path.name}") for path, caption in found]
+    base = image_dir.rstrip("/")
+    images = [style.image(caption, f"{base}/{path.name}") for path, caption in found]
     return [style.heading("Plots", 2), "\n\n".join(images)]
-
-
-def _claims_module() -> ModuleType | None:
-    """harness.claims when this gxm has it (another part of gxm provides it), else None."""
-    if "harness.claims" not in sys.modules and importlib.util.find_spec("harness.claims") is None:
-        return None
-    return importlib.import_module("harness.claims")
-
-
-def claims_text(run_dir: Path, fmt: str, required: bool) -> str | None:
-    """The claims section from `harness.claims.render_claims(run_dir, fmt)` when that module
-    exists; None when it does not and `required` is False (UsageError when it is True)."""
-    claims = _claims_module()
-    if claims is None:
-        if required:
-            raise UsageError("this gxm has no claims module (harness/claims.py); drop --claims")
-        return None
-    return str(claims.render_claims(run_dir, fmt))
 
 
 def _cells_section(data: RunData, fmt: str) -> list[str]:
@@ -291,34 +142,32 @@ def _cells_section(data: RunData, fmt: str) -> list[str]:
 # --- whole report -------------------------------------------------------------------------------
 
 
-def _tabulated(data: RunData, fmt: str, claims: bool | None, image_dir: str) -> str:
-    style = _style(fmt)
+def _tabulated(data: RunData, fmt: str, claims: bool, image_dir: str) -> str:
+    style = style_of(fmt)
     title = f"gxm run {data.run_id}"
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
     parts += _crash_sections(data, fmt) + _test_sections(data, fmt) + _pause_sections(data, fmt)
-    if claims is not False:
-        text = claims_text(data.run_dir, fmt, required=bool(claims))
-        if text:
-            parts += [style.heading("Claims", 2), text.rstrip("\n")]
+    if claims:
+        text = render_claims(data.run_dir, fmt)
+        parts += [style.heading("Claims", 2), text.rstrip("\n")]
     parts += _plot_section(data, style, image_dir) + _cells_section(data, fmt)
     return style.document(title, "\n\n".join(parts)) + "\n"
 
 
 def render_data(
-    data: RunData, fmt: str, *, claims: bool | None = False, image_dir: str = PLOTS_DIR
+    data: RunData, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR
 ) -> str:
     """The report of a loaded run in `fmt` (one of FORMATS), ending with a newline, secrets masked.
 
-    `claims`: False leaves claims out, True requires them, None adds them when the claims module
-    exists. `image_dir` is where md/html look for the plots, relative to the report's location.
+    `claims` adds the claims section (go_fixtures/claims.yaml judged on this run). `image_dir`
+    is where the plots are linked from: a path relative to where the report is read (see
+    `image_base`), or a URL.
     """
     if fmt == "json":
         document: dict[str, object] = data.to_json()
-        if claims is not False:
-            text = claims_text(data.run_dir, fmt, required=bool(claims))
-            if text is not None:
-                document["claims"] = _json_or_text(text)
+        if claims:
+            document["claims"] = _json_or_text(render_claims(data.run_dir, fmt))
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "benchstat":
         text = formats.benchstat(data)
@@ -338,13 +187,24 @@ def _json_or_text(text: str) -> object:
         return text
 
 
-def render(run_dir: Path, fmt: str, *, claims: bool | None = False) -> str:
+def render(run_dir: Path, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR) -> str:
     """The report of the run in `run_dir` in `fmt`: txt (terminal), md (GitHub pipe tables),
     mediawiki, html (a whole page), benchstat (Go benchmark format), junit (XML) or json (the run
-    record and every cell document as one JSON object, `RunData.to_json`)."""
+    record and every cell document as one JSON object, `RunData.to_json`); plots linked under
+    `image_dir` (see `render_data`)."""
     if fmt not in FORMATS:  # before loading: a typo should not cost a read of the whole run
         raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return render_data(load_run(run_dir), fmt, claims=claims)
+    return render_data(load_run(run_dir), fmt, claims=claims, image_dir=image_dir)
+
+
+def image_base(run_dir: Path, output: Path | None, assets_url: str | None) -> str:
+    """Where a report links the run's plots from: `assets_url` when given (the plots are
+    published there), else the run's plots/ relative to the folder of `output` (the current
+    directory when the report goes to stdout), so the links work wherever the file is read."""
+    if assets_url:
+        return assets_url
+    where = (output.parent if output is not None else Path.cwd()).resolve()
+    return Path(os.path.relpath((Path(run_dir) / PLOTS_DIR).resolve(), where)).as_posix()
 
 
 def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
@@ -358,13 +218,13 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
         written += plots.write_plots(data, data.store.plots_dir)
     for name, fmt in REPORT_FILES.items():
         path = data.store.report_path(name)
-        write_text_atomic(path, render_data(data, fmt, claims=None))
+        write_text_atomic(path, render_data(data, fmt, claims=True))
         written.append(path)
     return written
 
 
 def exit_code_for_data(data: RunData) -> int:
-    """DESIGN exit codes for a finished run: 3 when it has no cells; 4 when anything hit an
+    """The exit code for a finished run: 3 when it has no cells; 4 when anything hit an
     infra-error, the run failed, or a listed cell has no result (killed; resume it); 1 when some
     verdict is unexpected; else 0."""
     if not data.cells and not data.cell_ids():

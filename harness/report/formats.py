@@ -3,13 +3,17 @@
 benchstat text follows the Go benchmark data format (golang.org/design/14313-benchmark-format):
 lower-case `key: value` configuration lines that hold until overwritten (`goversion:`,
 `goexperiment:`, `fixture:` and the runs' extra environment), one `Benchmark<Name> <iterations>
-<value> <unit>…` line per measured run, and `Unit <unit> better=…` metadata lines. So
-`benchstat -col goexperiment bench.txt` compares experiments the way Go people are used to.
+<value> <unit>…` line per measured run, and a `Unit <unit> better=…` line for every unit. Blocks
+come baseline first, so `benchstat -col goexperiment bench.txt` compares every experiment against
+the default one (and `-col goversion` against the lowest Go) the way Go people are used to.
 
-JUnit: one test suite per cell, one test case per fixture (and per test of a user's test package,
-classname `gxm.<cell>.<package>`); an unexpected verdict is a `<failure>`
-carrying the crash signature and the tail of the first bad run's log, an infra-error an `<error>`
-(never blamed on the cell), and a fixture that could not run as expected a `<skipped>`.
+JUnit, valid against the Jenkins xunit schema (junit-10.xsd) CI servers read it with: one test
+suite per cell, one test case per fixture (and per test of a user's test package, classname
+`gxm.<cell>.<package>`); an unexpected verdict is a `<failure>` carrying the
+crash signature and the tail of the first bad run's log, an infra-error an `<error>` (never blamed
+on the cell), and a fixture that could not run as expected a `<skipped>`. A fixture that crashed
+(or was corrupt, timed out, ran out of memory) as expected passes, with its runs and signatures in
+`<system-out>` so the test report still shows what happened.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from typing import Any
 
 from harness import benchfmt, stats
 from harness.masking import mask_secrets
+from harness.model import Outcome
 from harness.report import pauses, tables
-from harness.store import RunData
+from harness.store import RunData, natural_key
 
-# Metrics in the order benchstat shows them, and which direction is better (none: no Unit line).
+# Metrics in the order benchstat shows them, and which direction is better (every unit is declared).
 METRIC_ORDER = (
     "gc_pause_p50_ns",
     "gc_pause_p99_ns",
@@ -39,7 +44,9 @@ METRIC_ORDER = (
     "ops",
     "wall_ns",
 )
-BETTER = {name: "lower" for name in METRIC_ORDER} | {"ops": "higher", "alloc_bytes": ""}
+BETTER = {name: "lower" for name in METRIC_ORDER} | {"ops": "higher"}
+# Metrics a fixture may add beyond the documented ones: a direction when the unit says it.
+_BETTER_BY_SUFFIX = (("_per_s", "higher"), ("_ns", "lower"), ("_bytes", "lower"))
 _CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_-]*$")
 LOG_TAIL_LINES = 40
 
@@ -92,6 +99,27 @@ def _result_line(fixture: str, run: Mapping[str, Any], metrics: Sequence[str]) -
     return f"{benchmark_name(fixture)} {iterations} " + " ".join(pairs)
 
 
+def unit_line(metric: str) -> str:
+    """The `Unit` metadata line declaring a metric's unit: which direction is better, or, for a
+    metric whose name does not say, benchstat's default assumption spelled out."""
+    better = BETTER.get(metric) or next(
+        (way for suffix, way in _BETTER_BY_SUFFIX if metric.endswith(suffix)), None
+    )
+    return f"Unit {unit_name(metric)} " + (f"better={better}" if better else "assume=nothere")
+
+
+def _block_order(sample: tuple[str, Mapping[str, Any], Any]) -> tuple[Any, ...]:
+    """Baseline cells (default experiment, every other axis default) first, then by Go version
+    and cell, then fixture: benchstat orders a key's values by first appearance and compares
+    every column against the first, so the first value of goexperiment is `default` and the
+    first of goversion the lowest Go."""
+    fixture, doc, _ = sample
+    cell = doc["cell"]
+    is_baseline = tables.baseline_id(cell) == str(cell["id"])
+    version = natural_key(str(cell.get("go_resolved") or cell["go"]))
+    return (not is_baseline, version, tables.cell_order_key(str(cell["id"])), fixture)
+
+
 def _config_env(doc: Mapping[str, Any]) -> dict[str, str]:
     env = mask_secrets(dict((doc["cell"].get("settings") or {}).get("env") or {}))
     return {k.lower(): str(v).replace("\n", " ") for k, v in env.items()}
@@ -99,7 +127,7 @@ def _config_env(doc: Mapping[str, Any]) -> dict[str, str]:
 
 def benchstat(data: RunData) -> str:
     """Every measured, passing run of every bench fixture as Go benchmark format text."""
-    samples = pauses.bench_samples(data)
+    samples = sorted(pauses.bench_samples(data), key=_block_order)
     names = {
         m
         for _, _, runs in samples
@@ -113,13 +141,14 @@ def benchstat(data: RunData) -> str:
     )
     lines = [
         f"# gxm run {data.run_id}: one Benchmark line per measured run of each bench fixture.",
-        "# Compare experiments: benchstat -col goexperiment -row .name bench.txt",
+        "# Compare experiments: benchstat -table goversion -col goexperiment -row .name bench.txt",
+        "# Compare Go versions: benchstat -table goexperiment -col goversion -row .name bench.txt",
         f"gxm-run: {data.run_id}",
     ]
     cpus = (data.run.get("host") or {}).get("cpus")
     if cpus:
         lines.append(f"cpu-count: {cpus}")
-    lines += [f"Unit {unit_name(m)} better={BETTER[m]}" for m in metrics if BETTER.get(m)]
+    lines += [unit_line(m) for m in metrics]
     for fixture, doc, runs in samples:
         cell = doc["cell"]
         env = _config_env(doc)
@@ -128,7 +157,7 @@ def benchstat(data: RunData) -> str:
         lines.append(f"fixture: {fixture}")
         lines += [f"{k}: {env.get(k, '')}".rstrip() for k in env_keys]
         for run in runs:
-            if run.get("outcome") == "pass":
+            if run.get("outcome") == Outcome.PASS.value:
                 line = _result_line(fixture, run, metrics)
                 if line:
                     lines.append(line)
@@ -193,14 +222,17 @@ def _testcase(data: RunData, doc: Mapping[str, Any], name: str) -> ET.Element:
     text = tables.crash_cell_text(doc, name).removesuffix(" " + tables.UNEXPECTED_MARK)
     message = f"{text}, expected {'/'.join(entry.get('expected', [])) or '?'}"
     if entry.get("verdict") == "unexpected":
-        infra = any(r.get("outcome") == "infra-error" for r in runs)
-        infra = infra or entry.get("status") == "infra-error"
+        infra = any(r.get("outcome") == Outcome.INFRA_ERROR.value for r in runs)
+        infra = infra or entry.get("status") == Outcome.INFRA_ERROR.value
         kind = "error" if infra else "failure"
         outcomes = [str(r.get("outcome")) for r in _bad_runs(entry)] or [str(entry.get("status"))]
         element = ET.SubElement(case, kind, message=message, type=outcomes[0])
         element.text = xml_text(_failure_body(data, doc, entry))
     elif entry.get("status") not in (None, "ran") or not stats.measured_runs(runs):
         ET.SubElement(case, "skipped", message=f"{text}: {entry.get('reason') or 'not run'}")
+    elif failed := [r for r in runs if r.get("outcome") != "pass"]:
+        output = ET.SubElement(case, "system-out")  # as expected: a pass that shows its runs
+        output.text = xml_text("\n".join([f"{message} (as expected)", *map(_run_line, failed)]))
     return case
 
 
@@ -253,7 +285,7 @@ def junit(data: RunData) -> str:
     """The run as JUnit XML: `<testsuites>` of one `<testsuite>` per cell."""
     suites = [_suite(data, doc) for doc in data.cells]
     root = ET.Element("testsuites", name=f"gxm run {data.run_id}")
-    for key in ("tests", "failures", "errors", "skipped"):
+    for key in ("tests", "failures", "errors"):  # junit-10.xsd has no `skipped` here
         root.set(key, str(sum(int(s.get(key, 0)) for s in suites)))
     root.set("time", f"{sum(float(s.get('time', 0)) for s in suites):.3f}")
     root.extend(suites)

@@ -16,6 +16,8 @@ from typing import Any
 
 from harness import stats
 from harness.errors import EXIT_OK, EXIT_UNEXPECTED, UsageError
+from harness.model import Outcome
+from harness.render import STYLES, render_table
 from harness.report import pauses, tables
 from harness.store import RunData, list_runs, load_run
 
@@ -58,7 +60,7 @@ class Comparison:
     @property
     def exit_code(self) -> int:
         """1 when an outcome changed into an unexpected one (a regression), else 0; metric
-        changes never fail (DESIGN: never gate on a timing difference)."""
+        changes never fail (never gate CI on a timing difference)."""
         regressed = any(c.verdict_after == "unexpected" for c in self.outcome_changes)
         return EXIT_UNEXPECTED if regressed else EXIT_OK
 
@@ -144,7 +146,7 @@ def _metric_names(runs: Sequence[Mapping[str, Any]]) -> set[str]:
     return {
         m
         for r in stats.measured_runs(runs)
-        if r.get("outcome") == "pass"
+        if r.get("outcome") == Outcome.PASS.value
         for m in (r.get("metrics") or {})
     }
 
@@ -180,8 +182,6 @@ def comparison_tables(cmp: Comparison) -> tuple[list[list[str]], list[list[str]]
 
 def render_comparison(cmp: Comparison, fmt: str) -> str:
     """Outcome changes first, then significant metric changes, in a tabulate format."""
-    from harness.report import STYLES, render_table
-
     style = STYLES.get(fmt)
     if style is None:
         raise UsageError(f"compare prints {', '.join(STYLES)}; not {fmt!r}")
@@ -342,8 +342,6 @@ def render_trends(
 ) -> str:
     """A table per trend (and its plot, for md/html, when `plots` maps (fixture, metric) to an
     image path)."""
-    from harness.report import STYLES, render_table
-
     style = STYLES.get(fmt)
     if style is None:
         raise UsageError(f"trend prints {', '.join(STYLES)}; not {fmt!r}")

@@ -1,7 +1,7 @@
 """The GC pause table and everything about bench numbers: formatting with units, changes against
 the baseline cell (Mann–Whitney U), significant changes, and warnings about numbers not to trust.
 
-Rows are lists of plain strings; rendering them is `report.py`'s job.
+Rows are lists of plain strings; rendering them is `harness.render`'s job.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import stats
+from harness.model import Outcome
 from harness.report.tables import (
     MISSING,
     baseline_id,
@@ -118,7 +119,7 @@ def _pause_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str]:
             text = f"{text} {change.delta_text}"
         cells.append(text)
     p99 = metrics.get("gc_pause_p99_ns")
-    n = p99["n"] if p99 else summary.get("outcomes", {}).get("pass", 0)
+    n = p99["n"] if p99 else summary.get("outcomes", {}).get(Outcome.PASS.value, 0)
     cell = doc["cell"]
     return [name, str(cell["go"]), experiment_of(str(cell["id"])), *cells, str(n)]
 

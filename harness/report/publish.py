@@ -205,12 +205,12 @@ def _nav(*pages: tuple[str, str]) -> str:
 
 
 def _run_page_text(data: RunData) -> str:
-    body = report.render_data(data, "md", claims=None, image_dir=f"{IMAGES_DIR}/{data.run_id}")
+    body = report.render_data(data, "md", claims=True, image_dir=f"{IMAGES_DIR}/{data.run_id}")
     return _nav(("Home", "Home"), ("Trends", "Trends")) + "\n\n" + body
 
 
 def _home_text(data: RunData) -> str:
-    body = report.render_data(data, "md", claims=None, image_dir=f"{IMAGES_DIR}/{data.run_id}")
+    body = report.render_data(data, "md", claims=True, image_dir=f"{IMAGES_DIR}/{data.run_id}")
     intro = (
         f"Latest published run: {link(data.run_id, run_page(data.run_id))}."
         f" Earlier runs are in the sidebar; metrics across runs on {link('Trends', 'Trends')}."

@@ -2,9 +2,8 @@
 Wilson intervals and Fisher's test against the baseline, unexpected verdicts, the run header and
 the cells. (Bench numbers are `pauses.py`'s.)
 
-Rendering (tabulate, per format) is `report.py`'s job; this module decides what each cell says.
-The baseline of a cell is the same Go (and other axes) with the default experiment (DESIGN
-"Statistics").
+Rendering (per format) is `harness.render`'s job; this module decides what each cell says.
+The baseline of a cell is the same Go (and other axes) with the default experiment.
 """
 
 from __future__ import annotations
@@ -98,16 +97,16 @@ def _outcomes_text(summary: Mapping[str, Any], build_status: str) -> str:
     n = sum(counts.values())
     if n == 0:
         return build_status if build_status != "ok" else "no runs"
-    if set(counts) == {"unsupported"}:
-        return "unsupported"
+    if set(counts) == {Outcome.UNSUPPORTED.value}:
+        return Outcome.UNSUPPORTED.value
     failures = sorted(
-        (o for o in counts if o != "pass"), key=lambda o: (-counts[o], outcome_rank(o))
+        (o for o in counts if o != Outcome.PASS.value), key=lambda o: (-counts[o], outcome_rank(o))
     )
     if not failures:
         return f"pass {n}/{n}"
     parts = []
     for outcome in failures:
-        tag = signature_tag(summary.get("top_signature")) if outcome == "crash" else ""
+        tag = signature_tag(summary.get("top_signature")) if outcome == Outcome.CRASH.value else ""
         parts.append(f"{outcome} {counts[outcome]}/{n} {tag}".rstrip())
     return ", ".join(parts)
 

@@ -279,12 +279,11 @@ class MatrixRef:
         return cls(doc.get("path"), doc.get("sha256"), doc.get("profile"))
 
 
-RUN_STATUSES = ("running", "complete", "interrupted", "failed")
-
-
 @dataclass(frozen=True)
 class RunDocument:
     """The run record (run.json): what was asked for, where, when, and how it ended.
+
+    `status` is `running` while the run goes on, then `complete`, `interrupted` or `failed`.
 
     `shards` is only present in a merged run: one summary per shard run it combines."""
 

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from docker.errors import ImageNotFound
 
-from harness import toolchains
+from harness import goenv, toolchains
 from harness.backends.docker import DockerBackend, images, unavailable_reason
+from harness.backends.docker.engine import connect
 from harness.backends.docker.leftovers import clean, leftovers
 from harness.backends.local import LocalBackend
 from harness.build import BuildResult, build_cell
@@ -68,7 +69,7 @@ def engine() -> Iterator[Any]:
     reason = unavailable_reason()
     if reason is not None:
         pytest.fail(f"the docker backend tests need a Docker engine: {reason}")
-    client = images.connect()
+    client = connect()
     yield client
     left = [
         entry
@@ -86,14 +87,14 @@ def another_live_process(labels: dict[str, str]) -> bool:
 
 @pytest.fixture(scope="module")
 def go122() -> Toolchain:
-    return toolchains.provision("1.22", toolchains.cache_dir())
+    return toolchains.provision("1.22", goenv.cache_dir())
 
 
 def make_context(root: Path, backend_name: str) -> RunContext:
     run_dir, work_dir = root / "run-dk-test", root / "work"
     for directory in (run_dir / "logs", work_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    paths = Paths(REPO, root, toolchains.cache_dir(), run_dir, work_dir)
+    paths = Paths(REPO, root, goenv.cache_dir(), run_dir, work_dir)
     return RunContext(paths, Reporter(), Clock(), 7, backend_name)
 
 
@@ -142,7 +143,7 @@ def test_go_fixtures_pass_in_containers_and_write_their_results(
 ) -> None:
     record = execute_fixture_run(
         docker_ctx, docker_backend, go122, PLAN, OURS[name], docker_build.binaries[name], 1
-    )
+    ).to_json()
     assert record["outcome"] == Outcome.PASS.value, record
     assert record["result_status"] == "ok" and record["runtime_version"].startswith("go1.22")
     assert record["metrics"], "the fixture's result JSON has metrics"
@@ -362,7 +363,7 @@ def test_a_configured_base_image_is_pulled_from_a_registry_and_runs_a_cell(
             built = build_cell(ctx, backend, go122, PLAN, [fixture])
             assert built.status == "ok", built.detail
             binary = built.binaries[fixture.name]
-            record = execute_fixture_run(ctx, backend, go122, PLAN, fixture, binary, 1)
+            record = execute_fixture_run(ctx, backend, go122, PLAN, fixture, binary, 1).to_json()
     finally:
         with contextlib.suppress(ImageNotFound):
             engine.images.remove(reference)

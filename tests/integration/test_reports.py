@@ -4,34 +4,20 @@ read the results, and `gxm publish` pushes the pages into a local bare repositor
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
-import sys
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from benchfmt import parse_benchfmt
 from gxm_process import gxm
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
-
-
-def _load_test_module(name: str) -> ModuleType:
-    """The unit tests' benchmark-format parser, loaded by path (tests are not a package)."""
-    path = REPO / "tests" / "unit" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"gxm_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +73,7 @@ def test_warmups_are_recorded_but_not_counted(real_run: Path) -> None:
 
 
 def test_benchstat_and_junit_from_a_real_run(real_run: Path) -> None:
-    parser = _load_test_module("test_formats")
-    parsed = parser.parse_benchfmt((real_run / "bench.txt").read_text())
+    parsed = parse_benchfmt((real_run / "bench.txt").read_text())
     assert len(parsed.results) == 8  # 4 measured runs x 2 cells, warm-ups left out
     configs = {(r["config"]["goversion"], r["config"]["goexperiment"]) for r in parsed.results}
     assert {exp for _, exp in configs} == {"default", "arenas"}

@@ -18,7 +18,8 @@ from harness.claims import (
     load_claims,
     record_go_api_checks,
 )
-from harness.claims.rules import CrashRateRule, GoApiRule, MetricRule, OutcomesRule
+from harness.claims.go_api import GoApiRule
+from harness.claims.rules import CrashRateRule, MetricRule, OutcomesRule
 from harness.claims.runs import CellFilter, RunCondition, Side, go_matches
 from harness.errors import MatrixError, UsageError
 from harness.model import experiment_id

@@ -14,7 +14,7 @@ import pytest
 
 from harness.backends import docker as backend
 from harness.backends.docker import containers as cconf
-from harness.backends.docker import images
+from harness.backends.docker import engine, images
 from harness.backends.docker.leftovers import _owner_alive
 from harness.model import DockerSettings, ExecSpec, Toolchain
 
@@ -238,7 +238,7 @@ def test_the_base_image_is_configured_or_bootstrapped() -> None:
     ],
 )  # fmt: skip
 def test_engine_problems_say_what_to_do(error: str, says: str) -> None:
-    text = images.engine_problem(RuntimeError(error))
+    text = engine.engine_problem(RuntimeError(error))
     assert says in text
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.merge import merge_runs
-from harness.report import crash_table
+from harness.report.tables import crash_table
 from harness.store import load_run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from readers import MARKDOWN_ELEMENTS, gfm
 
 from harness.errors import UsageError
 from harness.report import publish
@@ -109,6 +110,10 @@ def test_publish_to_a_bare_repository(
     ]
     assert list((wiki / "images" / "trends").glob("trend-gc_small_objects-*.png"))
     assert check_links(wiki) > 10
+    for page in ("Home.md", "Run-20261127T104233Z-ab12.md"):  # as GitHub shows the wiki
+        root = gfm((wiki / page).read_text())
+        assert {e.tag for e in root.iter()} <= MARKDOWN_ELEMENTS, page
+        assert "recorded in <run>/claims/go_api.json" in "".join(root.itertext()), page
     leaked = [p for p in wiki.rglob("*") if p.is_file() and b"s3cr3t-v4lue" in p.read_bytes()]
     assert leaked == []
     assert "WIKI_TOKEN=***" in (wiki / "Run-20261127T104233Z-ab12.md").read_text()

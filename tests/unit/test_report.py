@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
 from harness import report
 from harness.errors import UsageError
-from harness.report import (
-    exit_code_for,
-    format_ns,
-    render,
-    render_table,
-    signature_tag,
-    write_reports,
-)
-from harness.report.pauses import format_metric, pause_table
+from harness.render import render_table
+from harness.report import exit_code_for, render, write_reports
+from harness.report.pauses import format_metric, format_ns, pause_table
+from harness.report.tables import signature_tag
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
 from harness.store.records import CellResult, RunDocument
@@ -377,7 +370,7 @@ def test_html_is_a_whole_page_with_escaped_tables(tmp_path: Path) -> None:
     assert "&lt;bad&gt; &amp;" in page and "<bad>" not in page
 
 
-def test_claims_hook_calls_render_claims_when_the_module_exists(
+def test_claims_section_calls_render_claims_when_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
@@ -386,24 +379,12 @@ def test_claims_hook_calls_render_claims_when_the_module_exists(
         calls.append((run_dir, fmt))
         return "| claim | holds |\n|---|---|\n| x | yes |"
 
-    fake = types.ModuleType("harness.claims")
-    fake.render_claims = render_claims  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "harness.claims", fake)
+    monkeypatch.setattr(report, "render_claims", render_claims)
     run_dir = _make_run(tmp_path, {"go1.22-default": {"s": _fixture("stress", ["pass"])}})
     md = render(run_dir, "md", claims=True)
     assert "## Claims\n\n| claim | holds |" in md
     assert calls == [(run_dir, "md")]
     assert "Claims" not in render(run_dir, "md")  # off unless asked for
-
-
-def test_claims_required_but_missing_is_a_usage_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(report, "_claims_module", lambda: None)
-    run_dir = _make_run(tmp_path, {"go1.22-default": {"s": _fixture("stress", ["pass"])}})
-    with pytest.raises(UsageError, match="claims"):
-        render(run_dir, "md", claims=True)
-    assert "Claims" not in render(run_dir, "md", claims=None)
 
 
 @pytest.mark.parametrize("fmt", report.FORMATS)

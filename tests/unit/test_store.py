@@ -239,3 +239,26 @@ def test_resolve_run_errors_are_one_line_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no run 'nope'") as missing:
         resolve_run("nope", tmp_path)
     assert "\n" not in str(ambiguous.value) + str(missing.value)
+
+
+def test_store_names_every_path_in_a_run_and_refuses_escapes(tmp_path: Path) -> None:
+    store = RunStore.create(tmp_path, "r")
+    assert store.report_path("report.md") == store.run_dir / "report.md"
+    assert store.claims_path("go_api.json") == store.run_dir / "claims" / "go_api.json"
+    assert store.path_of("logs/c/f.0.stderr") == store.run_dir / "logs" / "c" / "f.0.stderr"
+    for bad in ("../x", "", ".."):
+        with pytest.raises(UsageError):
+            store.report_path(bad)
+
+
+def test_copy_cell_from_takes_the_document_byte_for_byte_and_its_logs(tmp_path: Path) -> None:
+    source = RunStore.create(tmp_path, "a")
+    source.write_run(RunDocument.from_json({"run_id": "a", "cells": ["go1.22-default"]}))
+    source.write_cell(CellResult.from_json(_cell_doc("go1.22-default")))
+    source.log_path("go1.22-default", "build.log").write_text("built\n")
+    target = RunStore.create(tmp_path, "b")
+    target.copy_cell_from(source, "go1.22-default")
+    cell = "go1.22-default"
+    assert target.cell_path(cell).read_bytes() == source.cell_path(cell).read_bytes()
+    assert (target.run_dir / "logs" / cell / "build.log").read_text() == "built\n"
+    assert [name for name, _ in source.stored_documents()] == ["run.json", f"cells/{cell}.json"]

@@ -1,4 +1,4 @@
-"""The docker backend (DESIGN "Backends: docker"): every build and fixture run in its own container.
+"""The docker backend: every build and fixture run in its own container.
 
 An ExecSpec names host paths. The container sees each of `spec.mounts` at the same path (read-only
 or writable as given), the toolchain image's GOROOT in place of the host one (argv and env are
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.backends.docker import images
+from harness.backends.docker import engine, images
 from harness.backends.docker.containers import (
     container_config,
     container_env,
@@ -39,8 +39,8 @@ from harness.backends.docker.containers import (
 from harness.backends.docker.leftovers import Leftover, clean, doctor_report, leftovers
 from harness.context import Reporter
 from harness.errors import GxmError, InfraError
+from harness.goenv import cache_dir
 from harness.model import DockerSettings, ExecResult, ExecSpec, Toolchain
-from harness.toolchains import cache_dir
 
 __all__ = [
     "DockerBackend", "Leftover", "clean", "container_config", "container_name", "doctor_report",
@@ -73,9 +73,9 @@ def unavailable_reason(settings: DockerSettings | None = None) -> str | None:
         return "the docker Python package (docker-py) is missing: `pip install docker`"
     settings = settings or DockerSettings()
     try:
-        client = images.connect(timeout_s=10.0)
+        client = engine.connect(timeout_s=10)
     except Exception as exc:  # docker-py wraps every connection failure differently
-        return images.engine_problem(exc)
+        return engine.engine_problem(exc)
     try:
         client.ping()
         if settings.base_image or images.find_image(client, images.bootstrap_tag(settings)):
@@ -85,7 +85,7 @@ def unavailable_reason(settings: DockerSettings | None = None) -> str | None:
             return f"no base image {images.bootstrap_tag(settings)} and none can be made: {blocker}"
         return None
     except Exception as exc:
-        return images.engine_problem(exc)
+        return engine.engine_problem(exc)
     finally:
         client.close()
 
@@ -110,9 +110,9 @@ class DockerBackend:
         self.settings = settings or DockerSettings()
         self.cache = cache or cache_dir()
         try:
-            self.client = client or images.connect()
+            self.client = client or engine.connect()
         except Exception as exc:  # docker-py wraps connection failures in several types
-            raise InfraError(f"docker backend unavailable: {images.engine_problem(exc)}") from exc
+            raise InfraError(f"docker backend unavailable: {engine.engine_problem(exc)}") from exc
         self.user = container_user()
         self.session = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._prepared: dict[tuple[str, str], tuple[str, str]] = {}

@@ -1,7 +1,5 @@
-"""The Docker engine connection and gxm's images and volumes (DESIGN "Backends: docker").
+"""gxm's images and volumes (the engine connection is `engine.py`).
 
-- **Engine**: `connect()` honours DOCKER_HOST, else the docker CLI's current context, else the
-  default socket; `engine_problem()` turns a failed connection into a sentence saying what to do.
 - **Base image**: `docker.base_image` from the matrix (`{go}` is replaced by the Go version; pulled
   when absent; it must have gcc), else `gxm-base:<suite>`, bootstrapped offline once with
   debootstrap (a minimal Debian with gcc and libc6-dev) and `docker import`.
@@ -14,7 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import logging
@@ -28,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import file_lock
 from harness.context import Reporter
 from harness.errors import CommandError, InfraError
 from harness.hostcmd import run_command
@@ -48,63 +46,7 @@ IMAGE_GOROOT = "/opt/gxm/go"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BOOTSTRAP_TIMEOUT_S = 1800.0
 HEARTBEAT_S = 15.0
-START_ENGINE = (
-    "start one with `sudo dockerd &` (or `sudo systemctl start docker`); install it with "
-    "`sudo apt-get install docker.io`"
-)
-
-
-# --- the engine ----------------------------------------------------------------------------------
-
-
-def connect(timeout_s: float = 120.0) -> Any:
-    """A docker-py client for DOCKER_HOST, else the CLI's current context, else the default socket.
-
-    Raises docker.errors.DockerException when no engine answers (see `engine_problem`).
-    """
-    import docker
-    from docker.context import ContextAPI
-    from docker.context.config import get_current_context_name
-
-    if not os.environ.get("DOCKER_HOST"):
-        name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
-        context = ContextAPI.get_context(name) if name and name != "default" else None
-        if context is not None and context.Host:
-            return docker.DockerClient(
-                base_url=context.Host, version="auto", timeout=timeout_s, tls=context.TLSConfig
-            )
-    return docker.from_env(version="auto", timeout=timeout_s)
-
-
-def engine_problem(exc: BaseException) -> str:
-    """Why connecting failed, in words that say what to do about it."""
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    text = str(exc)
-    if "Permission denied" in text or "PermissionError" in text:
-        return (
-            f"permission denied on the Docker socket ({host}): run as root, or add yourself to "
-            "the docker group (`sudo usermod -aG docker $USER`, then log in again)"
-        )
-    if "No such file or directory" in text or "FileNotFoundError" in text:
-        return f"no Docker engine socket at {host}: {START_ENGINE}"
-    if "Connection refused" in text:
-        return f"nothing answers at {host} (connection refused): {START_ENGINE}"
-    return f"the Docker engine at {host} does not answer ({text[:200]}): {START_ENGINE}"
-
-
 # --- locks and progress --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive file lock, so two gxm processes never build the same image at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -172,7 +114,7 @@ def ensure_base(
         return found
     if settings.base_image:
         return _pull(client, ref, reporter)
-    with _locked(cache / "locks" / "docker-base.lock"):
+    with file_lock(cache / "locks" / "docker-base.lock"):
         found = find_image(client, ref)  # another gxm may have made it while we waited
         return found if found is not None else bootstrap_base(client, settings, reporter, cache)
 
@@ -319,7 +261,7 @@ def ensure_toolchain_image(
     if found is not None and is_current(found.labels, wanted):
         log.debug("toolchain image %s (%s) reused", tag, found.short_id)
         return found
-    with _locked(cache / "locks" / f"docker-go{toolchain.version}.lock"):
+    with file_lock(cache / "locks" / f"docker-go{toolchain.version}.lock"):
         found = find_image(client, tag)
         if found is not None and is_current(found.labels, wanted):
             return found

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.backends.docker.engine import START_ENGINE, connect, engine_problem
 from harness.backends.docker.images import (
     LABEL,
     LABEL_ROLE,
     LABEL_SESSION,
-    START_ENGINE,
     bootstrap_blocker,
     bootstrap_tag,
-    connect,
-    engine_problem,
     find_image,
     toolchain_tag,
 )
@@ -85,7 +83,7 @@ def _container_reason(entry: dict[str, Any]) -> str:
 
 
 def _default_cache() -> Path:
-    from harness.toolchains import cache_dir
+    from harness.goenv import cache_dir
 
     return cache_dir()
 
@@ -131,7 +129,7 @@ def doctor_report(
     """
     settings, cache = settings or DockerSettings(), cache or _default_cache()
     try:
-        client = connect(timeout_s=10.0)
+        client = connect(timeout_s=10)
         version = client.version()
     except Exception as exc:  # every way of not answering
         return [("docker engine", "problem: " + engine_problem(exc), START_ENGINE)]
