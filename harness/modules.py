@@ -10,9 +10,10 @@ module's requirement is wrong), exit 4 when the proxy could not be asked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from harness import goenv, toolchains
@@ -96,16 +97,38 @@ def download(
         return False
     host = dict(os.environ if host_env is None else host_env)
     env = download_env(toolchain, cache, host)
-    proc = run_command(
-        [str(toolchain.go), "mod", "download"],
-        env=env,
-        timeout_s=DOWNLOAD_TIMEOUT_S,
-        cwd=module_dir,
-        check=False,
-    )
+    with _unchanged(module_dir, ("go.mod", "go.sum")):
+        proc = run_command(
+            [str(toolchain.go), "mod", "download"],
+            env=env,
+            timeout_s=DOWNLOAD_TIMEOUT_S,
+            cwd=module_dir,
+            check=False,
+        )
     if proc.returncode != 0:
         raise download_error(module_dir, env.get("GOPROXY", DEFAULT_GOPROXY), proc.stderr)
     return True
+
+
+@contextlib.contextmanager
+def _unchanged(module_dir: Path, names: Sequence[str]) -> Iterator[None]:
+    """Put the files `names` of the user's module back as they were (or absent) afterwards:
+    `go mod download` adds missing sums to go.sum, and gxm never edits a user's module."""
+    before = {}
+    for name in names:
+        path = Path(module_dir) / name
+        before[path] = path.read_bytes() if path.is_file() else None
+    try:
+        yield
+    finally:
+        for path, data in before.items():
+            current = path.read_bytes() if path.is_file() else None
+            if current == data:
+                continue
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
 
 
 def download_selected(

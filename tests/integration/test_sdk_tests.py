@@ -5,6 +5,7 @@ x {default, arenas, cgocheck2}, on the local and the Docker backend. Lean: one r
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
@@ -214,12 +215,8 @@ def test_gxm_cell_prints_the_go_test_line_and_the_failing_test_invocation(
     assert "failing.test -test.v '-test.run=^TestReportsWrongVersion$'" in run_line
     assert run_line.endswith("-test.short)  # fail")
     # The printed lines do reproduce it: build, then run the one test by hand.
-    built = subprocess.run(
-        ["bash", "-c", build_line],
-        capture_output=True,
-        text=True,
-        env={**proxy, "PATH": "/usr/bin:/bin"},
-    )
+    user_env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(tmp_path))}
+    built = subprocess.run(["bash", "-c", build_line], capture_output=True, text=True, env=user_env)
     assert built.returncode == 0, built.stderr
     ran = subprocess.run(["bash", "-c", run_line.split("  #")[0]], capture_output=True, text=True)
     assert ran.returncode == 1 and "--- FAIL: TestReportsWrongVersion" in ran.stdout

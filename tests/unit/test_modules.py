@@ -70,3 +70,14 @@ def test_download_uses_the_users_proxy_settings_and_nothing_else(tmp_path: Path)
     (tmp_path / "user").mkdir()
     (tmp_path / "user" / ".netrc").write_text("machine goproxy.corp login u password p\n")
     assert download_env(toolchain, tmp_path, host)["NETRC"] == str(tmp_path / "user" / ".netrc")
+
+
+def test_go_mod_download_leaves_the_users_go_sum_as_it_was(tmp_path: Path) -> None:
+    from harness.modules import _unchanged
+
+    (tmp_path / "go.mod").write_text("module m\n")
+    with _unchanged(tmp_path, ("go.mod", "go.sum")):
+        (tmp_path / "go.sum").write_text("example.com/dep v1.0.0/go.mod h1:x=\n")  # as go does
+        (tmp_path / "go.mod").write_text("module m\n\nrequire example.com/dep v1.0.0\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["go.mod"]
+    assert (tmp_path / "go.mod").read_text() == "module m\n"
