@@ -217,8 +217,16 @@ def _failure_detail(failure: str, output: str) -> str:
 
 def _shown_env(spec: ExecSpec) -> dict[str, str]:
     """The part of the build environment a reproduction needs spelled out."""
-    keep = ("GOEXPERIMENT", "GOTOOLCHAIN", "GOFLAGS", "CGO_ENABLED", "GOPROXY", "GOSUMDB")
-    keep += ("GOMODCACHE",)  # offline builds read dependencies from gxm's module cache
+    # GOPROXY=off and GOMODCACHE: offline builds read dependencies from gxm's module cache
+    keep = (
+        "GOEXPERIMENT",
+        "GOTOOLCHAIN",
+        "GOFLAGS",
+        "CGO_ENABLED",
+        "GOPROXY",
+        "GOSUMDB",
+        "GOMODCACHE",
+    )
     return {k: v for k, v in spec.env if k in keep}
 
 

@@ -106,7 +106,7 @@ def fixture_spec(
     files.result.unlink(missing_ok=True)
     settings = plan.settings
     timeout_s = run_timeout_s(plan, fixture)
-    cwd, mounts = ctx.paths.work_dir / "scratch", ()
+    cwd, mounts = ctx.paths.work_dir / "scratch", tuple[tuple[Path, bool], ...]()
     if fixture.is_test:  # go's own -test.timeout fires first and names the test
         cwd, mounts = package_dir(fixture), ((fixture.module_dir, False),)
         timeout_s += gotest.GO_TIMEOUT_MARGIN_S
