@@ -199,6 +199,11 @@ def _build_unit(
         binary = out_dir / fixture.binary_name
         if fixture.package in built and binary.is_file():
             state.binaries[fixture.name] = binary
+        elif fixture.package in built:  # go test -c writes nothing for a package without tests
+            why = f"go wrote no binary for {fixture.package} (no test files in this cell)"
+            state.failures[fixture.package] = PackageFailure(
+                fixture.package, Outcome.UNSUPPORTED, why
+            )
     return None
 
 

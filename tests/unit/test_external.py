@@ -32,7 +32,7 @@ def test_test_entry_with_every_go_test_key(tmp_path: Path) -> None:
         "    env: {SDK_LOG: debug}\n    gctrace: false\n",
     )
     names = [f.name for f in matrix.fixtures]
-    assert names == ["sdk", "sdk/arena", "sdk/cgoptr", "sdk/failing", "sdk/hang"]
+    assert names == ["sdk", "sdk/arena", "sdk/cgoptr", "sdk/failing", "sdk/hang", "sdk/otheros"]
     spec = matrix.fixtures_by_name["sdk/failing"].spec
     assert spec == ExternalSpec(
         command="test", run="^TestG", skip="Slow", short=True, tags=("integration", "cgo"),
