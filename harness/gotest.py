@@ -167,6 +167,8 @@ def classify_test_run(result: ExecResult, stderr: str, run: TestRun) -> Classifi
         return Classified(Outcome.TIMEOUT, _named(culprit, signature), "go test timeout")
     if base.outcome is Outcome.TIMEOUT:
         return Classified(Outcome.TIMEOUT, _named(culprit, "timed out"), base.detail)
+    if base.outcome is Outcome.OOM:
+        return Classified(Outcome.OOM, _named(culprit, "over the memory limit"), base.detail)
     if base.outcome is Outcome.CRASH:
         if result.exit_code == 1 and run.failed and crash_signature(stderr) is None:
             failed = ", ".join(run.failed[:5]) + (" …" if len(run.failed) > 5 else "")

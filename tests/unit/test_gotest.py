@@ -125,3 +125,13 @@ def test_flags_spell_go_test_keys_for_the_binary() -> None:
         "-test.v", "-test.run=^TestA$/^sub_case$", "-test.timeout=30s", "-test.skip=Slow",
         "-test.short", "-test.count=2", "-test.cpu=1,2", "-test.failfast",
     )  # fmt: skip
+
+
+def test_oom_names_the_test_that_was_running() -> None:
+    _, _, events = capture("go1.22", "hang")
+    run = gotest.test_results(parse_events(events))
+    killed = ExecResult(None, 9, False, True, 9.0, peak_rss_bytes=2 << 30)
+    classified = classify_test_run(killed, "", run)
+    assert classified.outcome is Outcome.OOM
+    assert classified.signature == "TestWaitsInC: over the memory limit"
+    assert per_test_outcomes(run, Outcome.OOM)["TestWaitsInC"] == "oom"
