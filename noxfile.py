@@ -6,6 +6,7 @@
 - `nox` (default session `matrix`): run the smoke profile on the embedded default backend.
 - `nox -s "cell(go1_22-arenas)"`: run one cell of the nightly matrix; `nox -t arenas -l` lists a
   column, `nox -t go1.22 -l` a row. Extra arguments pass through: `-- --repeats 20`.
+- `nox -s bisect -- FIXTURE --good 1.25.5 --bad 1.26.1`: which Go release changed an outcome.
 - `nox -s tests`: unit and integration tests. `nox -s lint`: ruff, mypy --strict, import cycles.
 
 The cell sessions are generated from matrix.yaml with the same `load_matrix` the CLI uses (the
@@ -83,6 +84,15 @@ def publish(session: nox.Session) -> None:
     if not session.posargs:
         session.error("usage: nox -s publish -- RUN --wiki DIR_OR_URL")
     session.run("gxm", "publish", *session.posargs)
+
+
+@nox.session(default=False)
+def bisect(session: nox.Session) -> None:
+    """The first Go release where a fixture changed: `nox -s bisect -- FIXTURE --good V --bad V`."""
+    _install(session)
+    if not session.posargs:
+        session.error("usage: nox -s bisect -- FIXTURE --good VERSION --bad VERSION [gxm options]")
+    session.run("gxm", "bisect", *session.posargs)
 
 
 @nox.session

@@ -36,6 +36,7 @@ _FAULT_CAUSE = re.compile(
     r"^(?P<cause>unexpected fault address|accessed data from freed user arena)\b"
 )
 _CGO_NOTE = "signal arrived during cgo execution"
+_PC_LINE = re.compile(r"^PC=(?P<pc>0x[0-9a-fA-F]+)\b")
 _RECOVERED_SUFFIX = re.compile(r"\s*\[recovered(?:, repanicked)?\]$")
 _GOROUTINE_HEADER = re.compile(r"^goroutine \d+ .*\[.*\]:$")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
@@ -54,7 +55,8 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def _clip(text: str) -> str:
+def clip_signature(text: str) -> str:
+    """`text` cut to SIGNATURE_MAX_CHARS (an ellipsis marks the cut)."""
     if len(text) <= SIGNATURE_MAX_CHARS:
         return text
     return text[: SIGNATURE_MAX_CHARS - 1] + "…"
@@ -126,7 +128,31 @@ def crash_signature(stderr: str) -> str | None:
     for index in range(len(lines)):
         signature = _signature_at(lines, index)
         if signature:
-            return _clip(signature)
+            return clip_signature(signature)
+    return None
+
+
+@dataclass(frozen=True)
+class CgoFault:
+    """A fatal signal that arrived during cgo execution, at `pc` (Go's `PC=` line)."""
+
+    signal: str
+    pc: int
+
+
+def cgo_fault(stderr: str) -> CgoFault | None:
+    """The signal and PC of Go's first signal report, when it says the signal arrived in C."""
+    lines = [line.rstrip() for line in stderr.splitlines()]
+    for index, line in enumerate(lines):
+        header = _SIGNAL_HEADER.match(line)
+        if not header:
+            continue
+        following = lines[index + 1 : index + 3]
+        pc = _PC_LINE.match(following[0]) if following else None
+        if pc and _CGO_NOTE in following:
+            return CgoFault(header["name"], int(pc["pc"], 16))
+        if pc:
+            return None  # the first signal report is what killed the program; it was not in C
     return None
 
 
@@ -134,7 +160,7 @@ def corrupt_message(stderr: str) -> str | None:
     """The normalised `gxm: corrupt: …` line a fixture printed before exiting 3, or None."""
     for line in stderr.splitlines():
         if line.startswith(CORRUPT_MARKER):
-            return _clip(normalise(line))
+            return clip_signature(normalise(line))
     return None
 
 
@@ -147,7 +173,7 @@ def own_message(stderr: str) -> str | None:
     for line in reversed(stderr.splitlines()):
         text = line.strip()
         if text and not GCTRACE_LINE.match(text):
-            return _clip(normalise(text))
+            return clip_signature(normalise(text))
     return None
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import __version__
+from harness.cli_bisect import add_bisect_parser
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
 from harness.render import FORMATS, TABLE_FORMATS
 
@@ -171,6 +172,22 @@ def _add_run_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p_cell.add_argument("--matrix", type=Path, default=None, help="matrix file")
     p_cell.add_argument("--profile", default=None, help="matrix profile")
     _add_run_options(p_cell)
+    p_cell.add_argument(
+        "--until-fail",
+        action="store_true",
+        help="repeat one fixture until a run fails (crash, corrupt, timeout, oom) or --max-runs "
+        "is reached; then print that run's output and how to reproduce it",
+    )
+    p_cell.add_argument(
+        "--max-runs",
+        type=int,
+        default=200,
+        metavar="N",
+        help="with --until-fail: the budget of runs (default 200: no failure in 200 runs shows "
+        "the rate is below 1.5%%)",
+    )
+
+    add_bisect_parser(sub)
 
     p_merge = sub.add_parser(
         "merge", help="combine shard run directories into one run", epilog=EPILOG

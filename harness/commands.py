@@ -5,29 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import goenv, gotest, modules, report, store, toolchains
+from harness import goenv, modules, report, store, symbolize, toolchains, until_fail
 from harness.atomic import write_text_atomic
+from harness.backends import Backend
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
 from harness.external import expansion_lines
 from harness.matrix import Matrix, load_matrix
-from harness.model import CellPlan, Fixture, Outcome
-from harness.pipeline import RunRequest, execute_run
+from harness.model import CellPlan, Fixture
+from harness.pipeline import Pipeline, RunRequest, execute_run
+from harness.plan import RunTask
 from harness.render import TABLE_FORMATS, render_table
+from harness.reproduction import print_reproduction
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.records import CellResult
 
 REPO = Path(__file__).resolve().parent.parent
+RunStage = Callable[[Pipeline, Sequence[RunTask]], None]
 
 
 def default_matrix_path(given: Path | None) -> Path:
@@ -119,18 +122,8 @@ def _execute(
     seed: int,
     previous: dict[str, CellResult] | None,
     verbose: bool,
+    run_stage: RunStage | None = None,
 ) -> Path:
-    reporter = Reporter(verbose=verbose)
-    backend_name = selection.backend or matrix.backend
-    cache = _cache(args)
-    try:
-        modules.download_selected(plans, matrix.fixtures_by_name, cache, reporter.info)
-        backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
-    except GxmError:
-        if previous is None:  # a new, still empty run directory: leave nothing behind
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    ctx = _new_context(cache, run_dir, seed, backend.name, verbose)
     request = RunRequest(
         matrix_path=str(matrix.path.resolve()),
         matrix_sha256=matrix.sha256,
@@ -142,13 +135,48 @@ def _execute(
         command=("gxm", *argv),
     )
     fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
-    reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, results in {run_dir}")
+
+    def work(ctx: RunContext, backend: Backend) -> None:
+        ctx.reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, in {run_dir}")
+        execute_run(ctx, backend, plans, fixtures, request, previous, run_stage)
+
+    backend_name = selection.backend or matrix.backend
+    _on_backend(
+        args, matrix, backend_name, run_dir, seed, verbose, work, fresh=previous is None,
+        plans=plans,
+    )  # fmt: skip
+    return run_dir
+
+
+def _on_backend(
+    args: argparse.Namespace,
+    matrix: Matrix,
+    backend_name: str,
+    run_dir: Path,
+    seed: int,
+    verbose: bool,
+    work: Callable[[RunContext, Backend], object],
+    *,
+    fresh: bool,
+    plans: Sequence[CellPlan] = (),
+) -> None:
+    """Download the module dependencies of `plans`' external fixtures (once, on the host), open
+    the backend, do `work` in a new context, and remove the work dir afterwards; a `fresh` (new,
+    still empty) run directory is removed when the dependencies or the backend cannot be had."""
+    cache, reporter = _cache(args), Reporter(verbose=verbose)
+    try:
+        modules.download_selected(plans, matrix.fixtures_by_name, cache, reporter.info)
+        backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
+    except GxmError:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    ctx = _new_context(cache, run_dir, seed, backend.name, verbose)
     try:
         with backend:
-            execute_run(ctx, backend, plans, fixtures, request, previous)
+            work(ctx, backend)
     finally:
         shutil.rmtree(ctx.paths.work_dir, ignore_errors=True)
-    return run_dir
 
 
 def _finish(run_dir: Path) -> int:
@@ -208,62 +236,17 @@ def cmd_cell(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if len(plans) != 1:
         ids = ", ".join(p.cell.id for p in plans)
         raise UsageError(f"{args.cell_id!r} names {len(plans)} cells ({ids}); name exactly one")
+    stage = until_fail.stage_for(plans[0], args.max_runs) if args.until_fail else None
     seed = _new_seed(args)
     run_dir = _create_run_dir(args.out)
     _execute(
         args, argv, selection, matrix, plans, run_dir=run_dir, seed=seed, previous=None,
-        verbose=True,
+        verbose=True, run_stage=stage,
     )  # fmt: skip
     code = _finish(run_dir)
-    _print_reproduction(selection, matrix, plans[0], run_dir, seed)
+    max_runs = args.max_runs if args.until_fail else None
+    print_reproduction(selection, matrix, plans[0], run_dir, seed, max_runs)
     return code
-
-
-def _print_reproduction(
-    selection: Selection, matrix: Matrix, plan: CellPlan, run_dir: Path, seed: int
-) -> None:
-    """The crash output of failed runs, then the exact commands that reproduce the cell."""
-    run_store = store.RunStore(run_dir)
-    result = run_store.read_cell(plan.cell.id)
-    err = sys.stderr
-    for name, entry in (result.fixtures if result else {}).items():
-        failed = [r for r in entry.runs if r.outcome is not Outcome.PASS]
-        if failed:
-            first = failed[0]
-            print(
-                f"\n--- {name} run {first.i}: {first.outcome} "
-                f"({first.signature or first.detail or ''}) — {first.log}",
-                file=err,
-            )
-            print(log_excerpt(run_store.path_of(first.log or "")), file=err)
-    matrix_path = str(matrix.path.resolve())
-    command = ["gxm", "cell", plan.cell.id, "--matrix", matrix_path, "--seed", str(seed)]
-    if matrix.profile:
-        command += ["--profile", matrix.profile]
-    if selection.backend:
-        command += ["--backend", selection.backend]
-    if selection.repeats:
-        command += ["--repeats", str(selection.repeats)]
-    if selection.fixtures:
-        command += ["--fixtures", ",".join(selection.fixtures)]
-    print("\nreproduce this cell:\n  " + shlex.join(command), file=err)
-    print(
-        "its go build command (the -o directory was temporary; `gxm cell` rebuilds it):", file=err
-    )
-    for line in result.build.commands if result else ():
-        print(f"  {line}", file=err)
-    for line in gotest.reproduction_lines(matrix.fixtures_by_name, plan.settings.env, result):
-        print(line, file=err)
-
-
-def log_excerpt(path: Path, max_lines: int = 60) -> str:
-    """The start of a run log: the crash message, or the top of the goroutine dump."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return f"[no log at {path}]"
-    more = f"\n[… {len(lines) - max_lines} more lines in {path}]" if len(lines) > max_lines else ""
-    return "\n".join(lines[:max_lines]) + more
 
 
 def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -347,6 +330,7 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     versions = ", ".join(t.version for t in cached) or "none yet (fetched on first run)"
     rows.append(("toolchains", f"{versions} in {cache}", ""))
     rows.extend(doctor_report(matrix.docker, cache))
+    rows.extend(symbolize.doctor_rows(matrix.docker.base_image))
     print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
 
@@ -388,4 +372,32 @@ def cmd_clean(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"{verb} {item.kind} {item.name} ({item.reason})")
     if not removed and not stale_work:
         print("nothing to clean")
+    return 0
+
+
+def cmd_bisect(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Find the first Go release where FIXTURE's outcome (or a metric) changed."""
+    from harness.bisect_args import bisect_request
+    from harness.bisect_run import execute_bisect
+    from harness.report.bisects import bisect_text
+
+    matrix = load_matrix(default_matrix_path(args.matrix), args.profile)
+    seed = _new_seed(args)
+    request = bisect_request(args, argv, matrix, _cache(args), seed)
+    run_dir = _create_run_dir(args.out)
+    run_store = store.RunStore(run_dir)
+
+    def work(ctx: RunContext, backend: Backend) -> None:
+        first, last = request.releases[0], request.releases[-1]
+        ctx.reporter.info(f"bisect {run_dir.name}: go{first} … go{last}, seed {seed}")
+        execute_bisect(ctx, backend, request)
+
+    try:
+        backend_name = args.backend or matrix.backend
+        _on_backend(args, matrix, backend_name, run_dir, seed, args.verbose, work, fresh=True)
+    finally:
+        if run_store.read_bisect() is not None:  # refused or failed: its record still reports
+            report.write_reports(run_dir)
+            print(f"results: {run_dir}", file=sys.stderr)
+    sys.stdout.write(bisect_text(run_store.read_bisect()))
     return 0

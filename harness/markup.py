@@ -57,3 +57,15 @@ def _code(text: str, fmt: str, cell: bool) -> str:
     if fmt in ("mediawiki", "html"):
         return f"<code>{_plain(text, fmt)}</code>"
     return text
+
+
+def link(text: str, target: str, fmt: str) -> str:
+    """`text` linking to `target` (a path relative to the document) in `fmt`; formats without
+    relative links (txt, a wiki page) show the target after the text."""
+    if fmt == "md":
+        return f"[{inline(text, fmt)}]({target.replace(' ', '%20').replace(')', '%29')})"
+    if fmt == "html":
+        return f'<a href="{html.escape(target)}">{inline(text, fmt)}</a>'
+    if text == target:
+        return inline(f"`{target}`", fmt)
+    return inline(f"{text} (`{target}`)", fmt)

@@ -86,6 +86,8 @@ class Settings:
     cpus: float = 2.0
     pids_limit: int = 4096
     env: tuple[tuple[str, str], ...] = ()
+    c_backtrace: bool = True  # a full C backtrace from a core where the host allows it
+    keep_core: bool = False  # keep that core beside the logs (it is removed otherwise)
 
     def repeats_for(self, kind: str) -> int:
         return int(getattr(self, f"repeats_{kind}"))
@@ -222,6 +224,10 @@ class ExecSpec:
     label: str = ""  # names the run and cell, e.g. "run-20261127-1040/go1.22-arenas/cgo_stress#3"
     mounts: tuple[tuple[Path, bool], ...] = ()  # (host path, writable) a container must see
     stdin_null: bool = True
+    # Core dumps of the process: None leaves the inherited limit; False forbids them (limit 0);
+    # True raises the soft limit to the hard one (unlimited in a container) so a crash leaves a
+    # core in `cwd` for a full C backtrace (harness.symbolize).
+    core_dumps: bool | None = None
 
 
 @dataclass(frozen=True)

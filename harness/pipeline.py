@@ -6,7 +6,7 @@ and `--resume` continues with exactly the runs that are missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -220,7 +220,7 @@ class Pipeline:
         tasks = [t for t in tasks if t.fixture in self._built(t.cell_id)]
         with self.ctx.reporter.progress("runs", len(tasks)) as advance:
             for task in tasks:
-                record = self._run_one(task)
+                record = self.run_task(task)
                 number = f"warm-up {-task.i}" if task.warmup else f"#{task.i}"
                 label = f"{task.cell_id} {task.fixture} {number}: {record.outcome}"
                 if record.signature:
@@ -231,7 +231,8 @@ class Pipeline:
         build = self.states[cell_id].build
         return build.binaries if build is not None else {}
 
-    def _run_one(self, task: RunTask) -> RunRecord:
+    def run_task(self, task: RunTask) -> RunRecord:
+        """Run one planned run of a built cell, record it and rewrite the cell document."""
         state = self.states[task.cell_id]
         assert state.toolchain is not None and state.build is not None
         record = execute_fixture_run(
@@ -292,8 +293,12 @@ def execute_run(
     fixtures: Mapping[str, Fixture],
     request: RunRequest,
     previous: Mapping[str, CellResult] | None = None,
+    run_stage: Callable[[Pipeline, Sequence[RunTask]], None] | None = None,
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
+
+    `run_stage` replaces the planned runs after the builds (default `Pipeline.run_all`): `gxm cell
+    --until-fail` repeats one fixture until it fails instead.
 
     The run record says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C:
     re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
@@ -307,7 +312,7 @@ def execute_run(
         done = pipeline.restore(previous or {})
         pipeline.provision()
         pipeline.build_all()
-        pipeline.run_all(done)
+        (run_stage or Pipeline.run_all)(pipeline, done)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -31,8 +31,15 @@ def _underlined(title: str, level: int) -> str:
 
 
 def _html_list(lines: Sequence[str]) -> str:
-    items = "\n".join(f"<li>{inline(line, 'html')}</li>" for line in lines)
-    return f"<ul>\n{items}\n</ul>"
+    return bullets_of_markup([inline(line, "html") for line in lines], "html")
+
+
+def bullets_of_markup(items: Sequence[str], fmt: str) -> str:
+    """A list whose items are already written for `fmt` (by `markup.inline` / `markup.link`)."""
+    if fmt == "html":
+        return "<ul>\n" + "\n".join(f"<li>{item}</li>" for item in items) + "\n</ul>"
+    marker = {"md": "- ", "mediawiki": "* "}.get(fmt, "")
+    return "\n".join(marker + item for item in items)
 
 
 def _html_image(alt: str, src: str) -> str:

@@ -7,19 +7,23 @@ and TMPDIR, the GXM_* knobs, and the matrix's `env` — never the shell's enviro
 from __future__ import annotations
 
 import shlex
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from harness import benchfmt, gctrace, gotest
+from harness import benchfmt, gctrace, gotest, symbolize
+from harness.atomic import write_text_atomic
 from harness.backends import Backend
-from harness.classify import classify, read_fixture_result
+from harness.classify import cgo_fault, classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
 from harness.masking import mask_secrets
 from harness.model import (
     CellPlan,
+    Classified,
     ExecResult,
     ExecSpec,
     Fixture,
@@ -57,11 +61,25 @@ def run_files(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> RunFi
     )
 
 
+def run_cwd(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> Path:
+    """The run's own working directory in the scratch space: where its core file lands (the
+    kernel writes a plain-file core_pattern relative to the crashing process's cwd)."""
+    return ctx.paths.work_dir / "scratch" / "runs" / cell_id / log_stem(fixture_name, i)
+
+
 def fixture_env(
-    ctx: RunContext, plan: CellPlan, files: RunFiles, i: int, fixture: Fixture | None = None
+    ctx: RunContext,
+    plan: CellPlan,
+    files: RunFiles,
+    i: int,
+    fixture: Fixture | None = None,
+    *,
+    cores: bool = False,
 ) -> dict[str, str]:
-    """The complete environment of one fixture run: an external entry's `env` over the matrix's,
-    and GODEBUG=gctrace=1 merged into the user's own GODEBUG where gxm's probe is absent."""
+    """The complete environment of one fixture run. With `cores`, GOTRACEBACK=crash (unless the
+    matrix sets GOTRACEBACK) so Go re-raises a fatal signal and the kernel writes a core. An
+    external entry's `env` goes over the matrix's, and GODEBUG=gctrace=1 is merged into the
+    user's own GODEBUG (their programs carry no gxm probe)."""
     scratch = ctx.paths.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     env = {
@@ -73,6 +91,8 @@ def fixture_env(
         "GXM_DURATION": f"{plan.settings.duration_s:g}",
         "GXM_SEED": str(ctx.seed * 1000 + i),
     }
+    if cores:
+        env["GOTRACEBACK"] = "crash"
     env.update(dict(plan.settings.env))
     if fixture is not None and fixture.spec is not None:
         env.update(dict(fixture.spec.env))
@@ -94,25 +114,29 @@ def fixture_argv(plan: CellPlan, fixture: Fixture, binary: Path) -> tuple[str, .
     return (str(binary), *gotest.test_flags(fixture.spec, run_timeout_s(plan, fixture)))
 
 
-def package_dir(fixture: Fixture) -> Path:
-    """Where `go test` runs a package's tests: its source directory (tests read testdata/)."""
-    return fixture.package_dir
-
-
 def fixture_spec(
-    ctx: RunContext, plan: CellPlan, fixture: Fixture, binary: Path, i: int
+    ctx: RunContext, plan: CellPlan, fixture: Fixture, binary: Path, i: int, *, cores: bool = False
 ) -> ExecSpec:
+    """The ExecSpec of one fixture run; `cores` lets a crash leave a core in the run's cwd (core
+    dumps are forbidden otherwise, whatever limit gxm inherited). A test binary runs in its
+    package's source directory instead (tests read testdata/; read-only in containers), never
+    with core dumps, and with go's own -test.timeout firing before gxm's."""
     files = run_files(ctx, plan.cell.id, fixture.name, i)
     files.result.unlink(missing_ok=True)
     settings = plan.settings
     timeout_s = run_timeout_s(plan, fixture)
-    cwd, mounts = ctx.paths.work_dir / "scratch", tuple[tuple[Path, bool], ...]()
-    if fixture.is_test:  # go's own -test.timeout fires first and names the test
-        cwd, mounts = package_dir(fixture), ((fixture.module_dir, False),)
+    if fixture.is_test:
+        cwd, own = fixture.package_dir, (fixture.module_dir, False)
         timeout_s += gotest.GO_TIMEOUT_MARGIN_S
+        cores = False
+    else:
+        cwd = run_cwd(ctx, plan.cell.id, fixture.name, i)
+        shutil.rmtree(cwd, ignore_errors=True)
+        cwd.mkdir(parents=True)
+        own = (cwd, True)  # its own mount, so a container's user owns it and can write a core
     return ExecSpec(
         argv=fixture_argv(plan, fixture, binary),
-        env=tuple(sorted(fixture_env(ctx, plan, files, i, fixture).items())),
+        env=tuple(sorted(fixture_env(ctx, plan, files, i, fixture, cores=cores).items())),
         cwd=cwd,
         stdout_path=files.stdout,
         stderr_path=files.stderr,
@@ -126,8 +150,9 @@ def fixture_spec(
             (binary.parent, False),
             (files.result.parent, True),
             (ctx.paths.work_dir / "scratch", True),
-            *mounts,
+            own,
         ),
+        core_dumps=cores,
     )
 
 
@@ -167,8 +192,14 @@ def execute_fixture_run(
     binary: Path,
     i: int,
 ) -> RunRecord:
-    """Run fixture `i` once and return its run record (a `runs[]` entry of the cell document)."""
-    spec = fixture_spec(ctx, plan, fixture, binary, i)
+    """Run fixture `i` once and return its run record (results schema 1, `runs[]` entry).
+
+    A crash in C gets its C function named (harness.symbolize) while the binary is still there;
+    whatever core the run left is read, then removed with the run's directory.
+    """
+    support = symbolize.core_support(backend.name)
+    cores = plan.settings.c_backtrace and support.available and not fixture.is_test
+    spec = fixture_spec(ctx, plan, fixture, binary, i, cores=cores)
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
     load_avg = host_load_avg()
     result: ExecResult = backend.execute(spec, toolchain)
@@ -176,7 +207,7 @@ def execute_fixture_run(
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
     record = RunRecord(
         i=i,
-        outcome=Outcome.INFRA_ERROR,
+        outcome=Outcome.INFRA_ERROR,  # replaced below by the classified outcome
         exit_code=result.exit_code,
         signal=result.signal,
         seconds=round(result.seconds, 3),
@@ -189,14 +220,24 @@ def execute_fixture_run(
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),
     )
-    if fixture.is_test:
+    if fixture.is_test:  # its cwd is the user's package directory: nothing there is removed
         return _test_record(ctx, toolchain, fixture, spec, result, stderr, record)
-    classified = classify(result, stderr)
+    try:
+        classified = classify(result, stderr)
+        native: dict[str, Any] = {}
+        if classified.outcome is Outcome.CRASH:
+            note = None if cores else _no_core_reason(plan, support)
+            classified, native = _native_crash(
+                ctx, backend, toolchain, spec, binary, stderr, classified, note
+            )
+    finally:
+        _remove_run_dir(ctx, spec, keep_core=plan.settings.keep_core)
     record = replace(
         record,
         outcome=classified.outcome,
         signature=classified.signature,
         detail=classified.detail or result.infra_error,
+        **native,
     )
     return _with_gctrace(record, spec) if fixture.external and not record.metrics else record
 
@@ -241,3 +282,50 @@ def relative_import_path(fixture: Fixture) -> str:
     """The import path of a fixture's package (`example.com/sdk/cmd/x`)."""
     module = module_path(fixture.module_dir)
     return module if fixture.package == "." else f"{module}/{fixture.package.removeprefix('./')}"
+
+
+def _no_core_reason(plan: CellPlan, support: symbolize.CoreSupport) -> str:
+    if not plan.settings.c_backtrace:
+        return "c_backtrace is off in the matrix"
+    return support.reason
+
+
+def _native_crash(
+    ctx: RunContext,
+    backend: Backend,
+    toolchain: Toolchain,
+    spec: ExecSpec,
+    binary: Path,
+    stderr: str,
+    classified: Classified,
+    core_note: str | None,
+) -> tuple[Classified, dict[str, Any]]:
+    """For a crash that arrived during cgo execution: the signature naming the C function and
+    the run record's `c_frames`, `c_backtrace` (the text file beside the logs) and
+    `c_backtrace_tool` (None when no core was read)."""
+    fault = cgo_fault(stderr)
+    if fault is None:
+        return classified, {}
+    cores = symbolize.find_cores(spec.cwd)
+    core = cores[0] if cores else None
+    if core is None and core_note is None:
+        core_note = "the run left no core file"
+    native = symbolize.inspect_cgo_crash(backend, toolchain, spec, binary, fault, core, core_note)
+    text_path = ctx.store.log_path(spec.cwd.parent.name, f"{spec.cwd.name}.c-backtrace.txt")
+    write_text_atomic(text_path, native.text(binary))
+    if native.signature:
+        classified = replace(classified, signature=native.signature)
+    return classified, {
+        "c_frames": tuple(frame.to_json() for frame in native.frames),
+        "c_backtrace": ctx.store.relative(text_path),
+        "c_backtrace_tool": native.backtrace_tool if native.backtrace else None,
+    }
+
+
+def _remove_run_dir(ctx: RunContext, spec: ExecSpec, *, keep_core: bool) -> None:
+    """Remove the run's working directory and any core in it (moved beside the logs when the
+    matrix says keep_core)."""
+    for core in symbolize.find_cores(spec.cwd):
+        if keep_core:
+            shutil.move(core, ctx.store.log_path(spec.cwd.parent.name, f"{spec.cwd.name}.core"))
+    shutil.rmtree(spec.cwd, ignore_errors=True)

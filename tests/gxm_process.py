@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +13,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def gxm(
-    *args: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path,
+    timeout: float = 900,
+    hard_core_limit: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m harness ARGS` in `cwd`, with this checkout's harness first on the path (and
-    `env` added to the environment)."""
+    `env` added to the environment).
+
+    `hard_core_limit` lowers gxm's own core size limits (soft and hard) to that many bytes: a
+    host where gxm's process cannot allow core dumps, without changing any host setting.
+    """
+    limit = None
+    if hard_core_limit is not None:
+        core = (hard_core_limit, hard_core_limit)
+        limit = functools.partial(resource.setrlimit, resource.RLIMIT_CORE, core)
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
         cwd=cwd,
@@ -22,4 +36,5 @@ def gxm(
         capture_output=True,
         timeout=timeout,
         env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+        preexec_fn=limit,
     )

@@ -6,6 +6,7 @@ from /dev/null and its output in the spec's files. Limits are enforced from here
 - memory: psutil samples the RSS of the process and all its descendants every POLL_INTERVAL_S and
   SIGKILLs the group above `memory_limit_bytes` (the `oom` outcome).
 `cpus` and `pids_limit` are not enforced on the host: nothing is applied that could break Go.
+`core_dumps` sets the child's own core size limit (never a host setting).
 
 Every group started is tracked until it is reaped, so `__exit__`, or a KeyboardInterrupt arriving
 during `execute`, kills and reaps whatever is still running: Ctrl-C leaves no child behind.
@@ -14,13 +15,16 @@ during `execute`, kills and reaps whatever is still running: Ctrl-C leaves no ch
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import resource
 import select
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -87,6 +91,20 @@ def _tree_rss_bytes(pid: int) -> int:
         with contextlib.suppress(psutil.Error):
             total += member.memory_info().rss
     return total
+
+
+def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
+    """What the child runs before exec to set its core size limit (None: keep gxm's).
+
+    A bound C function, no Python code of ours: the child of a threaded parent must not take
+    locks other threads may hold. Raising the soft limit up to the hard one needs no privilege.
+    """
+    if core_dumps is None:
+        return None
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    return functools.partial(
+        resource.setrlimit, resource.RLIMIT_CORE, (hard if core_dumps else 0, hard)
+    )
 
 
 class LocalBackend:
@@ -162,6 +180,7 @@ class LocalBackend:
                     stdout=stdout,
                     stderr=stderr,
                     start_new_session=True,
+                    preexec_fn=_core_limit_setter(spec.core_dumps),
                 )
                 self._live[proc.pid] = proc
         log.debug("started pid %d: %s", proc.pid, " ".join(spec.argv))

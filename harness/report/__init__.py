@@ -16,9 +16,11 @@ from harness import store
 from harness.atomic import write_text_atomic
 from harness.claims import render_claims
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
+from harness.markup import inline, link
 from harness.masking import mask_secrets
-from harness.render import FORMATS, STYLES, Style, render_table, style_of
+from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
 from harness.report import formats, gotests, pauses, tables
+from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
 from harness.report.tables import UNEXPECTED_MARK
 from harness.store import RunData, load_run
 
@@ -42,7 +44,8 @@ CRASH_LEGEND = (
 CRASH_RATE_LEGEND = (
     "Failed runs (crash, corrupt, timeout, oom) out of runs that ran, with the Wilson 95% interval;"
     " vs baseline: Fisher's exact test against the same Go's default-experiment cell"
-    " (`~` = not significant, p ≥ 0.05)."
+    " (`~` = not significant, p ≥ 0.05). Runs to reproduce, for a flaky failure: the runs that"
+    " see it at least once with 95% confidence at the lower end of its interval."
 )
 PAUSE_LEGEND = (
     "Medians over passing runs (warm-ups excluded). After each value its change against the same"
@@ -60,6 +63,10 @@ def _crash_sections(data: RunData, fmt: str) -> list[str]:
     unexpected = tables.unexpected_lines(data)
     if unexpected:
         parts += [style.heading("Unexpected", 3), style.bullets(unexpected)]
+    entries = tables.c_crash_entries(data)
+    in_c = [f"{inline(text, fmt)} {link(path, path, fmt)}" for text, path in entries]
+    if in_c:
+        parts += [style.heading("Crashes in C", 3), bullets_of_markup(in_c, fmt)]
     rates = tables.crash_rate_table(data)
     if rates:
         parts += [
@@ -139,6 +146,19 @@ def _cells_section(data: RunData, fmt: str) -> list[str]:
     return [style.heading("Cells", 2), render_table(tables.CELL_HEADERS, rows, fmt)]
 
 
+def _bisect_section(data: RunData, fmt: str) -> list[str]:
+    """What a `gxm bisect` run found, when the run is one: the verdict and every probe."""
+    record = data.store.read_bisect()
+    if record is None:
+        return []
+    style = STYLES[fmt]
+    return [
+        style.heading("Bisect", 2),
+        style.bullets(summary_lines(record)),
+        render_table(PROBE_HEADERS, probe_rows(record.probes), fmt),
+    ]
+
+
 # --- whole report -------------------------------------------------------------------------------
 
 
@@ -147,6 +167,7 @@ def _tabulated(data: RunData, fmt: str, claims: bool, image_dir: str) -> str:
     title = f"gxm run {data.run_id}"
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
+    parts += _bisect_section(data, fmt)
     parts += _crash_sections(data, fmt) + _test_sections(data, fmt) + _pause_sections(data, fmt)
     if claims:
         text = render_claims(data.run_dir, fmt)
@@ -166,6 +187,9 @@ def render_data(
     """
     if fmt == "json":
         document: dict[str, object] = data.to_json()
+        bisect = data.store.read_bisect()
+        if bisect is not None:
+            document["bisect"] = bisect.to_json()
         if claims:
             document["claims"] = _json_or_text(render_claims(data.run_dir, fmt))
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"

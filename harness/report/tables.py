@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from harness import stats
+from harness import flake, stats
 from harness.masking import mask_secrets
 from harness.model import FIXTURE_KINDS, Outcome
 from harness.store import RunData, natural_key
@@ -73,9 +73,13 @@ def fixture_names(data: RunData, kind: str | None = None) -> list[str]:
 
 
 def signature_tag(signature: str | None) -> str:
-    """A short tag for a crash signature: the signal name if it has one, else its first words."""
+    """A short tag for a crash signature: the signal name if it has one (with the C function
+    when the signature names one: `SIGSEGV in sdk_parse_header`), else its first words."""
     if not signature:
         return ""
+    in_c = re.match(r"^SIG[A-Z0-9]+ in \S", signature)
+    if in_c:
+        return signature if len(signature) <= 48 else signature[:47] + "…"
     signal = re.search(r"\bSIG[A-Z0-9]+\b", signature)
     if signal:
         return signal.group(0)
@@ -147,6 +151,7 @@ CRASH_RATE_HEADERS = [
     "95% interval",
     "baseline",
     "vs baseline",
+    "runs to reproduce (95%)",
 ]
 
 
@@ -164,13 +169,22 @@ def _crash_rate_row(data: RunData, name: str, doc: Mapping[str, Any]) -> list[st
     lo, hi = rate["ci95"]
     row = [name, str(doc["cell"]["id"]), f"{rate['k']}/{rate['n']}", _percent(rate["rate"])]
     row.append(f"{_percent(lo)}–{_percent(hi)}")
+    reproduce = runs_to_reproduce_text(rate["k"], rate["n"])
     if base_doc is doc:
-        return row + ["base", MISSING]
+        return row + ["base", MISSING, reproduce]
     if not base_rate.get("n"):
-        return row + ["no runs", MISSING]
+        return row + ["no runs", MISSING, reproduce]
     change = stats.compare_rates(rate["k"], rate["n"], base_rate["k"], base_rate["n"])
     verdict = stats.p_text(change.p_value or 1.0) + ("" if change.significant else " ~")
-    return row + [f"{base_rate['k']}/{base_rate['n']}", verdict]
+    return row + [f"{base_rate['k']}/{base_rate['n']}", verdict, reproduce]
+
+
+def runs_to_reproduce_text(failures: int, runs: int) -> str:
+    """For a flaky failure (some runs failed, not all): the runs that see it at least once with
+    95% confidence at the conservative rate (`harness.flake`); `-` when it is not flaky."""
+    if not 0 < failures < runs:
+        return MISSING
+    return flake.reproduce_text(failures, runs)
 
 
 def crash_rate_table(data: RunData) -> list[list[str]]:
@@ -185,6 +199,21 @@ def crash_rate_table(data: RunData) -> list[list[str]]:
                 if row is not None:
                     rows.append(row)
     return rows
+
+
+def c_crash_entries(data: RunData) -> list[tuple[str, str]]:
+    """Per fixture and cell, the first run that crashed in C: a line saying which and what, and
+    the C backtrace file beside its logs (relative to the run directory)."""
+    entries = []
+    for name in fixture_names(data):
+        for cid in data.cell_ids():
+            entry = ((data.cell(cid) or {}).get("fixtures") or {}).get(name) or {}
+            first = next((r for r in entry.get("runs", []) if r.get("c_backtrace")), None)
+            if first is not None:
+                full = "full C backtrace" if first.get("c_backtrace_tool") else "C fault frame"
+                text = f"{cid} {name} run {first.get('i')}: {first.get('signature')} — {full}:"
+                entries.append((text, str(first["c_backtrace"])))
+    return entries
 
 
 # --- run summary --------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ Layout of one run (schema 1):
     <results>/<run-id>/run.json               schema "gxm.run/1"   (records.RunDocument)
     <results>/<run-id>/cells/<cell-id>.json   schema "gxm.cell/2"  (records.CellResult; /1 read)
     <results>/<run-id>/logs/<cell-id>/…       build.log, <fixture>.<i>.stderr / .stdout
+    <results>/<run-id>/bisect.json            schema "gxm.bisect/1" (`gxm bisect` runs only: the
+                                              releases, every probe, the verdict; each probed
+                                              release is a cell holding its runs, as in any run)
     <results>/<run-id>/report.*, bench.txt, junit.xml, plots/, claims/   (derived, rewritable)
 
 Nothing else in gxm names a path inside a run directory or a schema string: stages ask `RunStore`
@@ -30,6 +33,7 @@ import psutil
 
 from harness.atomic import write_json_atomic, write_text_atomic
 from harness.errors import UsageError
+from harness.store.bisect_record import BisectRecord
 from harness.store.records import CellResult, RunDocument
 
 log = logging.getLogger("gxm.store")
@@ -37,7 +41,9 @@ log = logging.getLogger("gxm.store")
 RUN_SCHEMA = "gxm.run/1"
 CELL_SCHEMA = "gxm.cell/2"  # /2 added the `fail` outcome and per-test results; /1 is still read
 CELL_SCHEMAS_READ = ("gxm.cell/1", CELL_SCHEMA)
+BISECT_SCHEMA = "gxm.bisect/1"
 RUN_FILE = "run.json"
+BISECT_FILE = "bisect.json"
 CELLS_DIR = "cells"
 LOGS_DIR = "logs"
 CLAIMS_DIR = "claims"
@@ -141,6 +147,19 @@ class RunStore:
     def read_run(self) -> RunDocument:
         return RunDocument.from_json(_read_json(self.run_file, RUN_SCHEMA), self.run_id)
 
+    def write_bisect(self, bisect: BisectRecord) -> Path:
+        """Write bisect.json (a `gxm bisect` run; rewritten after every probe)."""
+        path = self.run_dir / BISECT_FILE
+        write_json_atomic(path, {"schema": BISECT_SCHEMA, **bisect.to_json()})
+        return path
+
+    def read_bisect(self) -> BisectRecord | None:
+        """bisect.json, or None when the run is not a bisect."""
+        path = self.run_dir / BISECT_FILE
+        if not path.is_file():
+            return None
+        return BisectRecord.from_json(_read_json(path, BISECT_SCHEMA))
+
     def cell_path(self, cell_id: str) -> Path:
         return self.run_dir / CELLS_DIR / f"{_check_name('cell id', cell_id)}.json"
 
@@ -199,8 +218,11 @@ class RunStore:
             shutil.copytree(logs, self.run_dir / LOGS_DIR / cell_id)
 
     def stored_documents(self) -> list[tuple[str, Path]]:
-        """The stored records (run.json, cells/*.json) as (path relative to the run, file)."""
+        """The stored records (run.json, cells/*.json, bisect.json of a bisect) as (path relative
+        to the run, file)."""
+        bisect = self.run_dir / BISECT_FILE
         files = [self.run_file, *sorted(_cell_files(self.run_dir))]
+        files += [bisect] if bisect.is_file() else []
         return [(self.relative(p), p) for p in files]
 
 

@@ -55,6 +55,11 @@ class RunRecord:
     tests: Mapping[str, str] = field(default_factory=dict)  # test -> pass|fail|skip|crash|timeout
     benchmarks: tuple[str, ...] = ()  # `Benchmark…` result lines as the binary printed them
     metric_sources: Mapping[str, str] = field(default_factory=dict)  # metric -> where it came from
+    # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
+    # first), the text file beside the logs, and the tool that read a core (None: no core read).
+    c_frames: tuple[Mapping[str, Any], ...] = ()
+    c_backtrace: str | None = None
+    c_backtrace_tool: str | None = None
 
     @property
     def is_infra_error(self) -> bool:
@@ -86,6 +91,10 @@ class RunRecord:
             doc["benchmarks"] = list(self.benchmarks)
         if self.metric_sources:
             doc["metric_sources"] = dict(self.metric_sources)
+        if self.c_backtrace:
+            doc["c_frames"] = [dict(frame) for frame in self.c_frames]
+            doc["c_backtrace"] = self.c_backtrace
+            doc["c_backtrace_tool"] = self.c_backtrace_tool
         return doc
 
     @classmethod
@@ -110,6 +119,9 @@ class RunRecord:
             tests={str(k): str(v) for k, v in (doc.get("tests") or {}).items()},
             benchmarks=tuple(str(line) for line in _tuple(doc.get("benchmarks"))),
             metric_sources={str(k): str(v) for k, v in (doc.get("metric_sources") or {}).items()},
+            c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
+            c_backtrace=doc.get("c_backtrace"),
+            c_backtrace_tool=doc.get("c_backtrace_tool"),
         )
 
 

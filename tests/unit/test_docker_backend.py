@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -219,6 +220,20 @@ def test_the_dockerfile_copies_the_goroot_and_checks_gcc() -> None:
     assert text.startswith("FROM sha256:base\n")
     assert f"COPY go {images.IMAGE_GOROOT}" in text
     assert "command -v gcc" in text and "has no gcc" in text
+
+
+def test_run_containers_get_the_core_limit_the_spec_asks_for() -> None:
+    assert "ulimits" not in config(run_spec())  # builds and tools: the engine's own limit
+    for core_dumps, limit in ((True, -1), (False, 0)):
+        (ulimit,) = config(replace(run_spec(), core_dumps=core_dumps))["ulimits"]
+        assert (ulimit["Name"], ulimit["Soft"], ulimit["Hard"]) == ("core", limit, limit)
+
+
+def test_the_bootstrapped_base_holds_the_c_crash_tools_and_is_labelled_by_its_recipe() -> None:
+    assert {"gcc", "libc6-dev", "elfutils"} <= set(images.BASE_PACKAGES)
+    recipe = images.base_recipe(DockerSettings())
+    assert recipe != images.base_recipe(DockerSettings(bootstrap_suite="trixie"))
+    assert len(recipe) == 16
 
 
 def test_the_base_image_is_configured_or_bootstrapped() -> None:

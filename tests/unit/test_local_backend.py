@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import sys
 import threading
@@ -101,6 +102,20 @@ def test_env_is_exactly_the_spec(
 def test_stdin_is_dev_null_and_cwd_is_the_spec(backend: LocalBackend, tmp_path: Path) -> None:
     backend.execute(spec(tmp_path, "sh", "-c", "readlink /proc/self/fd/0; pwd; cat"), TOOLCHAIN)
     assert (tmp_path / "logs" / "out.txt").read_text().splitlines() == ["/dev/null", str(tmp_path)]
+
+
+@pytest.mark.parametrize("core_dumps", [True, False, None])
+def test_core_limit_of_the_child_is_the_specs(
+    backend: LocalBackend, tmp_path: Path, core_dumps: bool | None
+) -> None:
+    """True raises the child's soft core limit to the hard one, False forbids cores, None keeps
+    gxm's own limit; gxm's process itself is never changed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    show = "import resource; print(*resource.getrlimit(resource.RLIMIT_CORE))"
+    backend.execute(spec(tmp_path, sys.executable, "-c", show, core_dumps=core_dumps), TOOLCHAIN)
+    expected = {True: hard, False: 0, None: soft}[core_dumps]
+    assert (tmp_path / "logs" / "out.txt").read_text().split() == [str(expected), str(hard)]
+    assert resource.getrlimit(resource.RLIMIT_CORE) == (soft, hard)
 
 
 def test_one_file_for_both_streams_keeps_both(backend: LocalBackend, tmp_path: Path) -> None:

@@ -144,6 +144,22 @@ BAD = {
 }
 
 
+def test_c_backtrace_is_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
+    assert all(p.settings.c_backtrace and not p.settings.keep_core for p in
+               load_text(tmp_path, HEAD).cells)  # fmt: skip
+    text = HEAD + 'defaults: {c_backtrace: false}\ninclude: [{go: "1.26", keep_core: true}]\n'
+    plans = {p.cell.id: p.settings for p in load_text(tmp_path, text).cells}
+    assert not plans["go1.22-default"].c_backtrace and not plans["go1.22-default"].keep_core
+    assert plans["go1.26-arenas"].keep_core
+
+
+def test_c_backtrace_must_be_a_boolean(tmp_path: Path) -> None:
+    with pytest.raises(MatrixError) as info:
+        load_text(tmp_path, HEAD + "defaults:\n  c_backtrace: sometimes\n")
+    assert str(info.value).startswith(f"{tmp_path / 'matrix.yaml'}:5: ")
+    assert "must be true or false" in str(info.value)
+
+
 @pytest.mark.parametrize("text,line,message", BAD.values(), ids=list(BAD))
 def test_malformed_matrix_is_one_line_with_file_and_line(
     tmp_path: Path, text: str, line: int, message: str

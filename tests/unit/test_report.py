@@ -17,6 +17,7 @@ from harness.report.pauses import format_metric, format_ns, pause_table
 from harness.report.tables import signature_tag
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
+from harness.store.bisect_record import BisectRecord, ProbeRecord
 from harness.store.records import CellResult, RunDocument
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
@@ -268,8 +269,24 @@ def test_crash_rates_with_wilson_interval_and_fisher_against_baseline(tmp_path: 
         "95% interval",
         "baseline",
         "vs baseline",
+        "runs to reproduce (95%)",
     ]
-    assert rates[2:] == [["s", "go1.22-arenas", "6/10", "60%", "31%–83%", "0/10", "p=0.011"]]
+    row = ["s", "go1.22-arenas", "6/10", "60%", "31%–83%", "0/10", "p=0.011", "8 runs"]
+    assert rates[2:] == [row]
+
+
+def test_runs_to_reproduce_are_shown_for_flaky_failures_only(tmp_path: Path) -> None:
+    cells = {
+        "go1.22-default": {
+            "flaky": _fixture("stress", ["crash"] + ["pass"] * 9, signature="x"),
+            "always": _fixture("stress", ["crash"] * 4, signature="y"),
+        },
+    }
+    md = render(_make_run(tmp_path, cells), "md")
+    rates = next(t for t in _pipe_tables(md) if t[0][0] == "fixture" and t[0][1] == "cell")
+    reproduce = {row[0]: row[-1] for row in rates[2:]}
+    # 1/10: the lower Wilson bound is 1.8%, and 167 runs see a 1.8% failure with 95% confidence
+    assert reproduce == {"flaky": "167 runs", "always": "-"}
 
 
 def test_md_escapes_pipes_in_values(tmp_path: Path) -> None:
@@ -342,6 +359,10 @@ def test_format_ns(ns: float | None, text: str) -> None:
     [
         ("fatal error: unexpected signal during runtime execution [signal SIGSEGV: x]", "SIGSEGV"),
         ("SIGABRT: abort", "SIGABRT"),
+        ("SIGSEGV: segmentation violation (signal arrived during cgo execution)", "SIGSEGV"),
+        ("SIGSEGV in sdk_parse_header", "SIGSEGV in sdk_parse_header"),
+        ("SIGSEGV in sdk::Frame::parse(char const*)", "SIGSEGV in sdk::Frame::parse(char const*)"),
+        ("SIGBUS in " + "x" * 60, "SIGBUS in " + "x" * 37 + "…"),
         ("fatal error: cgo argument has Go pointer to unpinned Go pointer", "cgo argument has Go…"),
         ("panic: runtime error: index out of range", "index out of range"),
         (None, ""),
@@ -453,3 +474,61 @@ def test_pause_table_leaves_out_cells_a_fixture_could_not_run_in(tmp_path: Path)
     cells = {"go1.22-default": {"b": excluded}, "go1.22-arenas": {"b": _fixture("bench", ["pass"])}}
     data = load_run(_make_run(tmp_path, cells))
     assert [(row[2], row[4]) for row in pause_table(data)] == [("arenas", "200µs")]
+
+
+def test_a_bisect_run_reports_its_verdict_and_probes(tmp_path: Path) -> None:
+    cells = {
+        "go1.25.5-default": {"n": _fixture("stress", ["crash"] * 5, signature="old")},
+        "go1.26.0-default": {"n": _fixture("stress", ["crash"], signature="new")},
+    }
+    run_dir = _make_run(tmp_path, cells)
+    probes = (
+        ProbeRecord("1.26.0", "go1.26.0-default", "bad", "bad", 1, 1, {"crash": 1}),
+        ProbeRecord("1.25.5", "go1.25.5-default", "good", "good", 5, 0, {"crash": 5}, "clean"),
+    )
+    RunStore(run_dir).write_bisect(
+        BisectRecord(
+            status="complete",
+            fixture="n",
+            good="1.25.5",
+            bad="1.26.0",
+            releases=("1.25.5", "1.26.0"),
+            criterion={"text": "crash with signature 'new'"},
+            probes=probes,
+            last_good="1.25.5",
+            first_bad="1.26.0",
+            runs_total=6,
+            repeat_command="gxm bisect n --good 1.25.5 --bad 1.26.0 --seed 1",
+        )
+    )
+    md = render(run_dir, "md")
+    assert "## Bisect" in md and "- first bad release: go1.26.0 · last good: go1.25.5" in md
+    probe_table = next(t for t in _pipe_tables(md) if t[0][0] == "release")
+    assert probe_table[2:] == [
+        ["go1.26.0", "bad", "bad", "1", "crash 1", ""],
+        ["go1.25.5", "good", "good", "5", "crash 5", "clean"],
+    ]
+    assert json.loads(render(run_dir, "json"))["bisect"]["first_bad"] == "1.26.0"
+    plain = _make_run(tmp_path / "plain", cells)
+    assert "Bisect" not in render(plain, "txt") and "bisect" not in json.loads(
+        render(plain, "json")
+    )
+
+
+def test_reports_list_and_link_the_c_backtrace_of_crashes_in_c(tmp_path: Path) -> None:
+    in_c = _fixture("stress", ["crash", "crash"], signature="SIGSEGV in sdk_parse_header")
+    in_c["runs"][1] |= {"c_backtrace": "logs/go1.26-default/c.1.c-backtrace.txt"}
+    in_c["runs"][1] |= {"c_backtrace_tool": "gdb"}
+    in_go = _fixture("stress", ["crash"], signature="panic: boom")
+    cells = {"go1.26-default": {"c": in_c, "g": in_go}}
+    run_dir = _make_run(tmp_path, cells)
+    path = "logs/go1.26-default/c.1.c-backtrace.txt"
+    md = render(run_dir, "md")
+    assert "### Crashes in C" in md and "crash 2/2 SIGSEGV in sdk_parse_header" in md
+    line = "- go1.26-default c run 1: SIGSEGV in sdk_parse_header — full C backtrace:"
+    assert f"{line} [{path}]({path})" in md
+    listed = md.split("### Crashes in C", 1)[1].split("###", 1)[0]
+    assert "go1.26-default g" not in listed  # a Go crash has no C backtrace
+    assert f'<a href="{path}">{path}</a></li>' in render(run_dir, "html")
+    assert f"full C backtrace: {path}" in render(run_dir, "txt")
+    assert f"full C backtrace: <code>{path}</code>" in render(run_dir, "mediawiki")

