@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
@@ -218,8 +219,18 @@ def test_gxm_cell_prints_the_go_test_line_and_the_failing_test_invocation(
     assert run_line.endswith("-test.short)  # fail")
     # The printed lines do reproduce it: build, then run the one test by hand.
     user_env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(tmp_path))}
-    built = subprocess.run(["bash", "-c", build_line], capture_output=True, text=True, env=user_env)
-    assert built.returncode == 0, built.stderr
-    ran = subprocess.run(["bash", "-c", run_line.split("  #")[0]], capture_output=True, text=True)
+    out_dir = Path(build_line.split(" -o ", 1)[1].split()[0])  # <cache>/work/<run>/bin/<cell>/0/
+    work_dir = out_dir.parents[2]
+    assert work_dir.parent.name == "work" and not work_dir.exists()  # gxm removed its own
+    try:
+        built = subprocess.run(
+            ["bash", "-c", build_line], capture_output=True, text=True, env=user_env
+        )
+        assert built.returncode == 0, built.stderr
+        ran = subprocess.run(
+            ["bash", "-c", run_line.split("  #")[0]], capture_output=True, text=True
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)  # what the reproduction itself made
     assert ran.returncode == 1 and "--- FAIL: TestReportsWrongVersion" in ran.stdout
     assert "TestAddsUp" not in ran.stdout
