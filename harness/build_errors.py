@@ -96,6 +96,11 @@ def attribute_failures(
                 found.setdefault(package, []).append(line)
         elif current is not None:
             found.setdefault(current, []).append(line)
+    return _failures(found, excluded)
+
+
+def _failures(found: Mapping[str, list[str]], excluded: set[str]) -> dict[str, PackageFailure]:
+    """Excluded by build constraints and nothing else: unsupported; anything else: build-error."""
     return {
         package: PackageFailure(
             package,

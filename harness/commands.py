@@ -141,10 +141,8 @@ def _execute(
         execute_run(ctx, backend, plans, fixtures, request, previous, run_stage)
 
     backend_name = selection.backend or matrix.backend
-    _on_backend(
-        args, matrix, backend_name, run_dir, seed, verbose, work, fresh=previous is None,
-        plans=plans,
-    )  # fmt: skip
+    fresh = previous is None
+    _on_backend(args, matrix, backend_name, run_dir, seed, verbose, work, fresh=fresh, plans=plans)
     return run_dir
 
 
@@ -160,9 +158,8 @@ def _on_backend(
     fresh: bool,
     plans: Sequence[CellPlan] = (),
 ) -> None:
-    """Download the module dependencies of `plans`' external fixtures (once, on the host), open
-    the backend, do `work` in a new context, and remove the work dir afterwards; a `fresh` (new,
-    still empty) run directory is removed when the dependencies or the backend cannot be had."""
+    """Download the dependencies of `plans`' external modules, open the backend, do `work` in a new
+    context, remove the work dir; a `fresh` run dir is removed when either cannot be had."""
     cache, reporter = _cache(args), Reporter(verbose=verbose)
     try:
         modules.download_selected(plans, matrix.fixtures_by_name, cache, reporter.info)

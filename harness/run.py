@@ -222,24 +222,41 @@ def execute_fixture_run(
     )
     if fixture.is_test:  # its cwd is the user's package directory: nothing there is removed
         return _test_record(ctx, toolchain, fixture, spec, result, stderr, record)
+    record = _program_record(ctx, backend, toolchain, plan, spec, binary, result, stderr, record)
+    return _with_gctrace(record, spec) if fixture.external and not record.metrics else record
+
+
+def _program_record(
+    ctx: RunContext,
+    backend: Backend,
+    toolchain: Toolchain,
+    plan: CellPlan,
+    spec: ExecSpec,
+    binary: Path,
+    result: ExecResult,
+    stderr: str,
+    record: RunRecord,
+) -> RunRecord:
+    """A program's run classified; a crash in C gets its C code named; the run's directory (and
+    any core in it) is removed."""
+    support = symbolize.core_support(backend.name)
     try:
         classified = classify(result, stderr)
         native: dict[str, Any] = {}
         if classified.outcome is Outcome.CRASH:
-            note = None if cores else _no_core_reason(plan, support)
+            note = None if spec.core_dumps else _no_core_reason(plan, support)
             classified, native = _native_crash(
                 ctx, backend, toolchain, spec, binary, stderr, classified, note
             )
     finally:
         _remove_run_dir(ctx, spec, keep_core=plan.settings.keep_core)
-    record = replace(
+    return replace(
         record,
         outcome=classified.outcome,
         signature=classified.signature,
         detail=classified.detail or result.infra_error,
         **native,
     )
-    return _with_gctrace(record, spec) if fixture.external and not record.metrics else record
 
 
 def _with_gctrace(record: RunRecord, spec: ExecSpec) -> RunRecord:
