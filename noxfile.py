@@ -15,6 +15,8 @@ The cell sessions are generated from matrix.yaml with the same `load_matrix` the
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -23,16 +25,44 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from harness.matrix import load_matrix  # noqa: E402
-from harness.model import experiment_id  # noqa: E402
+from harness.model import axis_id, experiment_id  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 nox.options.sessions = ["matrix"]
 nox.options.reuse_venv = "yes"
 
 
-def _install(session: nox.Session, *extras: str) -> None:
+INSTALL_STAMP = "gxm-install.sha256"
+
+
+def _install(session: nox.Session, *extras: str, pyproject: Path = ROOT / "pyproject.toml") -> None:
+    """`pip install -e .[extras]` into the session's venv, only when the project's metadata
+    (pyproject.toml) or the extras changed since the last install into that venv: an editable
+    install already sees every source change, and pip's resolver costs seconds per session."""
     target = f".[{','.join(extras)}]" if extras else "."
+    digest = hashlib.sha256(pyproject.read_bytes() + target.encode()).hexdigest()
+    location = getattr(session.virtualenv, "location", None)
+    stamp = Path(location) / INSTALL_STAMP if location else None
+    if stamp is not None and stamp.is_file() and stamp.read_text() == digest:
+        return
     session.install("-e", target)
+    if stamp is not None:
+        stamp.write_text(digest)
+
+
+def _quiet_script_mode() -> None:
+    """When nox's own interpreter lacks pyyaml, nox's script mode re-runs `pip install nox pyyaml`
+    into .nox/_nox_script_mode at every start, printing a dozen "Requirement already satisfied"
+    lines. A pip.conf in that environment (pip reads `<sys.prefix>/pip.conf`) keeps those runs
+    quiet from the second start on; nox never passes pip options there itself."""
+    if os.environ.get("NOX_SCRIPT_MODE") != "none" or Path(sys.prefix).name != "_nox_script_mode":
+        return
+    conf = Path(sys.prefix) / "pip.conf"
+    if not conf.exists():
+        conf.write_text("[global]\nquiet = 1\ndisable-pip-version-check = true\n")
+
+
+_quiet_script_mode()
 
 
 def _nightly_cells() -> list[nox.param]:
@@ -41,7 +71,11 @@ def _nightly_cells() -> list[nox.param]:
         nox.param(
             plan.cell.id,
             id=plan.cell.nox_id,
-            tags=[f"go{plan.cell.go}", experiment_id(plan.cell.goexperiment)],
+            tags=[
+                f"go{plan.cell.go}",
+                experiment_id(plan.cell.goexperiment),
+                *(axis_id(name, value) for name, value in plan.cell.axes),
+            ],
         )
         for plan in matrix.cells
     ]
@@ -102,11 +136,19 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-q", "-rs", *(session.posargs or ["tests"]))
 
 
+@nox.session(default=False)
+def perf(session: nox.Session) -> None:
+    """gxm against a hand-written build-and-run loop, both backends, interleaved pairs
+    (`-- --pairs 6 --backend local` etc. pass through; see benchmarks/overhead.py)."""
+    _install(session)
+    session.run("python", "benchmarks/overhead.py", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and format check, mypy --strict on the package, and the import-cycle check."""
     _install(session, "lint")
-    session.run("ruff", "check", "harness", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "harness", "tests", "noxfile.py")
+    session.run("ruff", "check", "harness", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "harness", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "--strict", "harness")
     session.run("pytest", "-q", "tests/unit/test_imports.py")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import pausepool
 from harness.model import Classified, ExecResult, Outcome
 
 FIXTURE_SCHEMA = "gxm.fixture/1"
@@ -43,6 +44,23 @@ _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?!\w|\.\d)")
 GCTRACE_LINE = re.compile(r"^gc \d+ @[\d.]+s \d+%: ")
 _EXPERIMENTS = re.compile(r"(?:^|[\s-])X:(?P<list>[\w,]+)")
+# The race detector's report: a header, then per access "Read at 0x… by goroutine N:" + frames.
+_RACE_HEADER = "WARNING: DATA RACE"
+_RACE_ACCESS = re.compile(r"^(?:Previous )?(?:[Rr]ead|[Ww]rite|[Aa]tomic \w+) at 0x")
+_RACE_FRAME = re.compile(r"^  (?P<func>[^\s(][^\s]*)\(.*\)$")
+# AddressSanitizer / MemorySanitizer: "==123==ERROR: AddressSanitizer: heap-use-after-free on …",
+# "==123==WARNING: MemorySanitizer: use-of-uninitialized-value", then "    #0 0x… in FUNC FILE".
+_SANITIZER = re.compile(
+    r"^==\d+==(?:ERROR|WARNING): (?P<tool>AddressSanitizer|MemorySanitizer|LeakSanitizer): "
+    r"(?P<kind>[\w-]+)"
+)
+_SANITIZER_ACCESS = re.compile(r"^(?P<access>READ|WRITE) of size \d+")
+_SANITIZER_FRAME = re.compile(r"^\s+#\d+ 0x[0-9a-f]+ in (?P<func>\S+)")
+# Frames that are the sanitizer's, the runtime's or cgo's plumbing, never the SDK's own code.
+_PLUMBING = re.compile(
+    r"^(__asan|__msan|__lsan|__tsan|__sanitizer|_*interceptor_|__interceptor|_cgo_|x_cgo|"
+    r"crosscall|runtime[._]|internal/|sync/atomic\.|_cgoexp_)"
+)
 
 
 def normalise(text: str) -> str:
@@ -101,8 +119,63 @@ def _signal_header_signature(lines: list[str], index: int) -> str | None:
     return signature
 
 
+def _first_own_frame(frames: list[str]) -> str | None:
+    """The first frame that is not runtime, cgo or sanitizer plumbing (the code with the bug)."""
+    return next((f for f in frames if not _PLUMBING.match(f)), frames[0] if frames else None)
+
+
+def _race_signature(lines: list[str], index: int) -> str:
+    """`DATA RACE between A and B`: the top own function of both racing accesses, sorted so the
+    same race reads the same whichever access the detector saw first."""
+    functions: list[str] = []
+    position = index + 1
+    while position < len(lines) and len(functions) < 2:
+        if _RACE_ACCESS.match(lines[position]):
+            frames: list[str] = []
+            position += 1
+            while position < len(lines) and lines[position].startswith(" "):
+                match = _RACE_FRAME.match(lines[position])
+                if match:
+                    frames.append(match["func"])
+                position += 1
+            functions.append(_first_own_frame(frames) or "?")
+        elif lines[position].startswith("=================="):
+            break
+        else:
+            position += 1
+    if not functions:
+        return "DATA RACE"
+    return "DATA RACE between " + " and ".join(sorted(functions))
+
+
+def _sanitizer_signature(lines: list[str], index: int, tool: str, kind: str) -> str:
+    """`AddressSanitizer: heap-buffer-overflow (WRITE) in sdk_copy_name`: the kind of error, the
+    access, and the first frame of the report's first stack that is not sanitizer or cgo code."""
+    access: str | None = None
+    frames: list[str] = []
+    for line in lines[index + 1 : index + 80]:
+        if access is None and not frames:
+            match = _SANITIZER_ACCESS.match(line)
+            access = match["access"] if match else access
+        frame = _SANITIZER_FRAME.match(line)
+        if frame:
+            frames.append(frame["func"])
+        elif frames and not line.strip():
+            break  # the end of the first stack
+    signature = f"{tool}: {kind}"
+    if access:
+        signature += f" ({access})"
+    own = _first_own_frame(frames)
+    return f"{signature} in {own}" if own else signature
+
+
 def _signature_at(lines: list[str], index: int) -> str | None:
     line = lines[index]
+    if line == _RACE_HEADER:
+        return _race_signature(lines, index)
+    sanitizer = _SANITIZER.match(line)
+    if sanitizer:
+        return _sanitizer_signature(lines, index, sanitizer["tool"], sanitizer["kind"])
     match = _PANIC.match(line)
     if match:
         return f"panic: {normalise(_RECOVERED_SUFFIX.sub('', match['msg']))}"
@@ -120,7 +193,8 @@ def _signature_at(lines: list[str], index: int) -> str | None:
 def crash_signature(stderr: str) -> str | None:
     """The signature of the first Go crash in `stderr` (one line, at most 200 chars), or None.
 
-    The first `panic:`, `fatal error:`, `fatal:` or signal line wins. A `fatal error:` carries the
+    The first `panic:`, `fatal error:`, `fatal:`, signal line, race report (`WARNING: DATA RACE`)
+    or AddressSanitizer / MemorySanitizer report wins. A `fatal error:` carries the
     signal name of the `[signal …]` line under it and the fault cause printed above it; a signal
     header (`SIGABRT: abort`) notes when the signal arrived during cgo execution.
     """
@@ -264,6 +338,7 @@ class FixtureReport:
     metrics: dict[str, int | float] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    pause_histogram: dict[str, Any] | None = None  # gc_pause_histogram, checked, as written
 
     @property
     def ok(self) -> bool:
@@ -313,7 +388,13 @@ def _report_from_document(path: Path, document: object) -> FixtureReport:
     bad = sorted(name for name, value in metrics.items() if not _is_metric_value(value))
     if bad:
         return FixtureReport("malformed", error=f"{path}: metrics not finite numbers: {bad}")
-    return FixtureReport("ok", version, dict(metrics), dict(checks))
+    histogram = document.get(pausepool.RECORD_KEY)
+    if histogram is not None:
+        try:
+            histogram = pausepool.PauseHistogram.from_json(histogram).to_json()
+        except ValueError as exc:
+            return FixtureReport("malformed", error=f"{path}: {exc}")
+    return FixtureReport("ok", version, dict(metrics), dict(checks), pause_histogram=histogram)
 
 
 def read_fixture_result(path: Path) -> FixtureReport:

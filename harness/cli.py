@@ -68,6 +68,28 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
         help="only cells of these experiments (`default` for none; arenas+cgocheck2 for a list)",
     )
     parser.add_argument(
+        "--godebug",
+        action="append",
+        default=[],
+        metavar="VALUES",
+        help="only cells of these GODEBUG values (`default` for none; clobberfree=1+efence=1 "
+        "for several settings in one value)",
+    )
+    parser.add_argument(
+        "--buildmode",
+        action="append",
+        default=[],
+        metavar="MODES",
+        help="only cells of these build modes (default, race, asan, msan)",
+    )
+    parser.add_argument(
+        "--cgo",
+        action="append",
+        default=[],
+        choices=("on", "off"),
+        help="only cells with cgo on or off (CGO_ENABLED=0)",
+    )
+    parser.add_argument(
         "--shard",
         default=None,
         metavar="I/N",

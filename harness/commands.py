@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from harness import goenv, modules, report, store, symbolize, toolchains, until_fail
 from harness.atomic import write_text_atomic
@@ -73,6 +74,9 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "nox_session": f"cell({p.cell.nox_id})",
             "go": p.cell.go,
             "goexperiment": p.cell.goexperiment,
+            "godebug": p.cell.godebug,
+            "buildmode": p.cell.buildmode,
+            "cgo": "on" if p.cell.cgo_enabled else "off",
             "fixtures": list(p.fixtures),
         }
         for p in plans
@@ -80,20 +84,29 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.json:
         print_json(rows)
         return 0
+    # the extra axes' columns only when some cell uses them: other matrices list as before
+    extra_axes = any(p.cell.axes for p in plans)
     table = [
         [
             r["id"],
             r["nox_session"],
             r["go"],
             r["goexperiment"] or "(default)",
+            *(_axis_columns(r) if extra_axes else []),
             _fixture_summary(r["fixtures"]),
         ]
         for r in rows
     ]
-    print(render_table(["cell", "nox session", "go", "GOEXPERIMENT", "fixtures"], table, "txt"))
+    headers = ["cell", "nox session", "go", "GOEXPERIMENT"]
+    headers += ["GODEBUG", "build mode", "cgo"] if extra_axes else []
+    print(render_table([*headers, "fixtures"], table, "txt"))
     lines = expansion_lines(matrix.externals, matrix.fixtures_by_name)
     print("\n".join(["", "external entries:", *lines]) if lines else "", end="\n" if lines else "")
     return 0
+
+
+def _axis_columns(row: dict[str, Any]) -> list[str]:
+    return [row["godebug"] or "(default)", row["buildmode"] or "(default)", row["cgo"]]
 
 
 def _new_context(

@@ -31,7 +31,9 @@ FIXTURE_KEYS = ("kind", "package", "pattern", "min_go", "requires", "expected")
 FIXTURE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
 EXPERIMENT_NAME = re.compile(r"^[a-z0-9]+$")
-EXPECTED_KEY = re.compile(r"^(\*|[a-z0-9]+([+,][a-z0-9]+)*)$")
+# `*`, or experiments and axis values joined by `+` (or `,`): `arenas`, `race`, `nocgo`,
+# `clobberfree=1`, `default+asan` (see Fixture.expected_outcomes).
+EXPECTED_KEY = re.compile(r"^(\*|[a-z0-9]+(=[a-z0-9]+)?([+,][a-z0-9]+(=[a-z0-9]+)?)*)$")
 PACKAGE_PATH = re.compile(r"^\./[A-Za-z0-9_.\-/]+$")
 OUTCOMES = tuple(o.value for o in Outcome)
 Expected = tuple[tuple[str, tuple[Outcome, ...]], ...]
@@ -128,7 +130,10 @@ def parse_expected(entry: YMap, key: str, where: str) -> Expected:
     result: list[tuple[str, tuple[Outcome, ...]]] = []
     for exp_key, value in table.items():
         if not EXPECTED_KEY.match(exp_key):
-            allowed = '"*", "default" or experiments like arenas+cgocheck2'
+            allowed = (
+                '"*", "default", experiments like arenas+cgocheck2, or axis values '
+                "(race, asan, msan, nocgo, clobberfree=1), alone or joined by +"
+            )
             raise table.error(exp_key, f"{where}: expected keys are {allowed}, got {exp_key!r}")
         result.append((experiment_id(exp_key), _outcomes(table, exp_key, value, where)))
     return tuple(result) or DEFAULT_EXPECTED

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.axes import parse_axis_value
 from harness.errors import MatrixError
 from harness.external import ExternalEntry, load_externals
 from harness.fixtures import (
@@ -27,7 +28,15 @@ from harness.fixtures import (
     load_fixtures,
     select_fixtures,
 )
-from harness.model import Cell, CellPlan, DockerSettings, Fixture, go_version_key
+from harness.model import (
+    CGO_OFF,
+    Cell,
+    CellPlan,
+    DockerSettings,
+    Fixture,
+    go_version_key,
+    make_axes,
+)
 from harness.settings import (
     DEFAULTS_KEYS,
     Partial,
@@ -60,8 +69,8 @@ log = logging.getLogger("gxm.matrix")
 
 SCHEMA = 1
 BACKENDS = ("auto", "local", "docker")
-AXES = ("go", "goexperiment")
-PROFILE_KEYS = ("backend", "go", "goexperiment", "fixtures", "include", "exclude", "defaults")
+AXES = ("go", "goexperiment", "godebug", "buildmode", "cgo")
+PROFILE_KEYS = ("backend", *AXES, "fixtures", "include", "exclude", "defaults")
 MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
@@ -233,7 +242,8 @@ def _plan(
         raise owner["backend"].error("backend", message, True)
     if "go" not in owner["go"]:
         raise overlay.error(None, f'{where} has no `go` axis: add e.g. go: ["1.22", "1.26"]')
-    axes = {"go": _go_axis(owner["go"]), "goexperiment": _experiment_axis(owner["goexperiment"])}
+    axes = {"go": _go_axis(owner["go"])}
+    axes.update({key: _value_axis(owner[key], key) for key in AXES[1:]})
     selection = tuple(catalogue)
     if "fixtures" in owner["fixtures"]:
         selection = select_fixtures(owner["fixtures"], "fixtures", catalogue, groups)
@@ -272,13 +282,24 @@ def _go_axis(owner: YMap) -> list[str]:
     return _unique(_go_version(seq[i], seq.raw(i), _at_item(seq, i)) for i in range(len(seq)))
 
 
-def _experiment_axis(owner: YMap) -> list[str]:
-    if "goexperiment" not in owner:
+def _value_axis(owner: YMap, key: str) -> list[str]:
+    """An axis besides `go` as canonical values ("" = default); [""] when the matrix omits it."""
+    if key not in owner:
         return [""]
-    seq = _axis_seq(owner, "goexperiment")
+    seq = _axis_seq(owner, key)
     if not seq:
-        raise owner.error("goexperiment", 'the goexperiment axis is empty: use [""] for default')
-    return _unique(_experiment(seq[i], _at_item(seq, i)) for i in range(len(seq)))
+        raise owner.error(key, f'the {key} axis is empty: use [""] for default')
+    return _unique(_axis_value(key, seq[i], _at_item(seq, i)) for i in range(len(seq)))
+
+
+def _axis_value(key: str, value: object, error: Located) -> str:
+    """One value of `goexperiment`, `godebug`, `buildmode` or `cgo` in its canonical form."""
+    if key == "goexperiment":
+        return _experiment(value, error)
+    try:
+        return parse_axis_value(key, value)
+    except ValueError as exc:
+        raise error(str(exc)) from None
 
 
 def _axis_seq(owner: YMap, key: str) -> YSeq:
@@ -342,10 +363,9 @@ def _axis_values(entry: YMap, allowed: Sequence[str], where: str) -> dict[str, A
     values: dict[str, Any] = {}
     if "go" in entry:
         values["go"] = _go_version(entry["go"], entry.raw("go"), _at_value(entry, "go"))
-    if "goexperiment" in entry:
-        values["goexperiment"] = _experiment(
-            entry["goexperiment"], _at_value(entry, "goexperiment")
-        )
+    for key in AXES[1:]:
+        if key in entry:
+            values[key] = _axis_value(key, entry[key], _at_value(entry, key))
     return values
 
 
@@ -375,7 +395,10 @@ def _cell_plans(
             raise source.error(
                 None, "this include entry matches no cell, so it adds a new one, which needs `go`"
             )
-        cell = Cell(go=combo["go"], goexperiment=combo.get("goexperiment", ""))
+        axes = make_axes(
+            combo.get("godebug", ""), combo.get("buildmode", ""), combo.get("cgo", "") != CGO_OFF
+        )
+        cell = Cell(go=combo["go"], goexperiment=combo.get("goexperiment", ""), axes=axes)
         _, extras, names = found.get(cell.id, (cell, {}, selection))
         for key in DEFAULTS_KEYS:
             if key in combo:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_EXPERIMENT_NAME = "default"
 
@@ -39,6 +41,46 @@ def experiment_id(goexperiment: str) -> str:
     return goexperiment.replace(",", "+") if goexperiment else DEFAULT_EXPERIMENT_NAME
 
 
+# The axes a cell has besides `go` and `goexperiment`, in id order. Each is absent from
+# `Cell.axes` at its default (`godebug` "", `buildmode` "", `cgo` on).
+AXIS_NAMES = ("godebug", "buildmode", "cgo")
+BUILD_MODES = ("race", "asan", "msan")
+CGO_OFF = "off"
+NO_CGO_ID = "nocgo"
+
+
+def has_extra_axes(cell_section: Mapping[str, Any]) -> bool:
+    """Whether a stored cell document's `cell` section has a GODEBUG, build-mode or cgo axis
+    (documents written before those axes have none of the keys)."""
+    return bool(
+        cell_section.get("godebug")
+        or cell_section.get("buildmode")
+        or cell_section.get("cgo") == CGO_OFF
+    )
+
+
+def godebug_id(godebug: str) -> str:
+    """`clobberfree=1,gccheckmark=1` → `clobberfree_1+gccheckmark_1` (shell-, nox-, file-safe)."""
+    return "+".join(setting.replace("=", "_") for setting in godebug.split(",") if setting)
+
+
+def axis_id(name: str, value: str) -> str:
+    """The id suffix part of one non-default axis: `clobberfree_1`, `race`, `nocgo`."""
+    if name == "godebug":
+        return godebug_id(value)
+    if name == "cgo":
+        return NO_CGO_ID
+    return value
+
+
+def make_axes(
+    godebug: str = "", buildmode: str = "", cgo: bool = True
+) -> tuple[tuple[str, str], ...]:
+    """`Cell.axes` for these values, defaults left out, in AXIS_NAMES order."""
+    values = {"godebug": godebug, "buildmode": buildmode, "cgo": "" if cgo else CGO_OFF}
+    return tuple((name, values[name]) for name in AXIS_NAMES if values[name])
+
+
 @dataclass(frozen=True, order=True)
 class Cell:
     """One (Go version, GOEXPERIMENT value) pair: the unit that is built once.
@@ -55,9 +97,39 @@ class Cell:
 
     @property
     def id(self) -> str:
+        """`go1.22-arenas`; a non-default axis adds `-clobberfree_1`, `-race`, `-nocgo` (in that
+        order), so `go1.26-default-clobberfree_1-race`."""
         parts = [f"go{self.go}", experiment_id(self.goexperiment)]
-        parts += [f"{name}={value}" for name, value in self.axes]
+        parts += [axis_id(name, value) for name, value in self.axes]
         return "-".join(parts)
+
+    def axis(self, name: str) -> str:
+        """The value of one extra axis ("" at its default)."""
+        return dict(self.axes).get(name, "")
+
+    @property
+    def godebug(self) -> str:
+        return self.axis("godebug")
+
+    @property
+    def buildmode(self) -> str:
+        return self.axis("buildmode")
+
+    @property
+    def cgo_enabled(self) -> bool:
+        return self.axis("cgo") != CGO_OFF
+
+    @property
+    def build_cell(self) -> Cell:
+        """The cell whose build this one runs: GODEBUG is a run setting, so one build serves every
+        GODEBUG value of a (go, experiment, build mode, cgo)."""
+        return Cell(self.go, self.goexperiment, tuple(a for a in self.axes if a[0] != "godebug"))
+
+    @property
+    def baseline(self) -> Cell:
+        """What this cell is compared with: the same Go and experiment with every other axis at
+        its default; for a cell with no other axis, the same Go with the default experiment."""
+        return Cell(self.go, self.goexperiment) if self.axes else Cell(self.go)
 
     @property
     def nox_id(self) -> str:
@@ -165,7 +237,16 @@ class Fixture:
             last = module_path(self.module_dir).rsplit("/", 1)[-1] or "main"
         return f"{last}.test" if self.is_test else last
 
-    def expected_outcomes(self, goexperiment: str) -> tuple[Outcome, ...]:
+    def expected_outcomes(
+        self, goexperiment: str, axes: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[Outcome, ...]:
+        """What counts as expected in a cell. A key naming an axis (`race`, `asan`, `nocgo`,
+        `clobberfree=1`, maybe with experiments: `arenas+race`) wins when all its parts hold in
+        the cell, the one with most parts first; else the experiment key as before (exact, then
+        each experiment of the cell in order, then `*`)."""
+        axis_match = _axis_key_match(self.expected, goexperiment, axes)
+        if axis_match is not None:
+            return axis_match
         table = dict(self.expected)
         key = experiment_id(goexperiment)
         if key in table:
@@ -174,6 +255,38 @@ class Fixture:
             if part in table:
                 return table[part]
         return table.get("*", (Outcome.PASS,))
+
+
+def _axis_key_conditions(axes: tuple[tuple[str, str], ...]) -> set[str]:
+    """The expectation-key words a cell's extra axes satisfy: `race`, `nocgo`, `clobberfree=1`."""
+    words = {value for name, value in axes if name == "buildmode"}
+    words |= {NO_CGO_ID for name, value in axes if name == "cgo" and value == CGO_OFF}
+    for name, value in axes:
+        if name == "godebug":
+            words |= {setting for setting in value.split(",") if setting}
+    return words
+
+
+def is_axis_word(word: str) -> bool:
+    return word in BUILD_MODES or word == NO_CGO_ID or "=" in word
+
+
+def _axis_key_match(
+    expected: tuple[tuple[str, tuple[Outcome, ...]], ...],
+    goexperiment: str,
+    axes: tuple[tuple[str, str], ...],
+) -> tuple[Outcome, ...] | None:
+    have = _axis_key_conditions(axes)
+    experiments = {e for e in goexperiment.split(",") if e} or {DEFAULT_EXPERIMENT_NAME}
+    best: tuple[int, tuple[Outcome, ...]] | None = None
+    for key, outcomes in expected:
+        words = key.split("+")
+        if not any(is_axis_word(w) for w in words):
+            continue
+        holds = all(w in have if is_axis_word(w) else w in experiments for w in words)
+        if holds and (best is None or len(words) > best[0]):
+            best = (len(words), outcomes)
+    return best[1] if best else None
 
 
 @dataclass(frozen=True)

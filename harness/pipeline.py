@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, stats, toolchains
+from harness import __version__, axes, stats, toolchains
 from harness.backends import Backend
-from harness.build import BuildResult, build_cell
+from harness.build import BuildResult
+from harness.build import build_cell as build_cell_of
 from harness.context import RunContext
 from harness.errors import GxmError
 from harness.masking import mask_secrets
-from harness.model import CellPlan, Fixture, Outcome, Toolchain
+from harness.model import Cell, CellPlan, Fixture, Outcome, Toolchain
 from harness.plan import RunTask, fixture_selection, plan_tasks, warmup_tasks
 from harness.run import execute_fixture_run
 from harness.store import RunStore, host_info
@@ -49,7 +50,8 @@ class CellState:
 
 def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
     """One entry of a cell document's `fixtures`."""
-    expected = [o.value for o in fixture.expected_outcomes(state.plan.cell.goexperiment)]
+    cell = state.plan.cell
+    expected = [o.value for o in fixture.expected_outcomes(cell.goexperiment, cell.axes)]
     runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r.i)
     status, reason = _fixture_status(state, fixture)
     if status != "ran":
@@ -104,6 +106,7 @@ def cell_result(
         runtime_version=build.runtime_version if build else None,
         backend=backend_name,
         settings=_settings_document(state.plan),
+        axes=_axes_document(state.plan),
     )
     if build is None:
         record = BuildRecord(Outcome.INFRA_ERROR.value, detail="toolchain unavailable")
@@ -114,6 +117,26 @@ def cell_result(
         )
     results = {name: fixture_result(state, fixtures[name]) for name in state.plan.fixtures}
     return CellResult(info, record, results)
+
+
+def _axes_document(plan: CellPlan) -> dict[str, Any]:
+    """The extra axes of a cell, only when one is not at its default (documents of other cells
+    read exactly as before); `godebug_run` is the GODEBUG its runs saw, `godebug_overridden` the
+    matrix env settings the axis replaced."""
+    cell = plan.cell
+    if not cell.axes:
+        return {}
+    document: dict[str, Any] = {
+        "godebug": cell.godebug,
+        "buildmode": cell.buildmode,
+        "cgo": "on" if cell.cgo_enabled else "off",
+        "baseline": cell.baseline.id,
+    }
+    merged = axes.run_godebug(dict(plan.settings.env).get("GODEBUG"), cell.godebug)
+    if merged is not None and cell.godebug:
+        document["godebug_run"] = merged.value
+        document["godebug_overridden"] = list(merged.overridden)
+    return document
 
 
 def _settings_document(plan: CellPlan) -> dict[str, Any]:
@@ -127,6 +150,10 @@ def _settings_document(plan: CellPlan) -> dict[str, Any]:
         "cpus": s.cpus,
         "env": mask_secrets(dict(s.env)),
     }
+
+
+def _status(state: CellState) -> str:
+    return state.build.status if state.build else "?"
 
 
 class Pipeline:
@@ -182,19 +209,23 @@ class Pipeline:
     def build_all(self) -> None:
         """Build every cell, BUILD_WORKERS at a time; each cell document is written as it ends.
 
-        On Ctrl-C the pool is abandoned without waiting: the backend's exit kills the builds, and
-        the worker threads end as soon as their `go build` is gone.
+        Cells that differ only in GODEBUG (a run setting) share one build. On Ctrl-C the pool is
+        abandoned without waiting: the backend's exit kills the builds, and the worker threads
+        end as soon as their `go build` is gone.
         """
-        buildable = [s for s in self.states.values() if s.toolchain is not None]
+        groups: dict[Cell, list[CellState]] = {}
+        for state in self.states.values():
+            if state.toolchain is not None:
+                groups.setdefault(state.plan.cell.build_cell, []).append(state)
         pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="gxm-build")
         try:
-            with self.ctx.reporter.progress("builds", len(buildable)) as advance:
-                futures = {pool.submit(self._build_one, state): state for state in buildable}
-                for future, state in futures.items():
+            with self.ctx.reporter.progress("builds", len(groups)) as advance:
+                futures = {pool.submit(self._build_group, key, g): g for key, g in groups.items()}
+                for future, members in futures.items():
                     future.result()
-                    self.write_cell(state.plan.cell.id)
-                    build = state.build
-                    advance(f"{state.plan.cell.id}: {build.status if build else '?'}")
+                    for state in members:
+                        self.write_cell(state.plan.cell.id)
+                    advance(", ".join(f"{s.plan.cell.id}: {_status(s)}" for s in members))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -203,16 +234,42 @@ class Pipeline:
             if state.toolchain is None:
                 self.write_cell(state.plan.cell.id)
 
-    def _build_one(self, state: CellState) -> None:
-        runnable, excluded = fixture_selection(state.plan, self.fixtures)
-        state.excluded = {e.fixture: e.reason for e in excluded}
-        assert state.toolchain is not None
-        state.build = build_cell(self.ctx, self.backend, state.toolchain, state.plan, runnable)
+    def _build_group(self, build_cell: Cell, members: list[CellState]) -> None:
+        """One build for cells that differ only in GODEBUG; a GODEBUG the toolchain does not
+        know makes its cell `unsupported` before anything is built."""
+        toolchain = members[0].toolchain
+        assert toolchain is not None
+        building: list[CellState] = []
+        for state in members:
+            _, excluded = fixture_selection(state.plan, self.fixtures)
+            state.excluded = {e.fixture: e.reason for e in excluded}
+            refused = axes.unsupported_godebug_reason(toolchain, state.plan.cell.godebug)
+            if refused:
+                state.build = BuildResult(Outcome.UNSUPPORTED.value, 0.0, None, detail=refused)
+            else:
+                building.append(state)
+        if not building:
+            return
+        names = tuple(dict.fromkeys(n for s in building for n in s.plan.fixtures))
+        plan = replace(building[0].plan, cell=build_cell, fixtures=names)
+        runnable, _ = fixture_selection(plan, self.fixtures)
+        build = build_cell_of(self.ctx, self.backend, toolchain, plan, runnable)
+        for state in building:
+            state.build = build
+            state.excluded.update(
+                {
+                    name: why
+                    for name, why in build.unsupported.items()
+                    if name in state.plan.fixtures
+                }
+            )
 
     def run_all(self, done: Sequence[RunTask]) -> None:
         """Every planned run, interleaved in the seeded order."""
-        plans = [
-            s.plan for s in self.states.values() if s.build is not None and s.build.status == "ok"
+        plans = [  # without the fixtures the build could not make (cgo-only, with cgo off)
+            replace(s.plan, fixtures=tuple(f for f in s.plan.fixtures if f not in s.excluded))
+            for s in self.states.values()
+            if s.build is not None and s.build.status == "ok"
         ]
         tasks = warmup_tasks(plans, self.fixtures, already_done=done) + plan_tasks(
             plans, self.fixtures, self.ctx.seed, repeats_override=self.repeats, already_done=done

@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from harness import benchfmt, gctrace, gotest, symbolize
+from harness import axes, benchfmt, gctrace, gotest, symbolize
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.classify import cgo_fault, classify, read_fixture_result
@@ -94,11 +94,12 @@ def fixture_env(
     if cores:
         env["GOTRACEBACK"] = "crash"
     env.update(dict(plan.settings.env))
-    if fixture is not None and fixture.spec is not None:
-        env.update(dict(fixture.spec.env))
-        if fixture.spec.gctrace:
-            env = gctrace.with_gctrace(env)
-    return env
+    spec = fixture.spec if fixture is not None else None
+    env.update(dict(spec.env) if spec is not None else {})
+    godebug = axes.run_godebug(env.get("GODEBUG"), plan.cell.godebug)
+    if godebug is not None:
+        env["GODEBUG"] = godebug.value  # the axis wins over the matrix env (recorded per cell)
+    return gctrace.with_gctrace(env) if spec is not None and spec.gctrace else env
 
 
 def run_timeout_s(plan: CellPlan, fixture: Fixture) -> float:

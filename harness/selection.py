@@ -83,6 +83,9 @@ def github_matrix(cells: Sequence[Any]) -> dict[str, list[dict[str, str]]]:
                 "nox_session": f"cell({cell.nox_id})",
                 "go": cell.go,
                 "goexperiment": cell.goexperiment,
+                "godebug": cell.godebug,
+                "buildmode": cell.buildmode,
+                "cgo": "on" if cell.cgo_enabled else "off",
                 "name": cell.id,
                 "selection": f"--cells {cell.id}",
             }
@@ -113,7 +116,8 @@ def _split(values: Sequence[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Selection:
     """What to run: the matrix and profile, and the filters `--cells`, `--fixtures`, `--go`,
-    `--goexperiment`, `--shard`, with the run options `--repeats` and `--backend`."""
+    `--goexperiment`, `--godebug`, `--buildmode`, `--cgo`, `--shard`, with the run options
+    `--repeats` and `--backend`."""
 
     matrix: Path | None = None
     profile: str | None = None
@@ -121,6 +125,9 @@ class Selection:
     fixtures: tuple[str, ...] = ()
     go: tuple[str, ...] = ()
     goexperiment: tuple[str, ...] = ()
+    godebug: tuple[str, ...] = ()
+    buildmode: tuple[str, ...] = ()
+    cgo: tuple[str, ...] = ()
     shard: str | None = None
     repeats: int | None = None
     backend: str | None = None
@@ -135,6 +142,9 @@ class Selection:
             fixtures=_split(getattr(args, "fixtures", [])),
             go=_split(getattr(args, "go", [])),
             goexperiment=_split(getattr(args, "goexperiment", [])),
+            godebug=_split(getattr(args, "godebug", None) or []),
+            buildmode=_split(getattr(args, "buildmode", None) or []),
+            cgo=_split(getattr(args, "cgo", None) or []),
             shard=getattr(args, "shard", None),
             repeats=getattr(args, "repeats", None),
             backend=getattr(args, "backend", None),
@@ -176,7 +186,8 @@ def selected_plans(selection: Selection, matrix: Matrix) -> list[CellPlan]:
 
 
 def _filter_axes(selection: Selection, plans: list[CellPlan]) -> list[CellPlan]:
-    """`--go 1.22,1.26` and `--goexperiment default,arenas` narrow the selection."""
+    """`--go 1.22,1.26`, `--goexperiment default,arenas`, `--godebug default,clobberfree=1`,
+    `--buildmode default,race` and `--cgo off` narrow the selection."""
     versions = {v.removeprefix("go") for v in selection.go}
     if versions:
         plans = [p for p in plans if p.cell.go in versions]
@@ -184,6 +195,12 @@ def _filter_axes(selection: Selection, plans: list[CellPlan]) -> list[CellPlan]:
     if experiments:
         wanted = {"" if e == "default" else e for e in experiments}
         plans = [p for p in plans if p.cell.goexperiment in wanted]
+    # `+` joins the settings of one GODEBUG value (commas separate values), as in cell ids
+    for axis in ("godebug", "buildmode", "cgo"):
+        values = {v.replace("+", ",") for v in getattr(selection, axis)}
+        if values:
+            wanted = {"" if v in ("default", "on") else v for v in values}
+            plans = [p for p in plans if p.cell.axis(axis) in wanted]
     return plans
 
 

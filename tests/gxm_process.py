@@ -20,7 +20,7 @@ def gxm(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m harness ARGS` in `cwd`, with this checkout's harness first on the path (and
-    `env` added to the environment).
+    `env` instead of this process's environment when given).
 
     `hard_core_limit` lowers gxm's own core size limits (soft and hard) to that many bytes: a
     host where gxm's process cannot allow core dumps, without changing any host setting.
@@ -35,6 +35,6 @@ def gxm(
         text=True,
         capture_output=True,
         timeout=timeout,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+        env={**(os.environ if env is None else env), "PYTHONPATH": str(REPO)},
         preexec_fn=limit,
     )

@@ -41,7 +41,7 @@ from harness.claims.runs import (
     outcome_counts,
     pct,
 )
-from harness.model import Outcome, experiment_id, go_version_key
+from harness.model import Outcome, experiment_id, go_version_key, has_extra_axes
 from harness.stats import metric_samples, p_text, top_signature
 from harness.store import RunData
 
@@ -325,6 +325,8 @@ class FirstVersionRule:
         cell_ids = []
         for doc in measured.run.cells:
             cell = doc.get("cell", {})
+            if has_extra_axes(cell):
+                continue
             if experiment_id(str(cell.get("goexperiment") or "")) != self.experiment:
                 continue
             version = str(cell.get("go_resolved") or cell.get("go"))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.model import experiment_id, go_version_key
+from harness.model import experiment_id, go_version_key, has_extra_axes
 from harness.stats import FAILURE_OUTCOMES, NOT_A_TRIAL, median, wilson_ci95
 from harness.store import RunData
 
@@ -33,6 +33,8 @@ class CellFilter:
     without_experiment: str | None = None
 
     def matches(self, cell: Mapping[str, Any]) -> bool:
+        if has_extra_axes(cell):  # a sanitizer, GODEBUG or cgo-off cell is not experiment evidence
+            return False
         goexperiment = str(cell.get("goexperiment") or "")
         requested = [e for e in goexperiment.split(",") if e]
         if self.experiment is not None and experiment_id(goexperiment) != self.experiment:

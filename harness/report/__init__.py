@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from harness import store
+from harness import pausepool, store
 from harness.atomic import write_text_atomic
 from harness.claims import render_claims
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
@@ -74,6 +74,8 @@ def _crash_sections(data: RunData, fmt: str) -> list[str]:
             render_table(tables.CRASH_RATE_HEADERS, rates, fmt),
             style.paragraph(CRASH_RATE_LEGEND),
         ]
+        if tables.has_axis_cells(data):
+            parts.append(style.paragraph(tables.AXES_BASELINE_NOTE))
     return parts
 
 
@@ -87,6 +89,9 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
         render_table(pauses.PAUSE_HEADERS, rows, fmt, pauses.PAUSE_ALIGN),
         style.paragraph(PAUSE_LEGEND),
     ]
+    if tables.has_axis_cells(data):
+        parts.append(style.paragraph(tables.AXES_BASELINE_NOTE))
+    parts += _pooled_pause_section(data, fmt)
     changes = pauses.significant_changes(data)
     parts.append(style.heading("Significant changes against the baseline", 3))
     parts.append(style.bullets(changes) if changes else style.paragraph("None."))
@@ -125,6 +130,26 @@ def _test_sections(data: RunData, fmt: str) -> list[str]:
         parts += [style.heading("Benchmarks", 2), render_table(headers, bench, fmt, align)]
         parts.append(style.paragraph(BENCH_LEGEND))
     return parts
+
+
+POOLED_LEGEND = (
+    "The pauses of all passing runs of a cell added up (runtime/metrics histograms add), p50 and"
+    f" p99 interpolated inside their bucket; no p99 from fewer than {pausepool.MIN_PAUSES_FOR_P99}"
+    " pauses. Against the baseline: change of the pooled p99 when a permutation test over runs"
+    " gives p < 0.05, else `~`."
+)
+
+
+def _pooled_pause_section(data: RunData, fmt: str) -> list[str]:
+    rows = pauses.pooled_pause_table(data)
+    if not rows:
+        return []
+    style = STYLES[fmt]
+    return [
+        style.heading("GC pauses pooled over runs", 3),
+        render_table(pauses.POOLED_HEADERS, rows, fmt, pauses.POOLED_ALIGN),
+        style.paragraph(POOLED_LEGEND),
+    ]
 
 
 def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness import benchfmt, stats
 from harness.masking import mask_secrets
-from harness.model import Outcome
+from harness.model import Outcome, experiment_id
 from harness.report import pauses, tables
 from harness.store import RunData, natural_key
 
@@ -149,11 +149,16 @@ def benchstat(data: RunData) -> str:
     if cpus:
         lines.append(f"cpu-count: {cpus}")
     lines += [unit_line(m) for m in metrics]
+    with_axes = tables.has_axis_cells(data)
     for fixture, doc, runs in samples:
         cell = doc["cell"]
         env = _config_env(doc)
         lines += ["", f"goversion: go{cell.get('go_resolved') or cell['go']}"]
-        lines.append(f"goexperiment: {tables.experiment_of(str(cell['id']))}")
+        if with_axes:  # benchstat keys stay set until changed: every block names every axis
+            lines.append(f"goexperiment: {experiment_id(str(cell.get('goexperiment') or ''))}")
+            lines += [f"{key}: {cell.get(key) or default}" for key, default in _AXIS_KEYS]
+        else:
+            lines.append(f"goexperiment: {tables.experiment_of(str(cell['id']))}")
         lines.append(f"fixture: {fixture}")
         lines += [f"{k}: {env.get(k, '')}".rstrip() for k in env_keys]
         for run in runs:
@@ -163,6 +168,9 @@ def benchstat(data: RunData) -> str:
                     lines.append(line)
                 lines += [str(b) for b in run.get("benchmarks") or []]
     return "\n".join(lines) + "\n"
+
+
+_AXIS_KEYS = (("godebug", "default"), ("buildmode", "default"), ("cgo", "on"))
 
 
 # --- JUnit --------------------------------------------------------------------------------------
@@ -275,7 +283,8 @@ def _suite(data: RunData, doc: Mapping[str, Any]) -> ET.Element:
         timestamp=str(data.run.get("started") or ""),
     )
     props = ET.SubElement(suite, "properties")
-    for key in ("go", "go_resolved", "goexperiment", "backend"):
+    extra = ("godebug", "buildmode", "cgo", "baseline") if "baseline" in cell else ()
+    for key in ("go", "go_resolved", "goexperiment", "backend", *extra):
         ET.SubElement(props, "property", name=key, value=str(cell.get(key) or ""))
     suite.extend(cases)
     return suite

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness import stats
+from harness import pausepool, stats
 from harness.model import Outcome
 from harness.report.tables import (
     MISSING,
@@ -187,3 +187,43 @@ def bench_samples(
         (name, doc, stats.measured_runs(doc["fixtures"][name].get("runs", [])))
         for name, doc in _bench_cells(data)
     ]
+
+
+# --- pauses pooled over runs --------------------------------------------------------------------
+
+POOLED_HEADERS = ["fixture", "go", "experiment", "runs", "pauses", "p50", "p99", "max",
+                  "p99 vs baseline"]  # fmt: skip
+POOLED_ALIGN = ["left"] * 3 + ["right"] * 6
+TOO_FEW_PAUSES = "too few pauses"
+
+
+def _cell_histograms(doc: Mapping[str, Any] | None, fixture: str) -> list[pausepool.PauseHistogram]:
+    """Pause histograms of the fixture's passing measured runs in that cell."""
+    entry = (doc or {}).get("fixtures", {}).get(fixture)
+    runs = stats.measured_runs(entry.get("runs", [])) if entry else []
+    return pausepool.run_histograms(r for r in runs if r.get("outcome") == Outcome.PASS.value)
+
+
+def _pooled_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str] | None:
+    hists = _cell_histograms(doc, name)
+    if not hists:
+        return None
+    pooled = pausepool.pooled_pauses(hists)
+    base_doc = data.cell(baseline_id(doc["cell"]))
+    change = "-"
+    if base_doc is not None and base_doc is not doc:
+        base = _cell_histograms(base_doc, name)
+        change = pausepool.compare_p99(hists, base).text if base else "-"
+    p99 = TOO_FEW_PAUSES if pooled.too_few else format_ns(pooled.p99_ns)
+    cell = doc["cell"]
+    return [name, str(cell["go"]), experiment_of(str(cell["id"])), str(pooled.runs),
+            str(pooled.pauses), format_ns(pooled.p50_ns), p99, format_ns(pooled.max_ns),
+            change]  # fmt: skip
+
+
+def pooled_pause_table(data: RunData) -> list[list[str]]:
+    """Rows (bench fixture, cell) of the pauses of all passing runs pooled: their number, p50, p99
+    (`too few pauses` under pausepool.MIN_PAUSES_FOR_P99) and max, and the pooled p99 against the
+    baseline cell's (permutation test over runs). Runs without a pause histogram are left out."""
+    rows = [_pooled_row(data, name, doc) for name, doc in _bench_cells(data)]
+    return [row for row in rows if row is not None]

@@ -1,4 +1,5 @@
-"""Plots (matplotlib, PNG): a crash-rate heatmap per fixture (Go version × experiment), GC pause
+"""Plots (matplotlib, PNG): the crash-rate overview of a run (crashmap.py), a heatmap per fixture
+(Go version × experiment) for fixtures whose outcome differs between cells, GC pause
 distributions per cell with the baseline beside it, and metric trends across runs.
 
 Figures are made with `matplotlib.figure.Figure` directly (no pyplot: no global figure state) at
@@ -19,23 +20,20 @@ from typing import TYPE_CHECKING, Any
 from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
-from harness.report import pauses, tables
+from harness.report import crashmap, pauses, tables
+from harness.report.figstyle import BASELINE_COLOUR, DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
 from harness.store import RunData
 
 if TYPE_CHECKING:
     from harness.report import history
 
-WIDTH_IN = 8.8
-DPI = 100
-FONT_SIZE = 10
-BASELINE_COLOUR = "#9e9e9e"
-NO_DATA_COLOUR = "#eeeeee"
 PAUSE_METRICS = (
     ("gc_pause_p50_ns", "p50 pause per run"),
     ("gc_pause_p99_ns", "p99 pause per run"),
     ("gc_pause_max_ns", "max pause per run"),
 )
 HEATMAP_PREFIX = "crash-rate-"
+OVERVIEW_NAME = "overview-crash-rate.png"  # crashmap.py draws it
 PAUSES_PREFIX = "pauses-"
 
 
@@ -44,11 +42,12 @@ def file_stem(name: str) -> str:
     return name.replace("/", "__")
 
 
-def _figure(height_in: float) -> Any:
+def _figure(height_in: float, *, constrained: bool = True) -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
-    return fig
+    if constrained:
+        return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
+    return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
 
 
 def save_png(fig: Any, path: Path) -> Path:
@@ -170,12 +169,13 @@ def _pause_panel(ax: Any, data: RunData, grid: Grid, fixture: str, go: str, metr
 
 def _log_ns_axis(ax: Any) -> None:
     """A log y axis labelled at 1-2-5 steps as durations (`200µs`, `1.00ms`)."""
-    from matplotlib.ticker import LogLocator, NullFormatter
+    from matplotlib.ticker import LogLocator, NullLocator
 
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(lambda y, _pos: pauses.format_ns(y))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    # Unlabelled minor ticks made up most of the time a pause plot took to draw.
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def pause_figure(data: RunData, fixture: str) -> Any | None:
@@ -193,8 +193,13 @@ def pause_figure(data: RunData, fixture: str) -> Any | None:
     ]
     if not metrics:
         return None
-    fig = _figure(0.9 + 2.5 * len(metrics))
-    axes = fig.subplots(len(metrics), len(grid.go_versions), sharey="row", squeeze=False)
+    # A fixed layout in inches: constrained layout took most of the drawing time of this figure.
+    height_in = 1.6 + 2.2 * len(metrics)
+    fig = _figure(height_in, constrained=False)
+    margins = {"left": 0.95 / WIDTH_IN, "right": 1 - 0.15 / WIDTH_IN, "top": 1 - 0.75 / height_in,
+               "bottom": 1.1 / height_in, "wspace": 0.06, "hspace": 0.6}  # fmt: skip
+    axes = fig.subplots(len(metrics), len(grid.go_versions), sharey="row", squeeze=False,
+                        gridspec_kw=margins)  # fmt: skip
     for row, (metric, label) in enumerate(metrics):
         for col, go in enumerate(grid.go_versions):
             ax = axes[row][col]
@@ -307,32 +312,40 @@ def _trend_figure(trend: history.Trend, labels: Sequence[str]) -> Any:
 
 
 def write_plots(data: RunData, out_dir: Path) -> list[Path]:
-    """Heatmaps for every fixture and pause plots for every bench fixture with pause metrics,
-    written under `out_dir`; returns the paths, heatmaps first."""
-    written = []
+    """The crash-rate overview of the whole run, a heatmap for each fixture whose outcome differs
+    between cells, and pause plots for every bench fixture with pause metrics, written under
+    `out_dir` (heatmaps or pause plots of an earlier write that this one does not make are
+    removed); returns the paths, overview first."""
+    written = [save_png(crashmap.overview_figure(data), out_dir / OVERVIEW_NAME)]
     for fixture in tables.fixture_names(data):
-        path = out_dir / f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
-        written.append(save_png(heatmap_figure(data, fixture), path))
+        if crashmap.outcome_differs(data, fixture):
+            path = out_dir / f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
+            written.append(save_png(heatmap_figure(data, fixture), path))
     for fixture in tables.fixture_names(data, kind="bench"):
         fig = pause_figure(data, fixture)
         if fig is not None:
             written.append(save_png(fig, out_dir / f"{PAUSES_PREFIX}{file_stem(fixture)}.png"))
+    for stale in out_dir.glob("*.png"):
+        if stale.name.startswith((HEATMAP_PREFIX, PAUSES_PREFIX)) and stale not in written:
+            stale.unlink()
     return written
 
 
 def existing_plots(plot_dir: Path) -> list[tuple[Path, str]]:
-    """The PNGs in `plot_dir` with a caption each: heatmaps first, then pauses, then the rest."""
+    """The PNGs in `plot_dir` with a caption each: the overview, heatmaps, pauses, the rest."""
     if not plot_dir.is_dir():
         return []
     found = []
     for path in plot_dir.glob("*.png"):
         stem = path.stem
-        if stem.startswith(HEATMAP_PREFIX):
+        if path.name == OVERVIEW_NAME:
+            found.append((0, stem, path, "Failed-run rate of every fixture in every cell"))
+        elif stem.startswith(HEATMAP_PREFIX):
             name = stem.removeprefix(HEATMAP_PREFIX).replace("__", "/")
-            found.append((0, stem, path, f"Crash rate of {name} by Go version and GOEXPERIMENT"))
+            found.append((1, stem, path, f"Crash rate of {name} by Go version and GOEXPERIMENT"))
         elif stem.startswith(PAUSES_PREFIX):
             name = stem.removeprefix(PAUSES_PREFIX).replace("__", "/")
-            found.append((1, stem, path, f"GC pauses of {name} per cell, baseline beside"))
+            found.append((2, stem, path, f"GC pauses of {name} per cell, baseline beside"))
         else:
-            found.append((2, stem, path, stem.replace("-", " ")))
+            found.append((3, stem, path, stem.replace("-", " ")))
     return [(path, caption) for _, _, path, caption in sorted(found)]

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import flake, stats
 from harness.masking import mask_secrets
-from harness.model import FIXTURE_KINDS, Outcome
+from harness.model import FIXTURE_KINDS, Outcome, has_extra_axes
 from harness.store import RunData, natural_key
 
 UNEXPECTED_MARK = "!"
@@ -53,12 +53,24 @@ def cell_order_key(cell_id: str) -> tuple[Any, ...]:
 
 
 def baseline_id(cell: Mapping[str, Any]) -> str:
-    """Same Go (and other axes), default experiment: `go1.22-arenas` → `go1.22-default`."""
-    cid = str(cell["id"])
-    exp = str(cell.get("goexperiment", "")).replace(",", "+") or "default"
-    prefix = f"go{cell['go']}-{exp}"
-    suffix = cid[len(prefix) :] if cid.startswith(prefix) else ""
-    return f"go{cell['go']}-default{suffix}"
+    """The cell this one is compared with: the `baseline` its document names (a cell with a
+    GODEBUG, build mode or cgo axis: same Go and experiment, those at their default), else the
+    same Go with the default experiment: `go1.22-arenas` → `go1.22-default`."""
+    if cell.get("baseline"):
+        return str(cell["baseline"])
+    return f"go{cell['go']}-default"
+
+
+AXES_BASELINE_NOTE = (
+    "Cells with a GODEBUG value, a build mode (race, asan, msan) or cgo off are compared with the"
+    " same Go and experiment with those at their default (go1.26-default-race with"
+    " go1.26-default), not with the default experiment."
+)
+
+
+def has_axis_cells(data: RunData) -> bool:
+    """Whether some cell of the run has a GODEBUG, build mode or cgo axis (newer runs only)."""
+    return any(has_extra_axes(cell.get("cell", {})) for cell in data.cells)
 
 
 def fixture_names(data: RunData, kind: str | None = None) -> list[str]:

@@ -55,6 +55,7 @@ class RunRecord:
     tests: Mapping[str, str] = field(default_factory=dict)  # test -> pass|fail|skip|crash|timeout
     benchmarks: tuple[str, ...] = ()  # `Benchmark…` result lines as the binary printed them
     metric_sources: Mapping[str, str] = field(default_factory=dict)  # metric -> where it came from
+    gc_pause_histogram: Mapping[str, Any] | None = None  # optional: the run's pauses, pooled
     # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
     # first), the text file beside the logs, and the tool that read a core (None: no core read).
     c_frames: tuple[Mapping[str, Any], ...] = ()
@@ -91,6 +92,8 @@ class RunRecord:
             doc["benchmarks"] = list(self.benchmarks)
         if self.metric_sources:
             doc["metric_sources"] = dict(self.metric_sources)
+        if self.gc_pause_histogram is not None:
+            doc["gc_pause_histogram"] = dict(self.gc_pause_histogram)
         if self.c_backtrace:
             doc["c_frames"] = [dict(frame) for frame in self.c_frames]
             doc["c_backtrace"] = self.c_backtrace
@@ -119,6 +122,7 @@ class RunRecord:
             tests={str(k): str(v) for k, v in (doc.get("tests") or {}).items()},
             benchmarks=tuple(str(line) for line in _tuple(doc.get("benchmarks"))),
             metric_sources={str(k): str(v) for k, v in (doc.get("metric_sources") or {}).items()},
+            gc_pause_histogram=doc.get("gc_pause_histogram"),
             c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
             c_backtrace=doc.get("c_backtrace"),
             c_backtrace_tool=doc.get("c_backtrace_tool"),
@@ -180,6 +184,9 @@ class CellInfo:
     runtime_version: str | None = None
     backend: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # godebug, buildmode, cgo, baseline (+ godebug_run, godebug_overridden): written only for a
+    # cell with an axis besides go and goexperiment, so other cells' documents are unchanged
+    axes: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> Json:
         return {
@@ -187,6 +194,7 @@ class CellInfo:
             "go": self.go,
             "go_resolved": self.go_resolved,
             "goexperiment": self.goexperiment,
+            **dict(self.axes),
             "effective_experiments": list(self.effective_experiments),
             "experiment_status": self.experiment_status,
             "runtime_version": self.runtime_version,
@@ -206,7 +214,11 @@ class CellInfo:
             runtime_version=doc.get("runtime_version"),
             backend=doc.get("backend"),
             settings=dict(doc.get("settings") or {}),
+            axes={key: doc[key] for key in CELL_AXIS_KEYS if key in doc},
         )
+
+
+CELL_AXIS_KEYS = ("godebug", "buildmode", "cgo", "baseline", "godebug_run", "godebug_overridden")
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ def test_run_leaves_every_report_file(real_run: Path) -> None:
     for name in ("report.txt", "report.md", "report.html", "bench.txt", "junit.xml"):
         assert (real_run / name).is_file(), name
     pngs = sorted(p.name for p in (real_run / "plots").glob("*.png"))
-    assert pngs == ["crash-rate-gc_small_objects.png", "pauses-gc_small_objects.png"]
+    # it passed in both cells: the overview shows it; no heatmap of its own
+    assert pngs == ["overview-crash-rate.png", "pauses-gc_small_objects.png"]
     md = (real_run / "report.md").read_text()
     assert "![GC pauses of gc_small_objects per cell, baseline beside]" in md
     assert "(plots/pauses-gc_small_objects.png)" in md
@@ -70,6 +71,21 @@ def test_warmups_are_recorded_but_not_counted(real_run: Path) -> None:
     assert entry["summary"]["metrics"]["gc_pause_p99_ns"]["n"] == 4
     assert all(len(r["load_avg"]) == 3 for r in entry["runs"])
     assert (real_run / "logs" / "go1.22-default" / "gc_small_objects.-1.stderr").exists()
+
+
+def test_runs_carry_their_pause_histogram_and_the_report_pools_them(real_run: Path) -> None:
+    doc = json.loads((real_run / "cells" / "go1.22-default.json").read_text())
+    runs = doc["fixtures"]["gc_small_objects"]["runs"]
+    for run in runs:
+        histogram = run["gc_pause_histogram"]
+        assert sum(histogram["counts"]) == run["metrics"]["gc_pauses"] > 0
+    measured = sum(r["metrics"]["gc_pauses"] for r in runs if not r.get("warmup"))
+    rows = [
+        line.split()
+        for line in (real_run / "report.txt").read_text().splitlines()
+        if line.startswith("gc_small_objects  1.22  default ")
+    ]
+    assert any(row[3:5] == ["4", str(measured)] for row in rows)  # runs, pauses of the pool
 
 
 def test_benchstat_and_junit_from_a_real_run(real_run: Path) -> None:

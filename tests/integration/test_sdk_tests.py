@@ -101,7 +101,7 @@ def outcomes(run_dir: Path) -> dict[str, dict[str, tuple[str, str | None]]]:
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("goproxy")
     add_module(root, DEP, "example.com/sdkdep", "v1.0.0")
-    return {"GOPROXY": proxy_url(root), "GONOSUMDB": "example.com/sdkdep"}
+    return {**os.environ, "GOPROXY": proxy_url(root), "GONOSUMDB": "example.com/sdkdep"}
 
 
 @pytest.mark.parametrize("backend", ["local", "docker"])
@@ -190,7 +190,7 @@ def test_undownloadable_dependency_is_one_line_and_leaves_nothing(tmp_path: Path
     """)
     )
     out = tmp_path / "out"
-    env = {"GOPROXY": proxy_url(empty_proxy), "GONOSUMDB": "example.com"}
+    env = {**os.environ, "GOPROXY": proxy_url(empty_proxy), "GONOSUMDB": "example.com"}
     result = gxm("run", "--matrix", str(matrix), "--out", str(out), cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if "cannot download" in line]

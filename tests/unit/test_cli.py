@@ -44,13 +44,13 @@ def test_nothing_selected_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 3 and "go9.99-nothing" in err
 
 
-def test_nightly_list_has_35_cells_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_nightly_list_has_45_cells_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(
         capsys, "list", "--matrix", str(REPO / "matrix.yaml"), "--profile", "nightly", "--json"
     )
     assert code == 0
     cells = json.loads(out)
-    assert len(cells) == 35
+    assert len(cells) == 45  # 7 Go x 5 experiments, + 2 Go x 5 GODEBUG/sanitizer/cgo columns
     assert {"id": "go1.22-arenas", "nox_session": "cell(go1_22-arenas)"}.items() <= next(
         c for c in cells if c["id"] == "go1.22-arenas"
     ).items()
@@ -68,7 +68,7 @@ def test_github_matrix_is_an_include_list(capsys: pytest.CaptureFixture[str]) ->
     )
     assert code == 0
     matrix = json.loads(out)
-    assert len(matrix["include"]) == 35
+    assert len(matrix["include"]) == 45
     assert all(isinstance(v, str) for entry in matrix["include"] for v in entry.values())
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import plots
+from harness.report import crashmap, plots
 from harness.store import load_run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
@@ -58,6 +58,7 @@ def test_write_plots_makes_wiki_width_pngs_deterministically(tmp_path: Path) -> 
     data = load_run(run_dir)
     written = plots.write_plots(data, run_dir / "plots")
     assert [p.name for p in written] == [
+        "overview-crash-rate.png",
         "crash-rate-cmem_finalizer.png",
         "crash-rate-gc_small_objects.png",
         "pauses-gc_small_objects.png",
@@ -66,15 +67,17 @@ def test_write_plots_makes_wiki_width_pngs_deterministically(tmp_path: Path) -> 
         width, height = png_size(path)
         assert width == 880 and 200 <= height <= 1200
     again = plots.save_png(plots.heatmap_figure(data, "cmem_finalizer"), tmp_path / "again.png")
-    assert again.read_bytes() == written[0].read_bytes()  # same data, same bytes
+    assert again.read_bytes() == written[1].read_bytes()  # same data, same bytes
     assert not list((run_dir / "plots").glob(".*"))  # no temp files left
 
 
 def test_existing_plots_order_and_captions(tmp_path: Path) -> None:
     for name in ("pauses-a.png", "crash-rate-mysdk__w.png", "trend-x.png", "notes.txt"):
         (tmp_path / name).write_bytes(PNG_MAGIC)
+    (tmp_path / "overview-crash-rate.png").write_bytes(PNG_MAGIC)
     found = plots.existing_plots(tmp_path)
     assert [(p.name, caption) for p, caption in found] == [
+        ("overview-crash-rate.png", "Failed-run rate of every fixture in every cell"),
         ("crash-rate-mysdk__w.png", "Crash rate of mysdk/w by Go version and GOEXPERIMENT"),
         ("pauses-a.png", "GC pauses of a per cell, baseline beside"),
         ("trend-x.png", "trend x"),
@@ -97,3 +100,33 @@ def test_trend_figure_marks_steps() -> None:
 )
 def test_file_stem(name: str, stem: str) -> None:
     assert plots.file_stem(name) == stem
+
+
+def test_overview_has_a_square_per_fixture_and_cell() -> None:
+    data = load_run(SAMPLE)
+    ax = crashmap.overview_figure(data).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cmem_finalizer", "gc_small_objects"]
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == [
+        "go1.22\ndefault",
+        "go1.22\narenas",
+    ]
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 2 * len(data.cell_ids())
+    assert "1/3 !\nSIGSEGV" in texts  # crash: its signature's tag
+    assert "1/3 !\ntimeout" in texts  # other failures: the outcome
+    assert texts.count("unsupp.") == 2 and texts.count("0/3") == 6
+
+
+def test_heatmaps_only_for_fixtures_whose_outcome_differs(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(SAMPLE, run_dir)
+    data = load_run(run_dir)
+    plots.write_plots(data, run_dir / "plots")
+    assert crashmap.outcome_differs(data, "cmem_finalizer")
+    entry = data.cell("go1.22-arenas")["fixtures"]["cmem_finalizer"]  # type: ignore[index]
+    entry["summary"]["outcomes"] = {"pass": 3}  # now it passes wherever it ran
+    assert not crashmap.outcome_differs(data, "cmem_finalizer")
+    written = {p.name for p in plots.write_plots(data, run_dir / "plots")}
+    assert "crash-rate-cmem_finalizer.png" not in written
+    assert not (run_dir / "plots" / "crash-rate-cmem_finalizer.png").exists()  # stale one gone
+    assert {p.name for p in (run_dir / "plots").glob("*.png")} == written

@@ -106,6 +106,7 @@ def test_publish_to_a_bare_repository(
     assert images == [
         "crash-rate-cmem_finalizer.png",
         "crash-rate-gc_small_objects.png",
+        "overview-crash-rate.png",
         "pauses-gc_small_objects.png",
     ]
     assert list((wiki / "images" / "trends").glob("trend-gc_small_objects-*.png"))

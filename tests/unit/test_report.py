@@ -476,6 +476,25 @@ def test_pause_table_leaves_out_cells_a_fixture_could_not_run_in(tmp_path: Path)
     assert [(row[2], row[4]) for row in pause_table(data)] == [("arenas", "200µs")]
 
 
+def _with_pauses(entry: dict, counts: list[int], scale: int = 1) -> dict:
+    bounds = [[4096 * scale, 5120 * scale], [3145728 * scale, 3670016 * scale]]
+    for run, count in zip(entry["runs"], counts, strict=True):
+        run["gc_pause_histogram"] = {"bounds_ns": bounds, "counts": [count, 1]}
+    return entry
+
+
+def test_pooled_pause_table_counts_pauses_and_refuses_a_p99_from_too_few(tmp_path: Path) -> None:
+    cells = {
+        "go1.22-default": {"b": _with_pauses(_fixture("bench", ["pass"] * 10), [40] * 10)},
+        "go1.22-arenas": {"b": _with_pauses(_fixture("bench", ["pass"] * 10), [4] * 10, 2)},
+    }
+    text = render(_make_run(tmp_path, cells), "txt")
+    assert "GC pauses pooled over runs" in text
+    rows = {line.split()[2]: line for line in text.splitlines() if line.startswith("b ")}
+    assert "410" in rows["default"].split() and "too few pauses" not in rows["default"]
+    assert "50" in rows["arenas"].split() and "too few pauses" in rows["arenas"]
+
+
 def test_a_bisect_run_reports_its_verdict_and_probes(tmp_path: Path) -> None:
     cells = {
         "go1.25.5-default": {"n": _fixture("stress", ["crash"] * 5, signature="old")},

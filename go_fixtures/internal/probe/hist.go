@@ -9,8 +9,8 @@ import (
 // recorded between Start and Finish only.
 //
 // Quantiles are reported as the UPPER bound of the bucket that holds the requested rank, so a
-// reported pause is never shorter than the real one (the runtime's time buckets are narrow:
-// about 1/16 of a power of two, so the overestimate is small). A bucket whose upper bound is +Inf
+// reported pause is never shorter than the real one (the runtime's time buckets are a quarter of
+// a power of two wide, so the overestimate is at most 25%). A bucket whose upper bound is +Inf
 // has no finite upper bound; it is reported as its finite lower bound instead. A bucket with no
 // finite bound at all reports 0.
 type histogram struct {
@@ -80,4 +80,33 @@ func (h histogram) bucketValue(i int) float64 {
 		return lower
 	}
 	return 0
+}
+
+// sparseHistogram is the JSON form of a pause histogram in a result file: only the non-empty
+// buckets, each as its [lower, upper) bounds in nanoseconds (null for an infinite bound) and its
+// count. Histograms of one binary share their buckets, so the harness can add them up run by run.
+type sparseHistogram struct {
+	BoundsNs [][2]*int64 `json:"bounds_ns"`
+	Counts   []uint64    `json:"counts"`
+}
+
+// sparse returns the non-empty buckets of h.
+func (h histogram) sparse() sparseHistogram {
+	out := sparseHistogram{BoundsNs: [][2]*int64{}, Counts: []uint64{}}
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		out.BoundsNs = append(out.BoundsNs, [2]*int64{boundNs(h.buckets[i]), boundNs(h.buckets[i+1])})
+		out.Counts = append(out.Counts, c)
+	}
+	return out
+}
+
+func boundNs(seconds float64) *int64 {
+	if math.IsInf(seconds, 0) {
+		return nil
+	}
+	ns := secondsToNs(seconds)
+	return &ns
 }

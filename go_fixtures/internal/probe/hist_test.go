@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"encoding/json"
 	"math"
 	"runtime/metrics"
 	"testing"
@@ -49,5 +50,17 @@ func TestFractionClamps(t *testing.T) {
 		if got := fraction(c.part, c.whole); got != c.want {
 			t.Errorf("fraction(%v, %v) = %v, want %v", c.part, c.whole, got, c.want)
 		}
+	}
+}
+
+func TestSparseHistogramKeepsNonEmptyBucketsInNanoseconds(t *testing.T) {
+	buckets := []float64{math.Inf(-1), 1e-6, 2e-6, 4e-6, math.Inf(1)}
+	data, err := json.Marshal(histDelta(nil, hist(buckets, 0, 98, 0, 2)).sparse())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"bounds_ns":[[1000,2000],[4000,null]],"counts":[98,2]}`
+	if string(data) != want {
+		t.Fatalf("sparse = %s, want %s", data, want)
 	}
 }

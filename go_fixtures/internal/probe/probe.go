@@ -6,6 +6,10 @@
 //
 //	{"schema":"gxm.fixture/1","runtime_version":"go1.22.10 X:arenas","metrics":{...},"checks":{...}}
 //
+// plus, optionally, "gc_pause_histogram": the workload's GC pauses as the non-empty buckets of
+// the runtime/metrics histogram ({"bounds_ns":[[lower,upper],...],"counts":[...]}), so the
+// harness can pool the pauses of many runs; metrics.gc_pauses is their number.
+//
 // The probe never writes to stdout or stderr except through Corrupt and fatal knob errors, so
 // metrics never mix with crash output.
 //
@@ -145,6 +149,11 @@ func (p *Probe) Finish(checks map[string]any, ops int64) {
 	wall := time.Since(p.start)
 	after := readMetrics(p.names)
 	m := p.delta(after)
+	var pauses *sparseHistogram
+	if p.pauseName != "" {
+		h := histDelta(p.before[p.pauseName].Float64Histogram(), after[p.pauseName].Float64Histogram()).sparse()
+		pauses = &h
+	}
 	m["ops"] = ops
 	m["wall_ns"] = wall.Nanoseconds()
 	if rss, ok := peakRSSBytes(); ok {
@@ -162,6 +171,9 @@ func (p *Probe) Finish(checks map[string]any, ops int64) {
 		"metrics":         m,
 		"checks":          checks,
 	}
+	if pauses != nil {
+		result["gc_pause_histogram"] = pauses
+	}
 	if err := writeJSONAtomic(p.resultPath, result); err != nil {
 		fmt.Fprintf(os.Stderr, "gxm: result: %v\n", err)
 		os.Exit(1)
@@ -176,6 +188,7 @@ func (p *Probe) delta(after map[string]metrics.Value) map[string]any {
 		m["gc_pause_p50_ns"] = secondsToNs(pauses.quantile(0.50))
 		m["gc_pause_p99_ns"] = secondsToNs(pauses.quantile(0.99))
 		m["gc_pause_max_ns"] = secondsToNs(pauses.max())
+		m["gc_pauses"] = pauses.total()
 	}
 	if v, ok := uintDelta(p.before, after, gcCycles); ok {
 		m["gc_cycles"] = v

@@ -1,0 +1,3 @@
+module example.com/cgo_fallback_sdk
+
+go 1.21

@@ -1,0 +1,36 @@
+"""benchmarks/overhead.py reads gxm's `[shell]` trace back into the commands its loop replays."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from harness.hostcmd import shell_line
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _overhead() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("overhead", ROOT / "benchmarks" / "overhead.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_traced_command_parses_back_to_cwd_env_and_argv() -> None:
+    env = {"GXM_DURATION": "0.5", "GOGC": "100", "NAME": "two words"}
+    argv = ["/w/bin/go1.22-default/0/gc_small_objects"]
+    line = "[shell] " + shell_line(argv, env, Path("/w/scratch dir"))
+    command = _overhead().parse_shell_line(line)
+    assert (command.cwd, command.env, command.argv) == ("/w/scratch dir", env, argv)
+
+
+def test_a_traced_build_keeps_its_packages() -> None:
+    argv = ["/go/bin/go", "build", "-o", "/w/bin/", "./cmd/a", "./cmd/b"]
+    line = "[shell] " + shell_line(argv, {"CGO_ENABLED": "1"}, Path("/src/go_fixtures"))
+    command = _overhead().parse_shell_line(line)
+    assert command.argv == argv and command.env == {"CGO_ENABLED": "1"}
