@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.store.records import RunRecord
+
 MIN_PAUSES_FOR_P99 = 100
 PERMUTATIONS = 2000
 ALPHA = 0.05
@@ -122,12 +124,12 @@ def pool(histograms: Iterable[PauseHistogram]) -> PauseHistogram:
     return PauseHistogram(tuple(keys), tuple(summed[k] for k in keys))
 
 
-def run_histograms(runs: Iterable[Mapping[str, Any]]) -> list[PauseHistogram]:
+def run_histograms(runs: Iterable[RunRecord]) -> list[PauseHistogram]:
     """The pause histogram of every measured (not warm-up) run that recorded one."""
     found = []
     for run in runs:
-        doc = run.get(RECORD_KEY)
-        if doc is not None and not run.get("warmup"):
+        doc = run.gc_pause_histogram
+        if doc is not None and not run.warmup:
             found.append(PauseHistogram.from_json(doc))
     return found
 

@@ -70,7 +70,7 @@ def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
         status=status,
         reason=reason,
         runs=tuple(runs),
-        summary=stats.summarize_runs([r.to_json() for r in runs], fixture.kind),
+        summary=stats.summarize_runs(runs, fixture.kind),
         verdict=stats.verdict(outcomes, expected) if outcomes else "expected",
     )
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from harness.model import FIXTURE_KINDS, Outcome
+from harness.store.records import RunRecord
 
 Z95 = 1.959963984540054  # two-sided 95% standard normal quantile
 
@@ -84,32 +85,28 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def measured_runs(runs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def measured_runs(runs: Iterable[RunRecord]) -> list[RunRecord]:
     """The runs that count: every run record except warm-ups."""
-    return [run for run in runs if not run.get("warmup")]
+    return [run for run in runs if not run.warmup]
 
 
-def metric_samples(runs: Iterable[Mapping[str, Any]], name: str) -> list[float]:
+def metric_samples(runs: Iterable[RunRecord], name: str) -> list[float]:
     """The values of metric `name` from passing, measured (non-warm-up) runs, in run order."""
     values = []
     for run in measured_runs(runs):
-        value = (run.get("metrics") or {}).get(name)
-        if (
-            run.get("outcome") == Outcome.PASS.value
-            and isinstance(value, (int, float))
-            and _is_number(value)
-        ):
+        value = run.metrics.get(name)
+        if run.outcome is Outcome.PASS and isinstance(value, (int, float)) and _is_number(value):
             values.append(float(value))
     return values
 
 
-def _metric_summaries(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _metric_summaries(runs: Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
     """Per metric over passing runs: median, 95% interval of the median, n."""
     samples: dict[str, list[float]] = {}
     for run in runs:
-        if run.get("outcome") != Outcome.PASS.value:
+        if run.outcome is not Outcome.PASS:
             continue
-        for name, value in (run.get("metrics") or {}).items():
+        for name, value in run.metrics.items():
             if _is_number(value):
                 samples.setdefault(name, []).append(value)
     return {
@@ -126,13 +123,13 @@ def _crash_rate(outcomes: Counter[str]) -> dict[str, Any]:
     return {"k": k, "n": n, "rate": k / n, "ci95": list(wilson_ci95(k, n))}
 
 
-def top_signature(runs: Iterable[Mapping[str, Any]]) -> str | None:
+def top_signature(runs: Iterable[RunRecord]) -> str | None:
     """The most common signature; on a tie the one seen first (runs are in run order)."""
-    counts = Counter(r["signature"] for r in runs if r.get("signature"))
+    counts = Counter(r.signature for r in runs if r.signature)
     return counts.most_common(1)[0][0] if counts else None
 
 
-def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, Any]:
+def summarize_runs(runs: Sequence[RunRecord], kind: str) -> dict[str, Any]:
     """The `summary` object of one fixture in a cell document (docs/contracts.md, "Results").
 
     - `outcomes`: counts per outcome, in the closed set's order, zero counts left out;
@@ -151,7 +148,7 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, An
     if kind not in FIXTURE_KINDS:
         raise ValueError(f"unknown fixture kind {kind!r}")
     measured = measured_runs(runs)
-    counts = _ordered_counts(Counter(str(r.get("outcome")) for r in measured))
+    counts = _ordered_counts(Counter(r.outcome.value for r in measured))
     summary: dict[str, Any] = {
         "n": len(measured),
         "outcomes": counts,
@@ -159,9 +156,9 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]], kind: str) -> dict[str, An
         "metrics": _metric_summaries(measured),
         "top_signature": top_signature(measured),
     }
-    warmups = [r for r in runs if r.get("warmup")]
+    warmups = [r for r in runs if r.warmup]
     if warmups:
-        summary["warmup"] = _ordered_counts(Counter(str(r.get("outcome")) for r in warmups))
+        summary["warmup"] = _ordered_counts(Counter(r.outcome.value for r in warmups))
     return summary
 
 
@@ -369,11 +366,11 @@ def spread_warnings(
     return reasons
 
 
-def run_load_avgs(runs: Iterable[Mapping[str, Any]]) -> list[float]:
+def run_load_avgs(runs: Iterable[RunRecord]) -> list[float]:
     """The 1-minute load averages recorded before each measured run (`load_avg[0]`)."""
     loads = []
     for run in measured_runs(runs):
-        load = run.get("load_avg")
-        if isinstance(load, (list, tuple)) and load and _is_number(load[0]):
+        load = run.load_avg
+        if load and _is_number(load[0]):
             loads.append(float(load[0]))
     return loads

@@ -44,6 +44,7 @@ from harness.claims.runs import (
 from harness.model import Outcome, experiment_id, go_version_key, has_extra_axes
 from harness.stats import metric_samples, p_text, top_signature
 from harness.store import RunData
+from harness.store.records import CellResult
 
 CONFIRMED, REFUTED, INCONCLUSIVE = "confirmed", "refuted", "inconclusive"
 VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE)
@@ -205,7 +206,7 @@ class OutcomesRule:
         if signature:
             lines.append(f"  most common signature: {signature}")
         for key in dict.fromkeys(k for c in (*self.confirm, *self.refute) for k, _ in c.checks):
-            seen = Counter(str((r.get("checks") or {}).get(key, "-")) for r in iter_runs(ran))
+            seen = Counter(str(r.checks.get(key, "-")) for r in iter_runs(ran))
             if seen:
                 counts = ", ".join(f"{v} ×{c}" for v, c in seen.most_common())
                 lines.append(f"  check {key}: {counts}")
@@ -323,16 +324,16 @@ class FirstVersionRule:
     def evaluate(self, measured: Measured) -> Judgement:
         found: dict[tuple[int, int], tuple[str, bool | None, str]] = {}
         cell_ids = []
-        for doc in measured.run.cells:
-            cell = doc.get("cell", {})
-            if has_extra_axes(cell):
+        for doc in measured.run.results:
+            cell = doc.cell
+            if has_extra_axes(cell.axes):
                 continue
-            if experiment_id(str(cell.get("goexperiment") or "")) != self.experiment:
+            if experiment_id(cell.goexperiment) != self.experiment:
                 continue
-            version = str(cell.get("go_resolved") or cell.get("go"))
+            version = cell.go_resolved or cell.go
             available, text = self._availability(doc)
-            found[go_version_key(str(cell.get("go")))[:2]] = (version, available, text)
-            cell_ids.append(str(cell.get("id")))
+            found[go_version_key(cell.go)[:2]] = (version, available, text)
+            cell_ids.append(cell.id)
         evidence = [f"go{v}: {text}" for _, (v, _, text) in sorted(found.items())]
         cells = tuple(sorted(cell_ids))
         claimed = go_version_key(self.claimed)[:2]
@@ -355,14 +356,13 @@ class FirstVersionRule:
             reason = f"the run shows {self.experiment} working on no Go version"
         return Judgement(INCONCLUSIVE, reason, tuple(evidence), cells)
 
-    def _availability(self, doc: Mapping[str, Any]) -> tuple[bool | None, str]:
-        build = doc.get("build", {}).get("status")
-        status = doc.get("cell", {}).get("experiment_status")
+    def _availability(self, doc: CellResult) -> tuple[bool | None, str]:
+        build = doc.build.status
+        status = doc.cell.experiment_status
         if build == Outcome.UNSUPPORTED.value:
             return False, f"GOEXPERIMENT={self.experiment} unknown (cell unsupported)"
-        fixtures = doc.get("fixtures", {})
-        runs = [r for f in self.fixtures for r in fixtures.get(f, {}).get("runs", [])]
-        passes = sum(1 for r in runs if r.get("outcome") == Outcome.PASS.value)
+        runs = [r for f in self.fixtures if f in doc.fixtures for r in doc.fixtures[f].runs]
+        passes = sum(1 for r in runs if r.outcome is Outcome.PASS)
         names = ", ".join(self.fixtures)
         text = f"build {build}, experiment {status}, {names} pass {passes}/{len(runs)}"
         if build == "ok" and status == "active" and passes:

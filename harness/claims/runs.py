@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.model import experiment_id, go_version_key, has_extra_axes
 from harness.stats import FAILURE_OUTCOMES, NOT_A_TRIAL, median, wilson_ci95
 from harness.store import RunData
+from harness.store.records import CellInfo, RunRecord
 
 _GO_SPEC = re.compile(r"^(>=|<=|>|<|==)?\s*(1\.\d+)$")
 
@@ -32,10 +33,12 @@ class CellFilter:
     with_experiment: str | None = None
     without_experiment: str | None = None
 
-    def matches(self, cell: Mapping[str, Any]) -> bool:
-        if has_extra_axes(cell):  # a sanitizer, GODEBUG or cgo-off cell is not experiment evidence
+    def matches(self, cell: CellInfo) -> bool:
+        if has_extra_axes(
+            cell.axes
+        ):  # a sanitizer, GODEBUG or cgo-off cell is not experiment evidence
             return False
-        goexperiment = str(cell.get("goexperiment") or "")
+        goexperiment = cell.goexperiment
         requested = [e for e in goexperiment.split(",") if e]
         if self.experiment is not None and experiment_id(goexperiment) != self.experiment:
             return False
@@ -43,7 +46,7 @@ class CellFilter:
             return False
         if self.without_experiment is not None and self.without_experiment in requested:
             return False
-        return self.go is None or go_matches(self.go, str(cell.get("go", "")))
+        return self.go is None or go_matches(self.go, cell.go)
 
 
 def go_matches(spec: str, version: str) -> bool:
@@ -75,27 +78,23 @@ class FixtureRuns:
     go: str
     fixture: str
     status: str
-    runs: tuple[Mapping[str, Any], ...]
+    runs: tuple[RunRecord, ...]
 
 
 def collect(run: RunData, fixtures: Sequence[str], cells: CellFilter) -> list[FixtureRuns]:
     """Every (cell, fixture) of the run that the filter and fixture list select."""
     found = []
-    for doc in run.cells:
-        cell = doc.get("cell", {})
-        if not cells.matches(cell):
+    for doc in run.results:
+        if not cells.matches(doc.cell):
             continue
         for name in fixtures:
-            entry = doc.get("fixtures", {}).get(name)
+            entry = doc.fixtures.get(name)
             if entry is None:
                 continue
             runs = tuple(
-                r
-                for r in entry.get("runs", [])
-                if not r.get("warmup") and r.get("outcome") not in NOT_A_TRIAL
+                r for r in entry.runs if not r.warmup and r.outcome.value not in NOT_A_TRIAL
             )
-            status = str(entry.get("status", "ran"))
-            found.append(FixtureRuns(str(cell.get("id")), str(cell.get("go")), name, status, runs))
+            found.append(FixtureRuns(doc.id, doc.cell.go, name, entry.status, runs))
     return found
 
 
@@ -118,7 +117,7 @@ def _cell_sort_key(cell_id: str) -> tuple[Any, ...]:
 
 def outcome_counts(items: Iterable[FixtureRuns]) -> str:
     """`crash 10/10` / `pass 7/10, corrupt 3/10`: outcome counts over all runs of `items`."""
-    counts = Counter(str(r.get("outcome")) for item in items for r in item.runs)
+    counts = Counter(r.outcome.value for item in items for r in item.runs)
     total = sum(counts.values())
     return ", ".join(f"{o} {c}/{total}" for o, c in counts.most_common()) or "no runs"
 
@@ -159,12 +158,12 @@ class RunCondition:
     checks: tuple[tuple[str, Any], ...] = ()
     cells: CellFilter | None = None
 
-    def run_matches(self, run: Mapping[str, Any]) -> bool:
-        if self.outcomes and run.get("outcome") not in self.outcomes:
+    def run_matches(self, run: RunRecord) -> bool:
+        if self.outcomes and run.outcome.value not in self.outcomes:
             return False
-        if self.signature and not re.search(self.signature, str(run.get("signature") or "")):
+        if self.signature and not re.search(self.signature, run.signature or ""):
             return False
-        checks = run.get("checks") or {}
+        checks = run.checks
         return all(k in checks and _check_value_matches(v, checks[k]) for k, v in self.checks)
 
     def describe(self) -> str:
@@ -206,13 +205,13 @@ class Side:
     cells: CellFilter = field(default_factory=CellFilter)
     signature: str | None = None
 
-    def failed(self, run: Mapping[str, Any]) -> bool:
-        if run.get("outcome") not in FAILURE_OUTCOMES:
+    def failed(self, run: RunRecord) -> bool:
+        if run.outcome.value not in FAILURE_OUTCOMES:
             return False
-        return not self.signature or bool(re.search(self.signature, str(run.get("signature"))))
+        return not self.signature or bool(re.search(self.signature, str(run.signature)))
 
 
-def iter_runs(items: Iterable[FixtureRuns]) -> Iterator[Mapping[str, Any]]:
+def iter_runs(items: Iterable[FixtureRuns]) -> Iterator[RunRecord]:
     for item in items:
         yield from item.runs
 

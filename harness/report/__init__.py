@@ -276,9 +276,9 @@ def exit_code_for_data(data: RunData) -> int:
     """The exit code for a finished run: 3 when it has no cells; 4 when anything hit an
     infra-error, the run failed, or a listed cell has no result (killed; resume it); 1 when some
     verdict is unexpected; else 0."""
-    if not data.cells and not data.cell_ids():
+    if not data.results and not data.cell_ids():
         return EXIT_NOTHING_SELECTED
-    if data.missing_cells() or data.run.get("status") == "failed":
+    if data.missing_cells() or data.document.status == "failed":
         return EXIT_INFRA
     if any(result.has_infra_error() for result in data.results):
         return EXIT_INFRA

@@ -14,6 +14,7 @@ from typing import Any
 from harness.report import tables
 from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
 from harness.store import RunData
+from harness.store.records import CellResult
 
 _SHORT = {"unsupported": "unsupp.", "build-error": "build\nerror"}
 _CHAR_IN = 0.075  # width of one character of a 9 pt label, inches
@@ -21,10 +22,10 @@ _ROW_IN = 0.36
 _COLOUR_BAR_IN = 1.0
 
 
-def _outcome_kinds(doc: Mapping[str, Any] | None, fixture: str) -> frozenset[str] | None:
+def _outcome_kinds(doc: CellResult | None, fixture: str) -> frozenset[str] | None:
     """The outcomes the fixture's runs had in this cell; None where none of them ran."""
-    entry = (doc or {}).get("fixtures", {}).get(fixture)
-    if not entry:
+    entry = tables.fixture_of(doc, fixture)
+    if entry is None:
         return None
     counts = tables.fixture_summary(entry).get("outcomes", {})
     kinds = frozenset(o for o, n in counts.items() if n and o != "unsupported")
@@ -39,15 +40,16 @@ def outcome_differs(data: RunData, fixture: str) -> bool:
     return len(seen) > 1
 
 
-def square(doc: Mapping[str, Any] | None, fixture: str) -> tuple[float | None, str]:
+def square(doc: CellResult | None, fixture: str) -> tuple[float | None, str]:
     """(failed-run rate or None, text) of one square: `2/10\\nSIGSEGV`, `0/3`, `unsupp.`, `n/a`."""
-    entry = (doc or {}).get("fixtures", {}).get(fixture)
-    rate = tables.fixture_summary(entry).get("crash_rate") if entry else None
-    if not rate or not rate.get("n"):
+    entry = tables.fixture_of(doc, fixture)
+    summary = tables.fixture_summary(entry) if entry else {}
+    rate = summary.get("crash_rate")
+    if entry is None or not rate or not rate.get("n"):
         word = tables.crash_cell_text(doc, fixture).split(" ")[0]
         return None, _SHORT.get(word, word)
-    mark = f" {tables.UNEXPECTED_MARK}" if entry.get("verdict") == "unexpected" else ""
-    tag = _failure_tag(tables.fixture_summary(entry)) if rate["k"] else ""
+    mark = f" {tables.UNEXPECTED_MARK}" if entry.verdict == "unexpected" else ""
+    tag = _failure_tag(summary) if rate["k"] else ""
     return float(rate["rate"]), f"{rate['k']}/{rate['n']}{mark}" + (f"\n{tag}" if tag else "")
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from harness.masking import mask_secrets
 from harness.model import Outcome, experiment_id
 from harness.report import pauses, tables
 from harness.store import RunData, natural_key
+from harness.store.records import CellResult, FixtureResult, RunRecord
 
 # Metrics in the order benchstat shows them, and which direction is better (every unit is declared).
 METRIC_ORDER = (
@@ -83,8 +84,8 @@ def _ordered_metrics(names: set[str]) -> list[str]:
     return [m for m in METRIC_ORDER if m in names] + sorted(names - set(METRIC_ORDER))
 
 
-def _result_line(fixture: str, run: Mapping[str, Any], metrics: Sequence[str]) -> str | None:
-    values = run.get("metrics") or {}
+def _result_line(fixture: str, run: RunRecord, metrics: Sequence[str]) -> str | None:
+    values = run.metrics
     pairs = [
         f"{_number(values[m])} {unit_name(m)}"
         for m in metrics
@@ -108,20 +109,20 @@ def unit_line(metric: str) -> str:
     return f"Unit {unit_name(metric)} " + (f"better={better}" if better else "assume=nothere")
 
 
-def _block_order(sample: tuple[str, Mapping[str, Any], Any]) -> tuple[Any, ...]:
+def _block_order(sample: tuple[str, CellResult, Any]) -> tuple[Any, ...]:
     """Baseline cells (default experiment, every other axis default) first, then by Go version
     and cell, then fixture: benchstat orders a key's values by first appearance and compares
     every column against the first, so the first value of goexperiment is `default` and the
     first of goversion the lowest Go."""
     fixture, doc, _ = sample
-    cell = doc["cell"]
-    is_baseline = tables.baseline_id(cell) == str(cell["id"])
-    version = natural_key(str(cell.get("go_resolved") or cell["go"]))
-    return (not is_baseline, version, tables.cell_order_key(str(cell["id"])), fixture)
+    cell = doc.cell
+    is_baseline = tables.baseline_id(cell) == cell.id
+    version = natural_key(cell.go_resolved or cell.go)
+    return (not is_baseline, version, tables.cell_order_key(cell.id), fixture)
 
 
-def _config_env(doc: Mapping[str, Any]) -> dict[str, str]:
-    env = mask_secrets(dict((doc["cell"].get("settings") or {}).get("env") or {}))
+def _config_env(doc: CellResult) -> dict[str, str]:
+    env = mask_secrets(dict(doc.cell.settings.get("env") or {}))
     return {k.lower(): str(v).replace("\n", " ") for k, v in env.items()}
 
 
@@ -132,7 +133,7 @@ def benchstat(data: RunData) -> str:
         m
         for _, _, runs in samples
         for r in runs
-        for m in (r.get("metrics") or {})
+        for m in r.metrics
         if benchfmt.split_metric_name(m) is None  # a test binary's own lines are kept as printed
     }
     metrics = _ordered_metrics(names)
@@ -145,28 +146,27 @@ def benchstat(data: RunData) -> str:
         "# Compare Go versions: benchstat -table goexperiment -col goversion -row .name bench.txt",
         f"gxm-run: {data.run_id}",
     ]
-    cpus = (data.run.get("host") or {}).get("cpus")
+    cpus = data.document.host.get("cpus")
     if cpus:
         lines.append(f"cpu-count: {cpus}")
     lines += [unit_line(m) for m in metrics]
     with_axes = tables.has_axis_cells(data)
     for fixture, doc, runs in samples:
-        cell = doc["cell"]
         env = _config_env(doc)
-        lines += ["", f"goversion: go{cell.get('go_resolved') or cell['go']}"]
+        lines += ["", f"goversion: go{doc.cell.go_resolved or doc.cell.go}"]
         if with_axes:  # benchstat keys stay set until changed: every block names every axis
-            lines.append(f"goexperiment: {experiment_id(str(cell.get('goexperiment') or ''))}")
-            lines += [f"{key}: {cell.get(key) or default}" for key, default in _AXIS_KEYS]
+            lines.append(f"goexperiment: {experiment_id(doc.cell.goexperiment)}")
+            lines += [f"{key}: {doc.cell.axes.get(key) or default}" for key, default in _AXIS_KEYS]
         else:
-            lines.append(f"goexperiment: {tables.experiment_of(str(cell['id']))}")
+            lines.append(f"goexperiment: {tables.experiment_of(doc.id)}")
         lines.append(f"fixture: {fixture}")
         lines += [f"{k}: {env.get(k, '')}".rstrip() for k in env_keys]
         for run in runs:
-            if run.get("outcome") == Outcome.PASS.value:
+            if run.outcome is Outcome.PASS:
                 line = _result_line(fixture, run, metrics)
                 if line:
                     lines.append(line)
-                lines += [str(b) for b in run.get("benchmarks") or []]
+                lines += list(run.benchmarks)
     return "\n".join(lines) + "\n"
 
 
@@ -192,107 +192,113 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _bad_runs(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    expected = set(entry.get("expected", []))
-    return [r for r in entry.get("runs", []) if r.get("outcome") not in expected]
+def _bad_runs(entry: FixtureResult) -> list[RunRecord]:
+    return [r for r in entry.runs if r.outcome.value not in entry.expected]
 
 
-def _run_line(run: Mapping[str, Any]) -> str:
+def _run_line(run: RunRecord) -> str:
     """`run 1: crash — fatal error: …` (the signature, else the classifier's detail)."""
-    warm = " (warm-up)" if run.get("warmup") else ""
-    why = run.get("signature") or run.get("detail")
-    return f"run {run.get('i')}{warm}: {run.get('outcome')}" + (f" — {why}" if why else "")
+    warm = " (warm-up)" if run.warmup else ""
+    why = run.signature or run.detail
+    return f"run {run.i}{warm}: {run.outcome.value}" + (f" — {why}" if why else "")
 
 
-def _failure_body(data: RunData, doc: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
+def _failure_body(data: RunData, doc: CellResult, entry: FixtureResult) -> str:
     """Each bad run with its signature, the fixture's status when it did not run, and the tail of
     the first bad run's log (or of the build log)."""
     bad = _bad_runs(entry)
     lines = [_run_line(r) for r in bad]
-    if entry.get("status") not in (None, "ran"):
-        lines.append(f"{entry['status']}: {entry.get('reason') or ''}".rstrip(": "))
-    log = next((r.get("log") for r in bad if r.get("log")), None)
-    log = log or (doc.get("build") or {}).get("log")
+    if entry.status != "ran":
+        lines.append(f"{entry.status}: {entry.reason or ''}".rstrip(": "))
+    log = next((r.log for r in bad if r.log), None)
+    log = log or doc.build.log
     if log:
         lines += ["", f"--- tail of {log} ---", log_tail(data.store.path_of(log))]
     return "\n".join(lines)
 
 
-def _testcase(data: RunData, doc: Mapping[str, Any], name: str) -> ET.Element:
-    entry = doc["fixtures"][name]
-    runs = entry.get("runs", [])
+def _testcase(data: RunData, doc: CellResult, name: str) -> ET.Element:
+    entry = doc.fixtures[name]
+    runs = entry.runs
     case = ET.Element(
         "testcase",
-        classname=f"gxm.{str(doc['cell']['id']).replace('.', '_')}",
+        classname=f"gxm.{doc.id.replace('.', '_')}",
         name=name,
-        time=f"{sum(float(r.get('seconds') or 0) for r in runs):.3f}",
+        time=f"{sum(r.seconds for r in runs):.3f}",
     )
     text = tables.crash_cell_text(doc, name).removesuffix(" " + tables.UNEXPECTED_MARK)
-    message = f"{text}, expected {'/'.join(entry.get('expected', [])) or '?'}"
-    if entry.get("verdict") == "unexpected":
-        infra = any(r.get("outcome") == Outcome.INFRA_ERROR.value for r in runs)
-        infra = infra or entry.get("status") == Outcome.INFRA_ERROR.value
+    message = f"{text}, expected {'/'.join(entry.expected) or '?'}"
+    if entry.verdict == "unexpected":
+        infra = any(r.is_infra_error for r in runs)
+        infra = infra or entry.status == Outcome.INFRA_ERROR.value
         kind = "error" if infra else "failure"
-        outcomes = [str(r.get("outcome")) for r in _bad_runs(entry)] or [str(entry.get("status"))]
+        outcomes = [r.outcome.value for r in _bad_runs(entry)] or [entry.status]
         element = ET.SubElement(case, kind, message=message, type=outcomes[0])
         element.text = xml_text(_failure_body(data, doc, entry))
-    elif entry.get("status") not in (None, "ran") or not stats.measured_runs(runs):
-        ET.SubElement(case, "skipped", message=f"{text}: {entry.get('reason') or 'not run'}")
-    elif failed := [r for r in runs if r.get("outcome") != "pass"]:
+    elif entry.status != "ran" or not stats.measured_runs(runs):
+        ET.SubElement(case, "skipped", message=f"{text}: {entry.reason or 'not run'}")
+    elif failed := [r for r in runs if r.outcome is not Outcome.PASS]:
         output = ET.SubElement(case, "system-out")  # as expected: a pass that shows its runs
         output.text = xml_text("\n".join([f"{message} (as expected)", *map(_run_line, failed)]))
     return case
 
 
-def _go_test_cases(doc: Mapping[str, Any], name: str) -> list[ET.Element]:
+def _go_test_cases(doc: CellResult, name: str) -> list[ET.Element]:
     """One testcase per test of a user's test package in this cell: a `<failure>` when the test
     did not pass in some run and the package's outcome there was not expected."""
-    entry = doc["fixtures"][name]
-    runs = [r for r in stats.measured_runs(entry.get("runs", [])) if r.get("tests")]
-    tests = sorted({test for r in runs for test in r["tests"]})
-    expected = set(entry.get("expected", []))
-    classname = f"gxm.{str(doc['cell']['id']).replace('.', '_')}.{name.replace('/', '.')}"
+    entry = doc.fixtures[name]
+    runs = [r for r in entry.runs if r.tests and not r.warmup]
+    tests = sorted({test for r in runs for test in r.tests})
+    expected = set(entry.expected)
+    classname = f"gxm.{doc.cell.id.replace('.', '_')}.{name.replace('/', '.')}"
     cases = []
     for test in tests:
-        ran = [r for r in runs if test in r["tests"]]
-        bad = [r for r in ran if r["tests"][test] not in ("pass", "skip")]
+        ran = [r for r in runs if test in r.tests]
+        bad = [r for r in ran if r.tests[test] not in ("pass", "skip")]
         case = ET.Element("testcase", classname=classname, name=test)
-        if bad and any(r.get("outcome") not in expected for r in bad):
-            results = sorted({r["tests"][test] for r in bad})
+        if bad and any(r.outcome.value not in expected for r in bad):
+            results = sorted({r.tests[test] for r in bad})
             message = f"{'/'.join(results)} {len(bad)}/{len(ran)}"
             failure = ET.SubElement(case, "failure", message=message, type=results[0])
             failure.text = xml_text("\n".join(_run_line(r) for r in bad))
-        elif all(r["tests"][test] == "skip" for r in ran):
+        elif all(r.tests[test] == "skip" for r in ran):
             ET.SubElement(case, "skipped", message="skipped by the test")
         cases.append(case)
     return cases
 
 
-def _suite(data: RunData, doc: Mapping[str, Any]) -> ET.Element:
-    cell = doc["cell"]
-    cases = [_testcase(data, doc, name) for name in sorted(doc.get("fixtures", {}))]
-    cases += [c for name in sorted(doc.get("fixtures", {})) for c in _go_test_cases(doc, name)]
+def _suite(data: RunData, doc: CellResult) -> ET.Element:
+    cell = doc.cell
+    cases = [_testcase(data, doc, name) for name in sorted(doc.fixtures)]
+    cases += [c for name in sorted(doc.fixtures) for c in _go_test_cases(doc, name)]
     suite = ET.Element(
         "testsuite",
-        name=str(cell["id"]),
+        name=cell.id,
         tests=str(len(cases)),
         failures=str(sum(c.find("failure") is not None for c in cases)),
         errors=str(sum(c.find("error") is not None for c in cases)),
         skipped=str(sum(c.find("skipped") is not None for c in cases)),
         time=f"{sum(float(c.get('time', 0)) for c in cases):.3f}",
-        timestamp=str(data.run.get("started") or ""),
+        timestamp=data.document.started or "",
     )
     props = ET.SubElement(suite, "properties")
-    extra = ("godebug", "buildmode", "cgo", "baseline") if "baseline" in cell else ()
-    for key in ("go", "go_resolved", "goexperiment", "backend", *extra):
-        ET.SubElement(props, "property", name=key, value=str(cell.get(key) or ""))
+    values = {
+        "go": cell.go,
+        "go_resolved": cell.go_resolved,
+        "goexperiment": cell.goexperiment,
+        "backend": cell.backend,
+    }
+    extra = ("godebug", "buildmode", "cgo", "baseline") if "baseline" in cell.axes else ()
+    values |= {key: cell.axes.get(key) for key in extra}
+    for key, value in values.items():
+        ET.SubElement(props, "property", name=key, value=str(value or ""))
     suite.extend(cases)
     return suite
 
 
 def junit(data: RunData) -> str:
     """The run as JUnit XML: `<testsuites>` of one `<testsuite>` per cell."""
-    suites = [_suite(data, doc) for doc in data.cells]
+    suites = [_suite(data, doc) for doc in data.results]
     root = ET.Element("testsuites", name=f"gxm run {data.run_id}")
     for key in ("tests", "failures", "errors"):  # junit-10.xsd has no `skipped` here
         root.set(key, str(sum(int(s.get(key, 0)) for s in suites)))

@@ -14,25 +14,24 @@ Rows are plain strings; rendering is the report's job.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
 
-from harness import benchfmt, stats
+from harness import benchfmt
 from harness.report.pauses import format_metric, metric_change
 from harness.report.tables import cell_header, fixture_summary
 from harness.store import RunData
+from harness.store.records import RunRecord
 
 NOT_PASSING = ("fail", "crash", "timeout", "oom")
 
 
-def _test_runs(data: RunData) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+def _test_runs(data: RunData) -> dict[tuple[str, str], list[RunRecord]]:
     """(fixture, cell id) -> measured runs of fixtures whose runs carry per-test results."""
-    found: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for doc in data.cells:
-        for name, entry in doc.get("fixtures", {}).items():
-            runs = [r for r in stats.measured_runs(entry.get("runs", [])) if r.get("tests")]
+    found: dict[tuple[str, str], list[RunRecord]] = {}
+    for doc in data.results:
+        for name, entry in doc.fixtures.items():
+            runs = [r for r in entry.runs if r.tests and not r.warmup]
             if runs:
-                found[(name, doc["cell"]["id"])] = runs
+                found[(name, doc.cell.id)] = runs
     return found
 
 
@@ -42,17 +41,17 @@ def troubled_tests(data: RunData) -> list[tuple[str, str]]:
         (name, test)
         for (name, _), runs in _test_runs(data).items()
         for run in runs
-        for test, result in run["tests"].items()
+        for test, result in run.tests.items()
         if result in NOT_PASSING
     }
     return sorted(troubled)
 
 
-def test_counts(runs: list[Mapping[str, Any]], test: str) -> tuple[int, int, str | None]:
+def test_counts(runs: list[RunRecord], test: str) -> tuple[int, int, str | None]:
     """(runs where `test` did not pass, runs where it ran, its most common signature then)."""
-    ran = [r for r in runs if test in r["tests"]]
-    bad = [r for r in ran if r["tests"][test] in NOT_PASSING]
-    signatures = Counter(r.get("signature") for r in bad if r.get("signature"))
+    ran = [r for r in runs if test in r.tests]
+    bad = [r for r in ran if r.tests[test] in NOT_PASSING]
+    signatures = Counter(r.signature for r in bad if r.signature)
     top = signatures.most_common(1)[0][0] if signatures else None
     return len(bad), len(ran), top
 
@@ -77,9 +76,9 @@ def tests_table(data: RunData, multiline: bool) -> tuple[list[str], list[list[st
     return headers, rows
 
 
-def _result_word(runs: list[Mapping[str, Any]], test: str) -> str:
+def _result_word(runs: list[RunRecord], test: str) -> str:
     """The most common non-passing result of `test` in these runs (`fail`, `crash`, …), or `ok`."""
-    results = Counter(r["tests"][test] for r in runs if r["tests"].get(test) in NOT_PASSING)
+    results = Counter(r.tests[test] for r in runs if r.tests.get(test) in NOT_PASSING)
     return results.most_common(1)[0][0] if results else "ok"
 
 
@@ -91,7 +90,7 @@ def benchmark_table(data: RunData, multiline: bool) -> tuple[list[str], list[lis
     runs: dict[tuple[str, str, str], list[int]] = {}
     for cell_id in cells:
         doc = data.cell(cell_id)
-        for name, entry in sorted((doc or {}).get("fixtures", {}).items()):
+        for name, entry in sorted(doc.fixtures.items() if doc is not None else ()):
             metrics = fixture_summary(entry).get("metrics", {})
             for metric, summary in metrics.items():
                 split = benchfmt.split_metric_name(metric)
@@ -123,9 +122,9 @@ def _bench_value(value: float | None, unit: str) -> str:
 def gc_source_lines(data: RunData) -> list[str]:
     """`<fixture>: GODEBUG=gctrace=1 …` for every fixture whose GC figures came from gctrace."""
     found: set[str] = set()
-    for doc in data.cells:
-        for name, entry in doc.get("fixtures", {}).items():
-            if any("gctrace" in (r.get("metric_sources") or {}).values() for r in entry["runs"]):
+    for doc in data.results:
+        for name, entry in doc.fixtures.items():
+            if any("gctrace" in r.metric_sources.values() for r in entry.runs):
                 found.add(name)
     return [
         f"{name}: GC figures from the runtime's GODEBUG=gctrace=1 lines (pause = the two "

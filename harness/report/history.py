@@ -20,6 +20,7 @@ from harness.model import Outcome
 from harness.render import STYLES, render_table
 from harness.report import pauses, tables
 from harness.store import RunData, list_runs, load_run
+from harness.store.records import CellResult, RunRecord
 
 log = logging.getLogger("gxm.history")
 
@@ -65,23 +66,22 @@ class Comparison:
         return EXIT_UNEXPECTED if regressed else EXIT_OK
 
 
-def _outcome_key(doc: Mapping[str, Any] | None, fixture: str) -> tuple[Any, ...]:
+def _outcome_key(doc: CellResult | None, fixture: str) -> tuple[Any, ...]:
     """What counts as "the outcome": the set of outcomes seen (or the fixture's status) and the
     verdict; counts alone (3/3 vs 10/10) are not a change."""
-    entry = (doc or {}).get("fixtures", {}).get(fixture)
+    entry = tables.fixture_of(doc, fixture)
     if entry is None:
         return ("absent",)
-    status = entry.get("status") or "ran"
     seen = frozenset(tables.fixture_summary(entry).get("outcomes", {}))
-    return (status, seen, entry.get("verdict"))
+    return (entry.status, seen, entry.verdict)
 
 
 def _rate_change(
-    a: Mapping[str, Any] | None, b: Mapping[str, Any] | None, fixture: str
+    a: CellResult | None, b: CellResult | None, fixture: str
 ) -> stats.RateChange | None:
     rates = []
     for doc in (b, a):
-        entry = (doc or {}).get("fixtures", {}).get(fixture)
+        entry = tables.fixture_of(doc, fixture)
         rate = tables.fixture_summary(entry).get("crash_rate") if entry else None
         if not rate or not rate.get("n"):
             return None
@@ -94,11 +94,12 @@ def _pairs(a: RunData, b: RunData) -> list[tuple[str, str]]:
     return [
         (cid, name)
         for cid in cells
-        for name in sorted(
-            set((a.cell(cid) or {}).get("fixtures", {}))
-            | set((b.cell(cid) or {}).get("fixtures", {}))
-        )
+        for name in sorted(_fixtures(a.cell(cid)) | _fixtures(b.cell(cid)))
     ]
+
+
+def _fixtures(doc: CellResult | None) -> set[str]:
+    return set(doc.fixtures) if doc is not None else set()
 
 
 def compare_data(a: RunData, b: RunData) -> Comparison:
@@ -108,25 +109,21 @@ def compare_data(a: RunData, b: RunData) -> Comparison:
     for cid, name in _pairs(a, b):
         doc_a, doc_b = a.cell(cid), b.cell(cid)
         if _outcome_key(doc_a, name) != _outcome_key(doc_b, name):
-            entry_b = (doc_b or {}).get("fixtures", {}).get(name) or {}
+            entry_b = tables.fixture_of(doc_b, name)
             outcome_changes.append(
                 OutcomeChange(
                     cid,
                     name,
                     tables.crash_cell_text(doc_a, name),
                     tables.crash_cell_text(doc_b, name),
-                    entry_b.get("verdict"),
+                    entry_b.verdict if entry_b else None,
                     _rate_change(doc_a, doc_b, name),
                 )
             )
-        if doc_a is None or doc_b is None or name not in doc_a["fixtures"]:
+        entry_a, entry_b = tables.fixture_of(doc_a, name), tables.fixture_of(doc_b, name)
+        if entry_a is None or entry_b is None:
             continue
-        if name not in doc_b["fixtures"]:
-            continue
-        runs_a, runs_b = (
-            doc_a["fixtures"][name].get("runs", []),
-            doc_b["fixtures"][name].get("runs", []),
-        )
+        runs_a, runs_b = entry_a.runs, entry_b.runs
         for metric in sorted(_metric_names(runs_a) & _metric_names(runs_b)):
             change = stats.compare_samples(
                 stats.metric_samples(runs_b, metric), stats.metric_samples(runs_a, metric)
@@ -142,13 +139,8 @@ def compare_data(a: RunData, b: RunData) -> Comparison:
     )
 
 
-def _metric_names(runs: Sequence[Mapping[str, Any]]) -> set[str]:
-    return {
-        m
-        for r in stats.measured_runs(runs)
-        if r.get("outcome") == Outcome.PASS.value
-        for m in (r.get("metrics") or {})
-    }
+def _metric_names(runs: Sequence[RunRecord]) -> set[str]:
+    return {m for r in stats.measured_runs(runs) if r.outcome is Outcome.PASS for m in r.metrics}
 
 
 def compare(run_a: Path, run_b: Path) -> Comparison:
@@ -310,8 +302,8 @@ def _trend(runs: Sequence[RunData], fixture: str, metric: str) -> Trend:
 
 
 def _samples(data: RunData, cell_id: str, fixture: str, metric: str) -> list[float]:
-    entry = (data.cell(cell_id) or {}).get("fixtures", {}).get(fixture)
-    return stats.metric_samples(entry.get("runs", []), metric) if entry else []
+    entry = tables.fixture_of(data.cell(cell_id), fixture)
+    return stats.metric_samples(entry.runs, metric) if entry else []
 
 
 def trend_rows(trend: Trend) -> tuple[list[str], list[list[str]]]:

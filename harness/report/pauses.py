@@ -6,9 +6,8 @@ Rows are lists of plain strings; rendering them is `harness.render`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from harness import pausepool, stats
 from harness.model import Outcome
@@ -17,9 +16,11 @@ from harness.report.tables import (
     baseline_id,
     experiment_of,
     fixture_names,
+    fixture_of,
     fixture_summary,
 )
 from harness.store import RunData
+from harness.store.records import CellResult, RunRecord
 
 # --- numbers ------------------------------------------------------------------------------------
 
@@ -76,39 +77,39 @@ PAUSE_ALIGN = ["left"] * 3 + ["right"] * (len(PAUSE_COLUMNS) + 1)
 
 
 def metric_change(
-    data: RunData, cell_doc: Mapping[str, Any], fixture: str, metric: str
+    data: RunData, cell_doc: CellResult, fixture: str, metric: str
 ) -> stats.MetricChange | None:
     """`metric` of `fixture` in this cell against its baseline cell; None for the baseline itself
     or when the run has no baseline cell with that fixture."""
-    base_doc = data.cell(baseline_id(cell_doc["cell"]))
+    base_doc = data.cell(baseline_id(cell_doc.cell))
     if base_doc is None or base_doc is cell_doc:
         return None
-    base_entry = base_doc.get("fixtures", {}).get(fixture)
+    base_entry = base_doc.fixtures.get(fixture)
     if base_entry is None:
         return None
-    runs = cell_doc["fixtures"][fixture].get("runs", [])
+    runs = cell_doc.fixtures[fixture].runs
     return stats.compare_samples(
-        stats.metric_samples(runs, metric), stats.metric_samples(base_entry.get("runs", []), metric)
+        stats.metric_samples(runs, metric), stats.metric_samples(base_entry.runs, metric)
     )
 
 
-def _bench_cells(data: RunData) -> list[tuple[str, dict[str, Any]]]:
+def _bench_cells(data: RunData) -> list[tuple[str, CellResult]]:
     """(fixture, cell document) for bench fixtures that ran in cells that built (not those the
     cell's experiments exclude), in report order."""
     found = []
     for name in fixture_names(data, kind="bench"):
         for cid in data.cell_ids():
             doc = data.cell(cid)
-            entry = (doc or {}).get("fixtures", {}).get(name)
-            if doc is None or entry is None or entry.get("status") not in (None, "ran"):
+            entry = fixture_of(doc, name)
+            if doc is None or entry is None or entry.status != "ran":
                 continue
-            if doc.get("build", {}).get("status") == "ok":
+            if doc.build.status == "ok":
                 found.append((name, doc))
     return found
 
 
-def _pause_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str]:
-    summary = fixture_summary(doc["fixtures"][name])
+def _pause_row(data: RunData, name: str, doc: CellResult) -> list[str]:
+    summary = fixture_summary(doc.fixtures[name])
     metrics = summary.get("metrics", {})
     cells = []
     for column in PAUSE_COLUMNS:
@@ -120,8 +121,7 @@ def _pause_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str]:
         cells.append(text)
     p99 = metrics.get("gc_pause_p99_ns")
     n = p99["n"] if p99 else summary.get("outcomes", {}).get(Outcome.PASS.value, 0)
-    cell = doc["cell"]
-    return [name, str(cell["go"]), experiment_of(str(cell["id"])), *cells, str(n)]
+    return [name, doc.cell.go, experiment_of(doc.id), *cells, str(n)]
 
 
 def pause_table(data: RunData) -> list[list[str]]:
@@ -134,20 +134,20 @@ def significant_changes(data: RunData) -> list[str]:
     """One line per metric whose change against the baseline is significant, with its evidence."""
     lines = []
     for name, doc in _bench_cells(data):
-        metrics = fixture_summary(doc["fixtures"][name]).get("metrics", {})
+        metrics = fixture_summary(doc.fixtures[name]).get("metrics", {})
         for metric in sorted(metrics):
             change = metric_change(data, doc, name, metric)
             if change is not None and change.significant:
                 lines.append(
-                    f"{doc['cell']['id']} {name} {metric}: "
+                    f"{doc.id} {name} {metric}: "
                     f"{format_metric(metric, change.baseline_median)} → "
                     f"{format_metric(metric, change.median)} {change.detail_text}"
                 )
     return lines
 
 
-def _warning_text(doc: Mapping[str, Any], name: str, cpus: int | None) -> str | None:
-    runs = doc["fixtures"][name].get("runs", [])
+def _warning_text(doc: CellResult, name: str, cpus: int | None) -> str | None:
+    runs = doc.fixtures[name].runs
     loads = stats.run_load_avgs(runs)
     general: dict[str, str] = {}
     spreads = []
@@ -165,12 +165,12 @@ def _warning_text(doc: Mapping[str, Any], name: str, cpus: int | None) -> str | 
         general["spread"] = f"spread over {limit}: {', '.join(spreads)}"
     if not general:
         return None
-    return f"{doc['cell']['id']} {name}: " + "; ".join(general.values())
+    return f"{doc.id} {name}: " + "; ".join(general.values())
 
 
 def spread_warning_lines(data: RunData) -> list[str]:
     """One line per (cell, bench fixture) whose numbers should not be trusted, saying why."""
-    cpus = (data.run.get("host") or {}).get("cpus")
+    cpus = data.document.host.get("cpus")
     lines = []
     for name, doc in _bench_cells(data):
         text = _warning_text(doc, name, cpus if isinstance(cpus, int) else None)
@@ -179,12 +179,10 @@ def spread_warning_lines(data: RunData) -> list[str]:
     return lines
 
 
-def bench_samples(
-    data: RunData,
-) -> list[tuple[str, Mapping[str, Any], Sequence[Mapping[str, Any]]]]:
-    """(fixture, cell document, measured runs) for bench fixtures in cells that built."""
+def bench_samples(data: RunData) -> list[tuple[str, CellResult, Sequence[RunRecord]]]:
+    """(fixture, cell record, measured runs) for bench fixtures in cells that built."""
     return [
-        (name, doc, stats.measured_runs(doc["fixtures"][name].get("runs", [])))
+        (name, doc, stats.measured_runs(doc.fixtures[name].runs))
         for name, doc in _bench_cells(data)
     ]
 
@@ -197,26 +195,25 @@ POOLED_ALIGN = ["left"] * 3 + ["right"] * 6
 TOO_FEW_PAUSES = "too few pauses"
 
 
-def _cell_histograms(doc: Mapping[str, Any] | None, fixture: str) -> list[pausepool.PauseHistogram]:
+def _cell_histograms(doc: CellResult | None, fixture: str) -> list[pausepool.PauseHistogram]:
     """Pause histograms of the fixture's passing measured runs in that cell."""
-    entry = (doc or {}).get("fixtures", {}).get(fixture)
-    runs = stats.measured_runs(entry.get("runs", [])) if entry else []
-    return pausepool.run_histograms(r for r in runs if r.get("outcome") == Outcome.PASS.value)
+    entry = fixture_of(doc, fixture)
+    runs = stats.measured_runs(entry.runs) if entry else []
+    return pausepool.run_histograms(r for r in runs if r.outcome is Outcome.PASS)
 
 
-def _pooled_row(data: RunData, name: str, doc: dict[str, Any]) -> list[str] | None:
+def _pooled_row(data: RunData, name: str, doc: CellResult) -> list[str] | None:
     hists = _cell_histograms(doc, name)
     if not hists:
         return None
     pooled = pausepool.pooled_pauses(hists)
-    base_doc = data.cell(baseline_id(doc["cell"]))
+    base_doc = data.cell(baseline_id(doc.cell))
     change = "-"
     if base_doc is not None and base_doc is not doc:
         base = _cell_histograms(base_doc, name)
         change = pausepool.compare_p99(hists, base).text if base else "-"
     p99 = TOO_FEW_PAUSES if pooled.too_few else format_ns(pooled.p99_ns)
-    cell = doc["cell"]
-    return [name, str(cell["go"]), experiment_of(str(cell["id"])), str(pooled.runs),
+    return [name, doc.cell.go, experiment_of(doc.id), str(pooled.runs),
             str(pooled.pauses), format_ns(pooled.p50_ns), p99, format_ns(pooled.max_ns),
             change]  # fmt: skip
 

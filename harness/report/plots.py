@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from harness.model import go_version_key
 from harness.report import crashmap, pauses, tables
 from harness.report.figstyle import BASELINE_COLOUR, DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
 from harness.store import RunData
+from harness.store.records import CellResult
 
 if TYPE_CHECKING:
     from harness.report import history
@@ -95,15 +96,16 @@ def _version_key(version: str) -> tuple[int, int, int]:
 # --- crash-rate heatmap -------------------------------------------------------------------------
 
 
-def _heat_value(doc: Mapping[str, Any] | None, fixture: str) -> tuple[float | None, str]:
+def _heat_value(doc: CellResult | None, fixture: str) -> tuple[float | None, str]:
     """(crash rate or None, annotation) of one cell of the heatmap."""
     text = tables.crash_cell_text(doc, fixture)
-    entry = (doc or {}).get("fixtures", {}).get(fixture)
-    rate = tables.fixture_summary(entry).get("crash_rate") if entry else None
+    entry = tables.fixture_of(doc, fixture)
+    summary = tables.fixture_summary(entry) if entry else {}
+    rate = summary.get("crash_rate")
     if not rate or not rate.get("n"):
         return None, text.split(" ")[0] if text not in ("not run", "no runs") else text
     mark = f" {tables.UNEXPECTED_MARK}" if text.endswith(tables.UNEXPECTED_MARK) else ""
-    tag = tables.signature_tag(tables.fixture_summary(entry).get("top_signature"))
+    tag = tables.signature_tag(summary.get("top_signature"))
     label = f"{rate['k']}/{rate['n']}{mark}" + (f"\n{tag}" if tag and rate["k"] else "")
     return float(rate["rate"]), label
 
@@ -150,8 +152,8 @@ def _pause_panel(ax: Any, data: RunData, grid: Grid, fixture: str, go: str, metr
     labels, drawn = [], False
     for x, exp in enumerate(grid.experiments):
         doc = data.cell(Grid.cell_id(go, exp))
-        entry = (doc or {}).get("fixtures", {}).get(fixture)
-        values = stats.metric_samples(entry.get("runs", []), metric) if entry else []
+        entry = tables.fixture_of(doc, fixture)
+        values = stats.metric_samples(entry.runs, metric) if entry else []
         labels.append(exp)
         if not values:
             continue
@@ -186,9 +188,9 @@ def pause_figure(data: RunData, fixture: str) -> Any | None:
         (m, label)
         for m, label in PAUSE_METRICS
         if any(
-            stats.metric_samples(doc["fixtures"][fixture].get("runs", []), m)
-            for doc in data.cells
-            if fixture in doc.get("fixtures", {})
+            stats.metric_samples(doc.fixtures[fixture].runs, m)
+            for doc in data.results
+            if fixture in doc.fixtures
         )
     ]
     if not metrics:

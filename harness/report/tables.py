@@ -17,6 +17,7 @@ from harness import flake, stats
 from harness.masking import mask_secrets
 from harness.model import FIXTURE_KINDS, Outcome, has_extra_axes
 from harness.store import RunData, natural_key
+from harness.store.records import CellInfo, CellResult, FixtureResult
 
 UNEXPECTED_MARK = "!"
 MISSING = "-"
@@ -26,13 +27,17 @@ _OUTCOME_ORDER = [o.value for o in Outcome]
 # --- cells and fixtures -------------------------------------------------------------------------
 
 
-def fixture_summary(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+def fixture_summary(entry: FixtureResult) -> Mapping[str, Any]:
     """The stored summary, or one computed from the runs when a writer left it out."""
-    summary = entry.get("summary")
-    if isinstance(summary, Mapping) and "outcomes" in summary:
-        return summary
-    kind = entry.get("kind") if entry.get("kind") in FIXTURE_KINDS else "stress"
-    return stats.summarize_runs(entry.get("runs", []), str(kind))
+    if "outcomes" in entry.summary:
+        return entry.summary
+    kind = entry.kind if entry.kind in FIXTURE_KINDS else "stress"
+    return stats.summarize_runs(entry.runs, kind)
+
+
+def fixture_of(doc: CellResult | None, name: str) -> FixtureResult | None:
+    """The record of fixture `name` in a cell, or None (cell not run, or fixture not selected)."""
+    return doc.fixtures.get(name) if doc is not None else None
 
 
 def cell_header(cell_id: str, multiline: bool) -> str:
@@ -52,13 +57,13 @@ def cell_order_key(cell_id: str) -> tuple[Any, ...]:
     return (natural_key(go_part), rest != "default", natural_key(rest))
 
 
-def baseline_id(cell: Mapping[str, Any]) -> str:
+def baseline_id(cell: CellInfo) -> str:
     """The cell this one is compared with: the `baseline` its document names (a cell with a
     GODEBUG, build mode or cgo axis: same Go and experiment, those at their default), else the
     same Go with the default experiment: `go1.22-arenas` → `go1.22-default`."""
-    if cell.get("baseline"):
-        return str(cell["baseline"])
-    return f"go{cell['go']}-default"
+    if cell.axes.get("baseline"):
+        return str(cell.axes["baseline"])
+    return f"go{cell.go}-default"
 
 
 AXES_BASELINE_NOTE = (
@@ -70,16 +75,16 @@ AXES_BASELINE_NOTE = (
 
 def has_axis_cells(data: RunData) -> bool:
     """Whether some cell of the run has a GODEBUG, build mode or cgo axis (newer runs only)."""
-    return any(has_extra_axes(cell.get("cell", {})) for cell in data.cells)
+    return any(has_extra_axes(c.cell.axes) for c in data.results)
 
 
 def fixture_names(data: RunData, kind: str | None = None) -> list[str]:
     """Every fixture of the run (of one kind when given), sorted."""
     names = {
         name
-        for cell in data.cells
-        for name, entry in cell.get("fixtures", {}).items()
-        if kind is None or entry.get("kind") == kind
+        for cell in data.results
+        for name, entry in cell.fixtures.items()
+        if kind is None or entry.kind == kind
     }
     return sorted(names)
 
@@ -127,19 +132,19 @@ def _outcomes_text(summary: Mapping[str, Any], build_status: str) -> str:
     return ", ".join(parts)
 
 
-def crash_cell_text(cell_doc: Mapping[str, Any] | None, fixture: str) -> str:
+def crash_cell_text(cell_doc: CellResult | None, fixture: str) -> str:
     """`pass 3/3`, `crash 1/3 SIGSEGV`, `unsupported`, `build-error`, `n/a` (fixture not selected
     for the cell) or `not run` (cell missing from the run); `!` appended when unexpected."""
     if cell_doc is None:
         return "not run"
-    entry = cell_doc.get("fixtures", {}).get(fixture)
+    entry = cell_doc.fixtures.get(fixture)
     if entry is None:
         return "n/a"
-    status = entry.get("status") or "ran"  # the whole fixture's outcome when it did not run
+    status = entry.status  # the whole fixture's outcome when it did not run
     if status == "ran":
-        status = str(cell_doc.get("build", {}).get("status", "ok"))
+        status = cell_doc.build.status
     text = _outcomes_text(fixture_summary(entry), status)
-    return f"{text} {UNEXPECTED_MARK}" if entry.get("verdict") == "unexpected" else text
+    return f"{text} {UNEXPECTED_MARK}" if entry.verdict == "unexpected" else text
 
 
 def crash_table(data: RunData, multiline_headers: bool) -> tuple[list[str], list[list[str]]]:
@@ -171,15 +176,15 @@ def _percent(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
-def _crash_rate_row(data: RunData, name: str, doc: Mapping[str, Any]) -> list[str] | None:
-    rate = fixture_summary(doc["fixtures"][name]).get("crash_rate") or {}
-    base_doc = data.cell(baseline_id(doc["cell"]))
-    base_entry = (base_doc or {}).get("fixtures", {}).get(name)
+def _crash_rate_row(data: RunData, name: str, doc: CellResult) -> list[str] | None:
+    rate = fixture_summary(doc.fixtures[name]).get("crash_rate") or {}
+    base_doc = data.cell(baseline_id(doc.cell))
+    base_entry = fixture_of(base_doc, name)
     base_rate = (fixture_summary(base_entry).get("crash_rate") or {}) if base_entry else {}
     if not rate.get("n") or (not rate.get("k") and not base_rate.get("k")):
         return None
     lo, hi = rate["ci95"]
-    row = [name, str(doc["cell"]["id"]), f"{rate['k']}/{rate['n']}", _percent(rate["rate"])]
+    row = [name, doc.id, f"{rate['k']}/{rate['n']}", _percent(rate["rate"])]
     row.append(f"{_percent(lo)}–{_percent(hi)}")
     reproduce = runs_to_reproduce_text(rate["k"], rate["n"])
     if base_doc is doc:
@@ -206,7 +211,7 @@ def crash_rate_table(data: RunData) -> list[list[str]]:
     for name in fixture_names(data):
         for cid in data.cell_ids():
             doc = data.cell(cid)
-            if doc is not None and name in doc.get("fixtures", {}):
+            if doc is not None and name in doc.fixtures:
                 row = _crash_rate_row(data, name, doc)
                 if row is not None:
                     rows.append(row)
@@ -219,12 +224,12 @@ def c_crash_entries(data: RunData) -> list[tuple[str, str]]:
     entries = []
     for name in fixture_names(data):
         for cid in data.cell_ids():
-            entry = ((data.cell(cid) or {}).get("fixtures") or {}).get(name) or {}
-            first = next((r for r in entry.get("runs", []) if r.get("c_backtrace")), None)
-            if first is not None:
-                full = "full C backtrace" if first.get("c_backtrace_tool") else "C fault frame"
-                text = f"{cid} {name} run {first.get('i')}: {first.get('signature')} — {full}:"
-                entries.append((text, str(first["c_backtrace"])))
+            entry = fixture_of(data.cell(cid), name)
+            first = next((r for r in entry.runs if r.c_backtrace), None) if entry else None
+            if first is not None and first.c_backtrace:
+                full = "full C backtrace" if first.c_backtrace_tool else "C fault frame"
+                text = f"{cid} {name} run {first.i}: {first.signature} — {full}:"
+                entries.append((text, first.c_backtrace))
     return entries
 
 
@@ -233,39 +238,38 @@ def c_crash_entries(data: RunData) -> list[tuple[str, str]]:
 
 def all_outcomes(data: RunData) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for cell in data.cells:
-        for entry in cell.get("fixtures", {}).values():
+    for cell in data.results:
+        for entry in cell.fixtures.values():
             counts.update(fixture_summary(entry).get("outcomes", {}))
     return counts
 
 
-def unexpected_verdicts(data: RunData) -> list[tuple[str, str, Mapping[str, Any]]]:
+def unexpected_verdicts(data: RunData) -> list[tuple[str, str, FixtureResult]]:
     """(cell id, fixture, entry) for every unexpected verdict, in report order."""
     found = []
     for cid in data.cell_ids():
-        for name, entry in sorted((data.cell(cid) or {}).get("fixtures", {}).items()):
-            if entry.get("verdict") == "unexpected":
+        doc = data.cell(cid)
+        for name, entry in sorted(doc.fixtures.items()) if doc else ():
+            if entry.verdict == "unexpected":
                 found.append((cid, name, entry))
     return found
 
 
 def header_lines(data: RunData) -> list[str]:
     """Run id, status, backend, start, profile, seed; toolchains; outcome and unexpected counts."""
-    run = data.run
-    profile = (run.get("matrix") or {}).get("profile") or "(top level)"
-    seed = f" · seed {run['seed']}" if run.get("seed") is not None else ""
+    run = data.document
+    profile = run.matrix.profile or "(top level)"
+    seed = f" · seed {run.seed}" if run.seed is not None else ""
     first = (
-        f"status {run.get('status', '?')} · backend {run.get('backend', '?')}"
-        f" · started {run.get('started') or '?'} · profile {profile}{seed}"
+        f"status {run.status} · backend {run.backend}"
+        f" · started {run.started or '?'} · profile {profile}{seed}"
     )
-    resolved = sorted(
-        {(str(c["cell"]["go"]), str(c["cell"].get("go_resolved"))) for c in data.cells}
-    )
+    resolved = sorted({(c.cell.go, str(c.cell.go_resolved)) for c in data.results})
     toolchains = ", ".join(f"{go} = go{full}" for go, full in resolved) or "none"
-    builds = Counter(str(c.get("build", {}).get("status", "?")) for c in data.cells)
+    builds = Counter(c.build.status for c in data.results)
     build_text = ", ".join(f"{s} {builds[s]}" for s in sorted(builds))
     missing = data.missing_cells()
-    cells = f"{len(data.cells)} cells ({build_text})" + (
+    cells = f"{len(data.results)} cells ({build_text})" + (
         f", {len(missing)} not run" if missing else ""
     )
     counts = all_outcomes(data)
@@ -279,12 +283,10 @@ def unexpected_lines(data: RunData) -> list[str]:
     """One line per unexpected verdict: what happened, what was expected, the first bad log."""
     lines = []
     for cid, name, entry in unexpected_verdicts(data):
-        expected = "/".join(entry.get("expected", [])) or "?"
-        bad = [
-            r for r in entry.get("runs", []) if r.get("outcome") not in entry.get("expected", [])
-        ]
-        where = f" ({bad[0]['log']})" if bad and bad[0].get("log") else ""
-        warm = " (in a warm-up run)" if bad and all(r.get("warmup") for r in bad) else ""
+        expected = "/".join(entry.expected) or "?"
+        bad = [r for r in entry.runs if r.outcome.value not in entry.expected]
+        where = f" ({bad[0].log})" if bad and bad[0].log else ""
+        warm = " (in a warm-up run)" if bad and all(r.warmup for r in bad) else ""
         text = crash_cell_text(data.cell(cid), name).removesuffix(" " + UNEXPECTED_MARK)
         lines.append(f"{cid} {name}: {text}{warm}, expected {expected}{where}")
     return lines
@@ -300,16 +302,16 @@ def cells_table(data: RunData) -> list[list[str]]:
     for doc in (data.cell(cid) for cid in data.cell_ids()):
         if doc is None:
             continue
-        cell, build = doc["cell"], doc.get("build", {})
-        env = mask_secrets(dict((cell.get("settings") or {}).get("env") or {}))
-        experiments = "+".join(cell.get("effective_experiments") or []) or "(default)"
+        cell, build = doc.cell, doc.build
+        env = mask_secrets(dict(cell.settings.get("env") or {}))
+        experiments = "+".join(cell.effective_experiments) or "(default)"
         rows.append(
             [
-                str(cell["id"]),
-                f"go{cell.get('go_resolved') or cell['go']}",
+                cell.id,
+                f"go{cell.go_resolved or cell.go}",
                 experiments,
-                str(build.get("status", "?")),
-                f"{float(build.get('seconds') or 0):.1f}",
+                build.status,
+                f"{build.seconds:.1f}",
                 " ".join(f"{k}={v}" for k, v in sorted(env.items())) or MISSING,
             ]
         )

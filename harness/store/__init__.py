@@ -24,7 +24,7 @@ import random
 import re
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -231,26 +231,19 @@ class RunStore:
 
 @dataclass(frozen=True)
 class RunData:
-    """A loaded run: run.json and the cell documents sorted by cell id (naturally).
+    """A loaded run: the run record and the cell records sorted by cell id (naturally).
 
-    `run` and `cells` are the documents as JSON objects (what the report side tabulates);
-    `document` and `results` are the same as records."""
+    `stored` keeps the documents as read (schema and any key a newer writer added included), so
+    `gxm report --format json` gives back what is on disk; everything else reads the records."""
 
     run_dir: Path
-    run: dict[str, Any]
-    cells: tuple[dict[str, Any], ...]
+    document: RunDocument
+    results: tuple[CellResult, ...]
+    stored: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def run_id(self) -> str:
-        return str(self.run.get("run_id") or self.run_dir.name)
-
-    @property
-    def document(self) -> RunDocument:
-        return RunDocument.from_json(self.run, self.run_dir.name)
-
-    @property
-    def results(self) -> tuple[CellResult, ...]:
-        return tuple(CellResult.from_json(c) for c in self.cells)
+        return self.document.run_id
 
     @property
     def store(self) -> RunStore:
@@ -258,23 +251,28 @@ class RunData:
 
     def to_json(self) -> dict[str, object]:
         """The whole run as one JSON object `{"run": run.json, "cells": [cell documents]}`
-        (`gxm report --format json`)."""
-        return {"run": self.run, "cells": list(self.cells)}
+        (`gxm report --format json`), each document as stored."""
+        if self.stored:
+            return dict(self.stored)
+        return {
+            "run": {"schema": RUN_SCHEMA, **self.document.to_json()},
+            "cells": [{"schema": CELL_SCHEMA, **c.to_json()} for c in self.results],
+        }
 
     def cell_ids(self) -> list[str]:
         """Cell ids in matrix order (run.json `cells`, including cells without a result yet),
         then ids of cell files run.json does not list (e.g. written by a newer matrix)."""
-        listed = [str(i) for i in self.run.get(CELLS_DIR, [])]
-        return listed + [c["cell"]["id"] for c in self.cells if c["cell"]["id"] not in listed]
+        listed = list(self.document.cells)
+        return listed + [c.id for c in self.results if c.id not in listed]
 
-    def cell(self, cell_id: str) -> dict[str, Any] | None:
-        """The cell document with this id, or None when the run has no result for it."""
-        return next((c for c in self.cells if c["cell"]["id"] == cell_id), None)
+    def cell(self, cell_id: str) -> CellResult | None:
+        """The cell record with this id, or None when the run has no result for it."""
+        return next((c for c in self.results if c.id == cell_id), None)
 
     def missing_cells(self) -> list[str]:
         """Cells run.json lists that have no cell file (not run yet, or the run was killed)."""
-        present = {c["cell"]["id"] for c in self.cells}
-        return [i for i in self.run.get(CELLS_DIR, []) if i not in present]
+        present = {c.id for c in self.results}
+        return [i for i in self.document.cells if i not in present]
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -323,9 +321,14 @@ def load_run(run_dir: Path) -> RunData:
     if not is_run_dir(run_dir):
         raise UsageError(f"{run_dir} is not a gxm run directory (no {RUN_FILE})")
     run = _read_json(run_dir / RUN_FILE, RUN_SCHEMA)
-    cells = [_read_cell(p) for p in _cell_files(run_dir)]
-    cells.sort(key=lambda c: natural_key(str(c["cell"]["id"])))
-    return RunData(run_dir=run_dir, run=run, cells=tuple(cells))
+    cells = [(_read_cell(p), p) for p in _cell_files(run_dir)]
+    cells.sort(key=lambda c: natural_key(str(c[0]["cell"]["id"])))
+    return RunData(
+        run_dir=run_dir,
+        document=RunDocument.from_json(run, run_dir.name),
+        results=tuple(_cell_result(doc, path) for doc, path in cells),
+        stored={"run": run, "cells": [doc for doc, _ in cells]},
+    )
 
 
 def completed_cells(run_dir: Path) -> frozenset[str]:

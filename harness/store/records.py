@@ -163,7 +163,7 @@ class FixtureResult:
             kind=str(doc.get("kind", "stress")),
             pattern=str(doc.get("pattern", "")),
             expected=tuple(str(e) for e in _tuple(doc.get("expected"))),
-            status=str(doc.get("status", "ran")),
+            status=str(doc.get("status") or "ran"),
             reason=doc.get("reason"),
             runs=tuple(RunRecord.from_json(r) for r in _tuple(doc.get("runs"))),
             summary=dict(doc.get("summary") or {}),

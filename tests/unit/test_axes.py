@@ -18,7 +18,7 @@ from harness.report import render
 from harness.report.tables import AXES_BASELINE_NOTE, baseline_id, has_axis_cells
 from harness.selection import Selection, github_matrix, select_cells, selected_plans
 from harness.store import load_run
-from harness.store.records import CELL_AXIS_KEYS, CellResult
+from harness.store.records import CELL_AXIS_KEYS, CellInfo, CellResult
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_RUN = REPO / "tests" / "data" / "runs" / "sample"
@@ -285,7 +285,7 @@ def test_old_run_reports_show_nothing_of_the_axes() -> None:
     data = load_run(SAMPLE_RUN)
     assert not has_axis_cells(data)
     arenas = data.cell("go1.22-arenas")
-    assert arenas is not None and baseline_id(arenas["cell"]) == "go1.22-default"
+    assert arenas is not None and baseline_id(arenas.cell) == "go1.22-default"
     for fmt in ("txt", "md", "mediawiki", "benchstat", "junit"):
         text = render(SAMPLE_RUN, fmt)
         assert AXES_BASELINE_NOTE[:40] not in text and "buildmode" not in text, fmt
@@ -307,7 +307,7 @@ def test_axis_cells_name_their_baseline_in_reports(tmp_path: Path) -> None:
     data = load_run(run_dir)
     assert has_axis_cells(data)
     race_doc = data.cell("go1.22-default-race")
-    assert race_doc is not None and baseline_id(race_doc["cell"]) == "go1.22-default"
+    assert race_doc is not None and baseline_id(race_doc.cell) == "go1.22-default"
     text = render(run_dir, "txt")
     assert "compared with the same Go and experiment with those at their default" in text
     bench = render(run_dir, "benchstat")
@@ -318,7 +318,11 @@ def test_claims_about_experiments_leave_sanitizer_godebug_and_cgo_off_cells_out(
     from harness.claims.runs import CellFilter
 
     default = CellFilter(experiment="default")
-    assert default.matches({"go": "1.26", "goexperiment": ""})
+
+    def cell(**keys: str) -> CellInfo:
+        return CellInfo.from_json({"id": "go1.26-default", "go": "1.26", "goexperiment": ""} | keys)
+
+    assert default.matches(cell())
     for axis in ({"buildmode": "race"}, {"godebug": "clobberfree=1"}, {"cgo": "off"}):
-        assert not default.matches({"go": "1.26", "goexperiment": "", **axis}), axis
-    assert default.matches({"go": "1.26", "goexperiment": "", "godebug": "", "cgo": "on"})
+        assert not default.matches(cell(**axis)), axis
+    assert default.matches(cell(godebug="", cgo="on"))

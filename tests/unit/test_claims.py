@@ -23,6 +23,7 @@ from harness.claims.rules import CrashRateRule, MetricRule, OutcomesRule
 from harness.claims.runs import CellFilter, RunCondition, Side, go_matches
 from harness.errors import MatrixError, UsageError
 from harness.model import experiment_id
+from harness.store.records import RunRecord
 
 REPO = Path(__file__).resolve().parents[2]
 CLAIMS_YAML = REPO / "go_fixtures" / "claims.yaml"
@@ -267,9 +268,15 @@ def test_a_failed_control_makes_the_verdict_inconclusive(tmp_path: Path) -> None
 
 def test_check_values_compare_by_type(tmp_path: Path) -> None:
     condition = RunCondition("all", ("f",), (), None, (("used", False), ("n", 0)))
-    assert condition.run_matches(run_record(0, "pass", checks={"used": False, "n": 0}))
-    assert not condition.run_matches(run_record(0, "pass", checks={"used": 0, "n": 0}))
-    assert not condition.run_matches(run_record(0, "pass", checks={"used": False}))
+    assert condition.run_matches(
+        RunRecord.from_json(run_record(0, "pass", checks={"used": False, "n": 0}))
+    )
+    assert not condition.run_matches(
+        RunRecord.from_json(run_record(0, "pass", checks={"used": 0, "n": 0}))
+    )
+    assert not condition.run_matches(
+        RunRecord.from_json(run_record(0, "pass", checks={"used": False}))
+    )
 
 
 # --- metric ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from benchfmt import parse_benchfmt
 from harness.report.formats import benchmark_name, benchstat, junit, unit_name, xml_text
 from harness.stats import summarize_runs, verdict
 from harness.store import load_run
+from harness.store.records import RunRecord
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 
@@ -64,7 +65,7 @@ def test_benchstat_leaves_out_warmups_and_failed_runs(tmp_path: Path) -> None:
     entry = doc["fixtures"]["gc_small_objects"]
     warm = dict(entry["runs"][0], i=-1, warmup=True)
     entry["runs"].insert(0, warm)
-    entry["summary"] = summarize_runs(entry["runs"], "bench")
+    entry["summary"] = summarize_runs([RunRecord.from_json(r) for r in entry["runs"]], "bench")
     doc["cell"]["settings"] = {"env": {"GOGC": "50", "SECRET_KEY": "k3y"}}
     path.write_text(json.dumps(doc))
     text = benchstat(load_run(run_dir))

@@ -12,7 +12,7 @@ from harness.errors import UsageError
 from harness.report import history, plots
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
-from harness.store.records import CellResult, RunDocument
+from harness.store.records import CellResult, RunDocument, RunRecord
 
 
 def _runs(values: list[float], outcomes: list[str] | None = None) -> list[dict]:
@@ -37,7 +37,7 @@ def _entry(kind: str, runs: list[dict]) -> dict:
         "kind": kind,
         "expected": ["pass"],
         "runs": runs,
-        "summary": summarize_runs(runs, kind),
+        "summary": summarize_runs([RunRecord.from_json(r) for r in runs], kind),
         "verdict": verdict(outcomes, ["pass"]),
     }
 

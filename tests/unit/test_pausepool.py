@@ -84,7 +84,7 @@ def test_result_file_histogram_is_read_and_kept_in_the_run_record(tmp_path: Path
     assert report.ok and report.pause_histogram == histogram
     record = RunRecord(i=0, outcome=Outcome.PASS, gc_pause_histogram=report.pause_histogram)
     assert RunRecord.from_json(record.to_json()) == record
-    assert pausepool.run_histograms([record.to_json()]) == [H.from_json(histogram)]
+    assert pausepool.run_histograms([record]) == [H.from_json(histogram)]
     assert "gc_pause_histogram" not in RunRecord(i=1, outcome=Outcome.PASS).to_json()
 
 

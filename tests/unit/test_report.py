@@ -18,7 +18,7 @@ from harness.report.tables import signature_tag
 from harness.stats import summarize_runs, verdict
 from harness.store import RunStore, load_run
 from harness.store.bisect_record import BisectRecord, ProbeRecord
-from harness.store.records import CellResult, RunDocument
+from harness.store.records import CellResult, RunDocument, RunRecord
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 SAMPLE_CELLS = [
@@ -59,7 +59,7 @@ def _fixture(
         "pattern": "p",
         "expected": list(expected),
         "runs": runs,
-        "summary": summarize_runs(runs, kind),
+        "summary": summarize_runs([RunRecord.from_json(r) for r in runs], kind),
         "verdict": verdict(outcomes, expected),
     }
 
@@ -194,7 +194,8 @@ def test_pause_table_units_and_change_against_baseline() -> None:
 def test_json_round_trips_the_whole_run() -> None:
     document = json.loads(render(SAMPLE, "json"))
     data = load_run(SAMPLE)
-    assert document == {"run": data.run, "cells": list(data.cells)}
+    stored = [json.loads((SAMPLE / "cells" / f"{c.id}.json").read_text()) for c in data.results]
+    assert document == {"run": json.loads((SAMPLE / "run.json").read_text()), "cells": stored}
     on_disk = json.loads((SAMPLE / "cells" / "go1.22-arenas.json").read_text())
     assert on_disk in document["cells"]
 
@@ -444,7 +445,7 @@ def test_pause_table_ignores_warmup_runs(tmp_path: Path) -> None:
     warm = dict(bench["runs"][0], i=-1, warmup=True)
     warm["metrics"] = {"gc_pause_p99_ns": 9_000_000}
     bench["runs"].insert(0, warm)
-    bench["summary"] = summarize_runs(bench["runs"], "bench")
+    bench["summary"] = summarize_runs([RunRecord.from_json(r) for r in bench["runs"]], "bench")
     data = load_run(_make_run(tmp_path, {"go1.22-default": {"b": bench}}))
     assert pause_table(data)[0][4] == "200µs" and pause_table(data)[0][-1] == "3"
 

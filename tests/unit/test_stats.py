@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from harness.stats import (
     verdict,
     wilson_ci95,
 )
+from harness.store.records import RunRecord
 
 
 @pytest.mark.parametrize(
@@ -74,8 +76,11 @@ def test_median_ci95_covers_true_median_about_95_percent() -> None:
     assert 0.93 <= covered / trials <= 0.99
 
 
-def _run(i: int, outcome: str, metrics: dict | None = None, signature: str | None = None) -> dict:
-    return {"i": i, "outcome": outcome, "metrics": metrics or {}, "signature": signature}
+def _run(
+    i: int, outcome: str, metrics: dict | None = None, signature: str | None = None, **extra: Any
+) -> RunRecord:
+    doc = {"i": i, "outcome": outcome, "metrics": metrics or {}, "signature": signature}
+    return RunRecord.from_json(doc | extra)
 
 
 def test_summarize_runs_counts_crash_rate_and_signature() -> None:
@@ -212,11 +217,10 @@ def test_spread_warnings_say_why() -> None:
 
 def test_warmups_are_run_but_never_counted() -> None:
     runs = [
-        {"i": -1, "outcome": "pass", "warmup": True, "metrics": {"m": 999}, "load_avg": [9, 9, 9]},
-        _run(0, "pass", {"m": 10}),
+        _run(-1, "pass", {"m": 999}, warmup=True, load_avg=[9, 9, 9]),
+        _run(0, "pass", {"m": 10}, load_avg=[1.5, 1.0, 0.5]),
         _run(1, "pass", {"m": 12}),
     ]
-    runs[1]["load_avg"] = [1.5, 1.0, 0.5]
     summary = summarize_runs(runs, "bench")
     assert summary["n"] == 2 and summary["outcomes"] == {"pass": 2}
     assert summary["metrics"]["m"] == {"median": 11, "ci95": [10, 12], "n": 2}

@@ -154,8 +154,8 @@ def test_run_store_creates_layout_and_writes_with_schema(tmp_path: Path) -> None
     path = store.write_cell(CellResult.from_json(_cell_doc("go1.22-default")))
     assert path == store.run_dir / "cells" / "go1.22-default.json"
     data = load_run(store.run_dir)
-    assert data.run["schema"] == "gxm.run/1"
-    assert data.cells[0]["schema"] == "gxm.cell/2"
+    assert data.to_json()["run"]["schema"] == "gxm.run/1"
+    assert data.to_json()["cells"][0]["schema"] == "gxm.cell/2"
     with pytest.raises(UsageError, match="already exists"):
         RunStore.create(tmp_path, "20261127T104233Z-ab12")
 
@@ -174,7 +174,7 @@ def test_log_path_creates_cell_dir_and_refuses_escapes(tmp_path: Path) -> None:
 def test_load_sample_run_sorts_cells_naturally() -> None:
     data = load_run(SAMPLE)
     assert data.run_id == "20261127T104233Z-ab12"
-    ids = [c["cell"]["id"] for c in data.cells]
+    ids = [c.id for c in data.results]
     assert ids == [
         "go1.22-arenas",
         "go1.22-default",
@@ -182,7 +182,7 @@ def test_load_sample_run_sorts_cells_naturally() -> None:
         "go1.26-arenas",
         "go1.26-default",
     ]
-    assert data.cell_ids() == data.run["cells"]
+    assert data.cell_ids() == list(data.document.cells)
     assert data.missing_cells() == []
     assert sorted(["go1.22-default", "go1.9-default"], key=natural_key) == [
         "go1.9-default",
