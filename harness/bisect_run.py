@@ -39,7 +39,7 @@ class BisectRequest:
     releases: tuple[str, ...]  # from good to bad, both included
     criterion: Criterion | None  # None: the bad release's dominant failure
     policy: Policy
-    run: RunRequest  # recorded in run.json (its `cells` are filled in as probes start)
+    run: RunRequest  # recorded in the run document (its `cells` are filled in as probes start)
 
 
 def observation_metrics(record: RunRecord) -> dict[str, float]:
@@ -154,7 +154,7 @@ def repeat_command(request: BisectRequest, result: BisectResult) -> list[str]:
 
 
 class BisectRecorder:
-    """Keeps run.json and bisect.json of the bisect's run directory up to date."""
+    """Keeps the run document and the bisect record of the bisect's run directory up to date."""
 
     def __init__(self, ctx: RunContext, request: BisectRequest, started: str) -> None:
         self.ctx = ctx
@@ -239,7 +239,7 @@ def with_result(record: BisectRecord, request: BisectRequest, result: BisectResu
 
 
 def execute_bisect(ctx: RunContext, backend: Backend, request: BisectRequest) -> BisectResult:
-    """Run the bisect into ctx.paths.run_dir; run.json and bisect.json say how it ended.
+    """Run the bisect into ctx.paths.run_dir; its run document and bisect record say how it ended.
 
     A refused bisect (BisectRefused) and an infrastructure failure are re-raised after both files
     record them; Ctrl-C leaves them marked `interrupted`.
