@@ -1,4 +1,4 @@
-"""Build: one `go build` per Go module per cell, producing every fixture binary of the cell.
+"""Build: one `go build` (or `go test -c`) per Go module per cell, producing every binary of it.
 
 The build runs on the backend (host or container) with the allow-listed Go environment, and the
 effective experiment set is read back from the built binary (`go version FILE`), never assumed.
@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import axes, goenv
+from harness import axes, goenv, modules
 from harness.backends import Backend
+from harness.build_errors import PackageFailure, attribute_failures
 from harness.classify import effective_experiments
 from harness.context import RunContext
 from harness.errors import GxmError
@@ -35,32 +36,62 @@ class BuildResult:
     detail: str | None = None
     # fixtures that cannot be built in this cell (a cgo-only package with cgo off) -> why
     unsupported: dict[str, str] = field(default_factory=dict)
+    # fixtures whose package go blamed (build constraints exclude it here, or it does not compile)
+    failures: dict[str, PackageFailure] = field(default_factory=dict)
 
 
-def gocache_dir(cache: Path, toolchain: Toolchain) -> Path:
-    """One GOCACHE per Go version, shared by every run (and by the docker backend's volume name)."""
-    return cache / "gocache" / f"go{toolchain.version}"
+@dataclass(frozen=True)
+class BuildUnit:
+    """One go invocation of a cell: `go build` (main packages) or `go test -c` (test packages) of
+    one module with one set of build tags (`only`: one package of it, when cgo is off)."""
+
+    module_dir: Path
+    test: bool = False
+    tags: tuple[str, ...] = ()
+    only: str = ""
+
+    def argv(
+        self, toolchain: Toolchain, flags: Sequence[str], out_dir: Path, packages: Sequence[str]
+    ) -> tuple[str, ...]:
+        verb = ("test", "-c") if self.test else ("build",)
+        tags = ("-tags", ",".join(self.tags)) if self.tags else ()
+        return (str(toolchain.go), *verb, *flags, "-o", f"{out_dir}/", *tags, *packages)
+
+
+def build_units(plan: CellPlan, fixtures: Sequence[Fixture]) -> dict[BuildUnit, list[Fixture]]:
+    """The fixtures of a cell grouped by the go invocation that builds them, in a stable order;
+    with cgo off, one per package, so a cgo-only one fails alone."""
+    units: dict[BuildUnit, list[Fixture]] = {}
+    for fixture in fixtures:
+        tags = fixture.spec.tags if fixture.spec else ()
+        only = "" if plan.cell.cgo_enabled else fixture.package
+        unit = BuildUnit(fixture.module_dir, fixture.is_test, tags, only)
+        units.setdefault(unit, []).append(fixture)
+    order = sorted(units, key=lambda u: (str(u.module_dir), u.test, u.tags, u.only))
+    return {unit: units[unit] for unit in order}
 
 
 def build_spec(
     ctx: RunContext,
     toolchain: Toolchain,
     plan: CellPlan,
-    module_dir: Path,
+    unit: BuildUnit,
     packages: Sequence[str],
     out_dir: Path,
     log: Path,
 ) -> ExecSpec:
-    """The `go build -o OUT/ pkg…` invocation for one module of one cell."""
-    gocache = gocache_dir(ctx.paths.cache, toolchain)
+    """The `go build -o OUT/ pkg…` (or `go test -c -o OUT/ pkg…`) invocation for one unit:
+    offline, dependencies from gxm's module cache (read-only in a container) or vendor/."""
+    gocache = goenv.gocache_dir(ctx.paths.cache, toolchain)
     extra = axes.build_env(plan.cell, os.environ.get("CC"))
     env = goenv.go_env(toolchain, plan.cell.goexperiment, gocache, extra)
-    flags = axes.build_flags(plan.cell)
-    argv = (str(toolchain.go), "build", *flags, "-o", f"{out_dir}/", *packages)
+    env.update(modules.build_env(ctx.paths.cache, unit.module_dir))
+    mounts = [(unit.module_dir, False), (out_dir, True), (gocache, True), (toolchain.goroot, False)]
+    mounts += [(path, False) for path in modules.build_mounts(ctx.paths.cache, unit.module_dir)]
     return ExecSpec(
-        argv=argv,
+        argv=unit.argv(toolchain, axes.build_flags(plan.cell), out_dir, packages),
         env=tuple(sorted(env.items())),
-        cwd=module_dir,
+        cwd=unit.module_dir,
         stdout_path=log.with_suffix(".stdout.log"),
         stderr_path=log,
         timeout_s=plan.settings.build_timeout_s,
@@ -68,7 +99,7 @@ def build_spec(
         memory_limit_bytes=plan.settings.build_memory_limit_bytes,
         cpus=plan.settings.cpus,
         label=f"{ctx.paths.run_dir.name}/{plan.cell.id}/build",
-        mounts=((module_dir, False), (out_dir, True), (gocache, True), (toolchain.goroot, False)),
+        mounts=tuple(mounts),
     )
 
 
@@ -99,22 +130,48 @@ def build_cell(
         refused = _probe_build_mode(ctx, backend, toolchain, plan, log_dir)
         if refused is not None:
             return refused
-    units: dict[Path, list[list[Fixture]]] = {}
-    for fixture in fixtures:
-        groups = units.setdefault(fixture.module_dir, [[]] if plan.cell.cgo_enabled else [])
-        if plan.cell.cgo_enabled:
-            groups[0].append(fixture)
-        else:  # one build per package, so a cgo-only one fails alone
-            groups.append([fixture])
-    built = BuildResult("ok", 0.0, log_dir / "build.log")
-    index = 0
-    for module_dir, groups in sorted(units.items()):
-        for members in groups:
-            built = _build_unit(ctx, backend, toolchain, plan, module_dir, members, index, built)
-            index += 1
-            if built.status != "ok":
-                return built
+    state = _CellBuild(log_dir)
+    for index, (unit, members) in enumerate(build_units(plan, fixtures).items()):
+        out_dir = ctx.paths.work_dir / "bin" / cell_id / str(index)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fatal = _build_unit(ctx, backend, toolchain, plan, unit, members, out_dir, state)
+        if fatal is not None:
+            return BuildResult(
+                fatal[0], state.seconds, fatal[1], tuple(state.commands), detail=fatal[2]
+            )
+    failures = {
+        f.name: state.failures[f.package]
+        for f in fixtures
+        if f.package in state.failures and f.name not in state.binaries
+    }
+    built = BuildResult(
+        "ok",
+        state.seconds,
+        log_dir / "build.log",
+        tuple(state.commands),
+        state.binaries,
+        unsupported=state.unsupported,
+        failures=failures,
+    )
     return _with_experiments(toolchain, plan, built)
+
+
+@dataclass
+class _CellBuild:
+    """What building a cell's units gathers as it goes."""
+
+    log_dir: Path
+    binaries: dict[str, Path] = field(default_factory=dict)
+    failures: dict[str, PackageFailure] = field(default_factory=dict)
+    unsupported: dict[str, str] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    attempts: int = 0
+
+    def next_log(self) -> Path:
+        name = "build.log" if self.attempts == 0 else f"build.{self.attempts}.log"
+        self.attempts += 1
+        return self.log_dir / name
 
 
 def _build_unit(
@@ -122,37 +179,62 @@ def _build_unit(
     backend: Backend,
     toolchain: Toolchain,
     plan: CellPlan,
-    module_dir: Path,
+    unit: BuildUnit,
     members: Sequence[Fixture],
-    index: int,
-    so_far: BuildResult,
-) -> BuildResult:
-    """One `go build` of some packages of a module, added to what was built so far."""
-    cell_id = plan.cell.id
-    out_dir = ctx.paths.work_dir / "bin" / cell_id / str(index)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = ctx.store.log_dir(cell_id)
-    log = log_dir / ("build.log" if index == 0 else f"build.{index}.log")
-    packages = sorted({f.package for f in members})
-    spec = build_spec(ctx, toolchain, plan, module_dir, packages, out_dir, log)
-    commands = (*so_far.commands, shell_line(spec.argv, _shown_env(spec), module_dir))
-    ctx.reporter.detail(f"[shell] {commands[-1]}")
-    result = backend.execute(spec, toolchain)
-    seconds = so_far.seconds + result.seconds
-    failure = _build_failure(result)
-    unsupported = dict(so_far.unsupported)
-    binaries = dict(so_far.binaries)
-    if failure and not plan.cell.cgo_enabled and not result.infra_error:
-        reason = axes.cgo_only_reason(_read_log(log))
+    out_dir: Path,
+    state: _CellBuild,
+) -> tuple[str, Path, str] | None:
+    """Build one unit, dropping the packages go blames until the rest builds (with cgo off, a
+    cgo-only package is `unsupported`). Returns (status, log, detail) when the cell as a whole
+    cannot be built (the engine failed, or go's error names none of the packages), else None."""
+    remaining = sorted({f.package for f in members})
+    while remaining:
+        log = state.next_log()
+        spec = build_spec(ctx, toolchain, plan, unit, remaining, out_dir, log)
+        state.commands.append(shell_line(spec.argv, _shown_env(spec), unit.module_dir))
+        ctx.reporter.detail(f"[shell] {state.commands[-1]}")
+        result = backend.execute(spec, toolchain)
+        state.seconds += result.seconds
+        failure = _build_failure(result)
+        if failure is None:
+            break
+        output = _read_log(log) + _read_log(spec.stdout_path)
+        if result.infra_error or result.timed_out:
+            status = Outcome.INFRA_ERROR if result.infra_error else Outcome.BUILD_ERROR
+            return status.value, log, _failure_detail(failure, output)
+        reason = None if plan.cell.cgo_enabled else axes.cgo_only_reason(output)
         if reason is not None:
-            unsupported.update({f.name: reason for f in members})
-            failure = None
-    elif not failure:
-        binaries.update({f.name: out_dir / f.binary_name for f in members})
-    if failure:
-        status = Outcome.INFRA_ERROR.value if result.infra_error else Outcome.BUILD_ERROR.value
-        return BuildResult(status, seconds, log, commands, detail=failure)
-    return BuildResult("ok", seconds, so_far.log, commands, binaries, unsupported=unsupported)
+            state.unsupported.update({f.name: reason for f in members})
+            return None
+        blamed = attribute_failures(output, unit.module_dir, remaining, plan.cell.goexperiment)
+        if not blamed:
+            return Outcome.BUILD_ERROR.value, log, _failure_detail(failure, output)
+        state.failures.update(blamed)
+        remaining = [p for p in remaining if p not in blamed]
+    _collect_binaries(members, set(remaining), out_dir, state)
+    return None
+
+
+def _collect_binaries(
+    members: Sequence[Fixture], built: set[str], out_dir: Path, state: _CellBuild
+) -> None:
+    """The binaries go wrote; a package it wrote none for (go test -c and no test files in this
+    cell) is `unsupported` here."""
+    for fixture in members:
+        binary = out_dir / fixture.binary_name
+        if fixture.package in built and binary.is_file():
+            state.binaries[fixture.name] = binary
+        elif fixture.package in built:
+            why = f"go wrote no binary for {fixture.package} (no test files in this cell)"
+            state.failures[fixture.package] = PackageFailure(
+                fixture.package, Outcome.UNSUPPORTED, why
+            )
+
+
+def _failure_detail(failure: str, output: str) -> str:
+    """`go build exited 1` plus the last lines of go's own message."""
+    lines = [line for line in output.splitlines() if line.strip()][-8:]
+    return "\n".join([failure, *lines]) if lines else failure
 
 
 def _probe_build_mode(
@@ -164,7 +246,7 @@ def _probe_build_mode(
     out_dir = probe_dir / "bin"
     out_dir.mkdir(exist_ok=True)
     log = log_dir / "probe.log"
-    spec = build_spec(ctx, toolchain, plan, probe_dir, ["."], out_dir, log)
+    spec = build_spec(ctx, toolchain, plan, BuildUnit(probe_dir), ["."], out_dir, log)
     command = shell_line(spec.argv, _shown_env(spec), probe_dir)
     ctx.reporter.detail(f"[shell] {command}")
     result = backend.execute(spec, toolchain)
@@ -187,7 +269,9 @@ def _read_log(log: Path) -> str:
 
 def _shown_env(spec: ExecSpec) -> dict[str, str]:
     """The part of the build environment a reproduction needs spelled out."""
-    keep = ("GOEXPERIMENT", "GOTOOLCHAIN", "GOFLAGS", "CGO_ENABLED", "CC")
+    # GOPROXY=off, GOSUMDB=off, GOMODCACHE: offline builds from gxm's module cache
+    keep = {"GOEXPERIMENT", "GOTOOLCHAIN", "GOFLAGS", "CGO_ENABLED", "CC", "GOPROXY", "GOSUMDB"}
+    keep.add("GOMODCACHE")
     return {k: v for k, v in spec.env if k in keep}
 
 
@@ -232,4 +316,5 @@ def _with_experiments(toolchain: Toolchain, plan: CellPlan, built: BuildResult) 
         effective,
         status,
         unsupported=built.unsupported,
+        failures=built.failures,
     )

@@ -46,6 +46,7 @@ _RECOVERED_SUFFIX = re.compile(r"\s*\[recovered(?:, repanicked)?\]$")
 _GOROUTINE_HEADER = re.compile(r"^goroutine \d+ .*\[.*\]:$")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)*(?!\w|\.\d)")
+GCTRACE_LINE = re.compile(r"^gc \d+ @[\d.]+s \d+%: ")
 _EXPERIMENTS = re.compile(r"(?:^|[\s-])X:(?P<list>[\w,]+)")
 # The race detector's report: a header, then per access "Read at 0x… by goroutine N:" + frames.
 _RACE_HEADER = "WARNING: DATA RACE"
@@ -241,6 +242,19 @@ def corrupt_message(stderr: str) -> str | None:
     return None
 
 
+def own_message(stderr: str) -> str | None:
+    """What a program said last on stderr (normalised), leaving out the runtime's `gctrace` lines.
+
+    A user's program that detects wrong data prints why and exits 3 (the README's convention);
+    its last words are the message, so they are the `corrupt` signature.
+    """
+    for line in reversed(stderr.splitlines()):
+        text = line.strip()
+        if text and not GCTRACE_LINE.match(text):
+            return clip_signature(normalise(text))
+    return None
+
+
 def has_goroutine_dump(stderr: str) -> bool:
     """Whether stderr holds a goroutine dump (SIGQUIT's, or a crash traceback)."""
     return any(_GOROUTINE_HEADER.match(line) for line in stderr.splitlines())
@@ -285,10 +299,11 @@ def classify(result: ExecResult, stderr: str, *, timeout_dump_expected: bool = T
     """The outcome of one run, from what the backend observed and the run's stderr.
 
     Order matters: a backend failure, an OOM kill and a timeout say more than the exit status
-    they caused. Exit 3 with the corrupt marker (and no Go crash) is `corrupt`; exit 0 is `pass`;
-    anything else is a `crash` with the crash signature, else the corrupt line, else
-    `exit status N` / `killed by SIGx`. No exit status and no signal at all is an infra error:
-    the backend lost the process, which is never blamed on the cell.
+    they caused. Exit 3 without Go crash output is `corrupt`, its signature the `gxm: corrupt: `
+    line, else the program's own last stderr line; exit 0 is `pass`; anything else is a `crash`
+    with the crash signature, else the corrupt line, else `exit status N` / `killed by SIGx`.
+    No exit status and no signal at all is an infra error: the backend lost the process, which is
+    never blamed on the cell.
     """
     if result.infra_error:
         return Classified(Outcome.INFRA_ERROR, None, result.infra_error)
@@ -301,8 +316,9 @@ def classify(result: ExecResult, stderr: str, *, timeout_dump_expected: bool = T
         return Classified(Outcome.INFRA_ERROR, None, "no exit status and no signal recorded")
     crash = crash_signature(stderr)
     corrupt = corrupt_message(stderr)
-    if exit_code == CORRUPT_EXIT_CODE and corrupt and not crash:
-        return Classified(Outcome.CORRUPT, corrupt, "exit status 3")
+    if exit_code == CORRUPT_EXIT_CODE and not crash:
+        message = corrupt or own_message(stderr) or "exit status 3"
+        return Classified(Outcome.CORRUPT, message, "exit status 3")
     if exit_code == 0:
         return Classified(Outcome.PASS)
     status = _status_text(exit_code, signal_number)

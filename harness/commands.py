@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import goenv, report, store, symbolize, toolchains, until_fail
+from harness import goenv, modules, report, store, symbolize, toolchains, until_fail
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.errors import GxmError, UsageError
+from harness.external import expansion_lines
 from harness.masking import mask_secrets
 from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture
@@ -101,6 +102,8 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     headers = ["cell", "nox session", "go", "GOEXPERIMENT"]
     headers += ["GODEBUG", "build mode", "cgo"] if extra_axes else []
     print(render_table([*headers, "fixtures"], table, "txt"))
+    lines = expansion_lines(matrix.externals, matrix.fixtures_by_name)
+    print("\n".join(["", "external entries:", *lines]) if lines else "", end="\n" if lines else "")
     return 0
 
 
@@ -158,7 +161,8 @@ def _execute(
         execute_run(ctx, backend, plans, fixtures, request, previous, run_stage)
 
     backend_name = selection.backend or matrix.backend
-    _on_backend(args, matrix, backend_name, run_dir, seed, verbose, work, fresh=previous is None)
+    fresh = previous is None
+    _on_backend(args, matrix, backend_name, run_dir, seed, verbose, work, fresh=fresh, plans=plans)
     return run_dir
 
 
@@ -172,16 +176,18 @@ def _on_backend(
     work: Callable[[RunContext, Backend], object],
     *,
     fresh: bool,
+    plans: Sequence[CellPlan] = (),
 ) -> None:
-    """Open the backend, do `work` in a new context, and remove the work dir afterwards, as the
-    run directory's one writer (its lock); before anything runs, what a dead gxm left is ended
-    and reported. A `fresh` (new, still empty) run directory is removed when no backend can be
-    had."""
+    """Download the dependencies of `plans`' external modules, open the backend, do `work` in a
+    new context and remove the work dir afterwards, as the run directory's one writer (its lock);
+    before anything runs, what a dead gxm left is ended and reported. A `fresh` (new, still empty)
+    run directory is removed when the dependencies or the backend cannot be had."""
     cache, reporter = _cache(args), Reporter(verbose=verbose)
     with RunLock(run_dir, Owner.me(run_dir.name, backend_name)) as lock:
         for line in end_what_the_dead_left(lock, cache):
             reporter.info(f"gxm: {line}")
         try:
+            modules.download_selected(plans, matrix.fixtures_by_name, cache, reporter.info)
             backend = open_backend(backend_name, reporter, settings=matrix.docker, cache=cache)
         except GxmError:
             if fresh:

@@ -8,12 +8,11 @@ a fixture as `unsupported`).
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from harness.errors import MatrixError, UsageError
+from harness.errors import MatrixError
 from harness.model import FIXTURE_KINDS, Cell, Fixture, Outcome, experiment_id, go_version_key
 from harness.yamlsrc import (
     YMap,
@@ -29,7 +28,6 @@ from harness.yamlsrc import (
 
 SCHEMA = 1
 FIXTURE_KEYS = ("kind", "package", "pattern", "min_go", "requires", "expected")
-EXTERNAL_KEYS = ("module", "packages", "kind", "expected")
 FIXTURE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
 EXPERIMENT_NAME = re.compile(r"^[a-z0-9]+$")
@@ -40,7 +38,6 @@ PACKAGE_PATH = re.compile(r"^\./[A-Za-z0-9_.\-/]+$")
 OUTCOMES = tuple(o.value for o in Outcome)
 Expected = tuple[tuple[str, tuple[Outcome, ...]], ...]
 DEFAULT_EXPECTED: Expected = (("*", (Outcome.PASS,)),)
-_SKIP_DIRS = ("testdata", "vendor")  # and names starting with `.` or `_`, as `go ./...` skips them
 
 
 def load_fixtures(path: Path) -> dict[str, Fixture]:
@@ -179,157 +176,6 @@ def select_fixtures(
             message = f"unknown fixture {shown}{hint}; known: {', '.join(known)}"
             raise value.error(i, message)
     return tuple(dict.fromkeys(names))
-
-
-def load_externals(
-    block: YMap, matrix_path: Path, catalogue: dict[str, Fixture]
-) -> dict[str, list[str]]:
-    """Add the fixtures of each matrix `external:` entry to `catalogue`.
-
-    Returns entry name -> its fixture names. A module path is relative to the matrix file.
-    """
-    groups: dict[str, list[str]] = {}
-    for name in block:
-        where = f"external {name!r}"
-        if not FIXTURE_NAME.match(name) or name in catalogue:
-            reason = "is a fixture of fixtures.yaml" if name in catalogue else "is not a plain name"
-            raise block.error(name, f"{where} {reason}; pick another name")
-        entry = require_map(block, name, where, null_ok=False)
-        check_keys(entry, EXTERNAL_KEYS, where, required=("module",))
-        module = _module_dir(entry, matrix_path, where)
-        packages = "./..."
-        if "packages" in entry:
-            packages = require_str(entry, "packages", f"{where}: packages")
-        kind = parse_kind(entry, "kind", where) if "kind" in entry else "stress"
-        expected = parse_expected(entry, "expected", where)
-        try:
-            found = external_fixtures(name, module, packages, kind, expected)
-        except UsageError as exc:
-            key = "packages" if "packages" in entry else "module"
-            raise entry.error(key, f"{where}: {exc}", True) from None
-        catalogue.update((fixture.name, fixture) for fixture in found)
-        groups[name] = [f.name for f in found]
-    return groups
-
-
-def _module_dir(entry: YMap, matrix_path: Path, where: str) -> Path:
-    text = require_str(entry, "module", f"{where}: module")
-    try:
-        module = (Path(matrix_path).resolve().parent / text).resolve()
-        found = (module / "go.mod").is_file()
-    except (OSError, ValueError):
-        raise entry.error(
-            "module", f"{where}: module {text!r} is not a usable path", True
-        ) from None
-    if not found:
-        message = f"{where}: module {text!r} is not a Go module: {module}/go.mod does not exist"
-        raise entry.error("module", message, True)
-    return module
-
-
-def external_fixtures(
-    name: str,
-    module_dir: Path,
-    packages: str,
-    kind: str,
-    expected: Expected | Mapping[str, Sequence[Outcome]] = DEFAULT_EXPECTED,
-) -> list[Fixture]:
-    """The main packages of a user's Go module matched by `packages`, as fixtures `<name>/<dir>`.
-
-    `packages` is `./dir` (that one package) or `./dir/...` (every main package below it, skipping
-    testdata, vendor, `.`/`_` directories and nested modules, as `go` does). A package's name is
-    its directory relative to the pattern root; the root itself is named just `<name>`. Finds
-    packages by reading `package` clauses, so no Go toolchain is needed. Raises UsageError when
-    the pattern is malformed, its directory is missing, or it matches no main package.
-    """
-    module_dir = Path(module_dir).resolve()
-    root_rel, recursive = _split_pattern(packages)
-    root = module_dir / root_rel
-    if not root.is_dir():
-        raise UsageError(f"packages {packages!r}: directory {root} does not exist")
-    dirs = _package_dirs(root, module_dir) if recursive else [root]
-    table = tuple(expected.items()) if isinstance(expected, Mapping) else tuple(expected)
-    found: list[Fixture] = []
-    for directory in dirs:
-        if not _is_main_package(directory):
-            continue
-        rel = directory.relative_to(root).as_posix()
-        package = "./" + directory.relative_to(module_dir).as_posix()
-        found.append(
-            Fixture(
-                name=name if rel == "." else f"{name}/{rel}",
-                kind=kind,
-                pattern=f"external: {package} in {module_dir}",
-                module_dir=module_dir,
-                package="." if package == "./." else package,
-                expected=tuple((k, tuple(v)) for k, v in table),
-                external=True,
-            )
-        )
-    if not found:
-        raise UsageError(f"packages {packages!r} matches no main package under {root}")
-    return found
-
-
-def _split_pattern(packages: str) -> tuple[str, bool]:
-    """`./cmd/...` -> (`cmd`, True); `./cmd/x` -> (`cmd/x`, False); `.` / `./...` -> module root."""
-    text = packages.strip()
-    recursive = text == "..." or text.endswith("/...")
-    base = text[: -len("...")].rstrip("/") if recursive else text.rstrip("/")
-    if base in ("", "."):
-        return ".", recursive
-    if not base.startswith("./") or "*" in base or ".." in base.split("/") or "..." in base:
-        example = '"./cmd/..." or "./cmd/tool"'
-        raise UsageError(f"packages {packages!r}: write a directory of the module like {example}")
-    return base[2:], recursive
-
-
-def _package_dirs(root: Path, module_dir: Path) -> list[Path]:
-    """`root` and the directories below it that `go` would visit for `root/...`, sorted."""
-    result: list[Path] = []
-    for current, subdirs, _ in os.walk(root, followlinks=False):
-        here = Path(current)
-        if here != module_dir and here != root and (here / "go.mod").exists():
-            subdirs[:] = []
-            continue  # a nested module is not part of this one
-        subdirs[:] = sorted(
-            d for d in subdirs if not d.startswith((".", "_")) and d not in _SKIP_DIRS
-        )
-        result.append(here)
-    return sorted(result)
-
-
-def _is_main_package(directory: Path) -> bool:
-    try:
-        files = sorted(p for p in directory.iterdir() if p.suffix == ".go" and p.is_file())
-    except OSError:
-        return False
-    return any(_package_clause(p) == "main" for p in files if not p.name.endswith("_test.go"))
-
-
-def _package_clause(path: Path) -> str | None:
-    """The package name a Go file declares; None for unreadable or `//go:build ignore` files."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:65536]
-    except OSError:
-        return None
-    pos = 0
-    while pos < len(text):
-        if text[pos].isspace():
-            pos += 1
-        elif text.startswith("//", pos):
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            if re.match(r"//go:build\s+ignore\s*$", text[pos:end]):
-                return None
-            pos = end
-        elif text.startswith("/*", pos):
-            end = text.find("*/", pos + 2)
-            pos = len(text) if end < 0 else end + 2
-        else:
-            match = re.match(r"package\s+([A-Za-z_][A-Za-z0-9_]*)", text[pos:])
-            return match.group(1) if match else None
-    return None
 
 
 def fixture_applies(fixture: Fixture, cell: Cell, go_resolved: str | None = None) -> str | None:

@@ -36,6 +36,11 @@ def _cache_of(toolchain: Toolchain) -> Path:
     return entry.parent.parent if entry.parent.name == "toolchains" else cache_dir()
 
 
+def gocache_dir(cache: Path, toolchain: Toolchain) -> Path:
+    """One GOCACHE per Go version, shared by every run (and by the docker backend's volume name)."""
+    return cache / "gocache" / f"go{toolchain.version}"
+
+
 def go_env(
     toolchain: Toolchain,
     goexperiment: str,
@@ -75,7 +80,7 @@ def go_env(
 def _run_go(
     toolchain: Toolchain, args: Sequence[str], goexperiment: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    gocache = _cache_of(toolchain) / "gocache" / f"go{toolchain.version}"
+    gocache = gocache_dir(_cache_of(toolchain), toolchain)
     env = go_env(toolchain, goexperiment, gocache, {})
     return run_command([str(toolchain.go), *args], env=env, timeout_s=GO_TIMEOUT_S, check=False)
 

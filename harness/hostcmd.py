@@ -7,6 +7,7 @@ do not come through here: they go through a backend, which owns process groups a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -38,27 +39,31 @@ def run_command(
     extra_env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     check: bool = True,
+    stdin_path: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `argv`, capture its output as text, and raise `CommandError` if it fails or times out.
 
     `env` replaces the environment entirely (an allow-list built by the caller); `extra_env` is
     added on top of it (or of os.environ when `env` is None). Only `extra_env` is shown in the log.
+    `stdin_path` feeds a file to the command's stdin (else it reads nothing).
     """
     full_env = dict(os.environ if env is None else env)
     full_env.update(extra_env or {})
     argv = [str(a) for a in argv]
     log.info("[shell] %s", shell_line(argv, extra_env, cwd))
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with contextlib.ExitStack() as files:
+            stdin = files.enter_context(open(stdin_path, "rb")) if stdin_path else None
+            proc = subprocess.run(
+                argv,
+                cwd=cwd,
+                env=full_env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                stdin=stdin or subprocess.DEVNULL,
+                start_new_session=True,
+            )
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         raise CommandError(argv, None, stderr or f"no answer within {timeout_s:.0f}s") from None

@@ -21,10 +21,10 @@ from typing import Any
 import harness
 from harness.axes import parse_axis_value
 from harness.errors import MatrixError
+from harness.external import ExternalEntry, load_externals
 from harness.fixtures import (
     FIXTURE_NAME,
     check_go_version,
-    load_externals,
     load_fixtures,
     select_fixtures,
 )
@@ -89,6 +89,7 @@ class Matrix:
     fixtures: tuple[Fixture, ...]
     docker: DockerSettings
     profiles: tuple[str, ...]
+    externals: tuple[ExternalEntry, ...] = ()
 
     @property
     def fixtures_by_name(self) -> dict[str, Fixture]:
@@ -157,7 +158,8 @@ def load_matrix(
     if type(doc["schema"]) is not int or doc["schema"] != SCHEMA:
         raise doc.error("schema", f"schema must be 1, got {describe(doc['schema'])}", True)
     catalogue = dict(load_fixtures(Path(fixtures_path or default_fixtures_path())))
-    groups = load_externals(require_map(doc, "external", "`external`"), Path(path), catalogue)
+    externals = load_externals(require_map(doc, "external", "`external`"), Path(path), catalogue)
+    groups = {entry.name: list(entry.fixtures) for entry in externals}
     profiles = _profiles(doc)
     chosen = _choose_profile(doc, profiles, profile)
     docker = _docker(doc)
@@ -176,6 +178,7 @@ def load_matrix(
         fixtures=tuple(f for name, f in catalogue.items() if name in used),
         docker=docker,
         profiles=tuple(profiles),
+        externals=tuple(externals),
     )
 
 

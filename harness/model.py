@@ -20,6 +20,7 @@ class Outcome(str, enum.Enum):
     """The closed set of outcomes of one run (or of one cell's build)."""
 
     PASS = "pass"
+    FAIL = "fail"  # a test suite reported failing tests and exited normally (gxm.cell/2)
     CRASH = "crash"
     CORRUPT = "corrupt"
     TIMEOUT = "timeout"
@@ -165,6 +166,39 @@ class Settings:
         return int(getattr(self, f"repeats_{kind}"))
 
 
+EXTERNAL_COMMANDS = ("main", "test", "bench")
+
+
+@dataclass(frozen=True)
+class ExternalSpec:
+    """How a user's package is exercised: a main program, its tests, or its benchmarks.
+
+    The test keys mirror `go test` flags (`run` = -run, `skip` = -skip, `short`, `tags`, `bench`,
+    `benchtime`, `count`, `cpu`, `shuffle`); `flags` are further test binary flags as typed for
+    the binary (`-test.failfast`). `timeout_s` is the per-run timeout (go's own -test.timeout for
+    tests); `gctrace` adds GODEBUG=gctrace=1 so GC figures exist for programs without gxm's probe.
+    """
+
+    command: str = "main"
+    run: str = ""
+    skip: str = ""
+    short: bool = False
+    tags: tuple[str, ...] = ()
+    bench: str = "."
+    benchtime: str = ""
+    count: int | None = None
+    cpu: str = ""
+    shuffle: str = ""
+    flags: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    gctrace: bool = True
+
+    @property
+    def is_test(self) -> bool:
+        return self.command in ("test", "bench")
+
+
 @dataclass(frozen=True)
 class Fixture:
     """One fixture: a main package of a Go module, and what is expected of it per experiment.
@@ -183,11 +217,26 @@ class Fixture:
     min_go: str | None = None
     requires_experiments: tuple[str, ...] = ()
     external: bool = False
+    spec: ExternalSpec | None = None  # external fixtures: main program, tests or benchmarks
+
+    @property
+    def is_test(self) -> bool:
+        """A user's test package: built with `go test -c`, run with test2json."""
+        return self.spec is not None and self.spec.is_test
+
+    @property
+    def package_dir(self) -> Path:
+        """The package's source directory (where `go test` runs its tests)."""
+        return (self.module_dir / self.package).resolve()
 
     @property
     def binary_name(self) -> str:
-        """File name `go build -o DIR` gives this package: the last element of its path."""
-        return self.package.rstrip("/").rsplit("/", 1)[-1]
+        """File name `go build -o DIR` (or `go test -c -o DIR`) gives this package: the last
+        element of its path (of the module path for the module root), `.test` for tests."""
+        last = self.package.rstrip("/").rsplit("/", 1)[-1]
+        if last == ".":
+            last = module_path(self.module_dir).rsplit("/", 1)[-1] or "main"
+        return f"{last}.test" if self.is_test else last
 
     def expected_outcomes(
         self, goexperiment: str, axes: tuple[tuple[str, str], ...] = ()
@@ -320,6 +369,16 @@ class Classified:
     outcome: Outcome
     signature: str | None = None
     detail: str | None = None
+
+
+def module_path(module_dir: Path) -> str:
+    """The module path a go.mod declares (`example.com/sdk`); "" when there is none."""
+    try:
+        text = (Path(module_dir) / "go.mod").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    match = re.search(r"^\s*module\s+\"?([^\s\"]+)\"?", text, re.MULTILINE)
+    return match.group(1) if match else ""
 
 
 _SEMVER = re.compile(r"^1\.(\d+)(?:\.(\d+))?$")

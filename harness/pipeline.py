@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from harness import __version__, axes, stats, toolchains
@@ -85,6 +86,9 @@ def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None
         return Outcome.INFRA_ERROR.value, f"the cell was not built ({state.unavailable})"
     if build.status != "ok":
         return build.status, build.detail
+    failure = build.failures.get(fixture.name)
+    if failure is not None:  # this package alone could not be built in this cell
+        return failure.outcome.value, failure.detail
     return "ran", None
 
 
@@ -278,6 +282,7 @@ class Pipeline:
         tasks = warmup_tasks(plans, self.fixtures, already_done=done) + plan_tasks(
             plans, self.fixtures, self.ctx.seed, repeats_override=self.repeats, already_done=done
         )
+        tasks = [t for t in tasks if t.fixture in self._built(t.cell_id)]
         with self.ctx.reporter.progress("runs", len(tasks)) as advance:
             for task in tasks:
                 record = self.run_task(task)
@@ -286,6 +291,10 @@ class Pipeline:
                 if record.signature:
                     label += f" ({record.signature[:60]})"
                 advance(label)
+
+    def _built(self, cell_id: str) -> dict[str, Path]:
+        build = self.states[cell_id].build
+        return build.binaries if build is not None else {}
 
     def run_task(self, task: RunTask) -> RunRecord:
         """Run one planned run of a built cell, record it and rewrite the cell document."""

@@ -8,10 +8,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from harness import flake, store, until_fail
+from harness import flake, gotest, store, until_fail
 from harness.matrix import Matrix
 from harness.model import CellPlan, Outcome
 from harness.selection import Selection
+from harness.store.records import CellResult
 
 
 def print_reproduction(
@@ -59,11 +60,19 @@ def print_reproduction(
             lines = until_fail.verdict_lines(entry.runs, until_fail_max_runs, seed)
             print("\n" + "\n".join(lines), file=err)
     print("\nreproduce this cell:\n  " + shlex.join(command), file=err)
+    _print_build_commands(matrix, plan, result)
+
+
+def _print_build_commands(matrix: Matrix, plan: CellPlan, result: CellResult | None) -> None:
+    """The cell's go build (go test -c) lines, and the invocation of each test that did not pass."""
+    err = sys.stderr
     print(
         "its go build command (the -o directory was temporary; `gxm cell` rebuilds it):", file=err
     )
     for line in result.build.commands if result else ():
         print(f"  {line}", file=err)
+    for line in gotest.reproduction_lines(matrix.fixtures_by_name, plan.settings.env, result):
+        print(line, file=err)
 
 
 def log_excerpt(path: Path, max_lines: int = 60) -> str:

@@ -14,14 +14,23 @@ from typing import Any
 
 import psutil
 
-from harness import axes, symbolize
+from harness import axes, benchfmt, gctrace, gotest, symbolize
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.classify import cgo_fault, classify, read_fixture_result
 from harness.context import RunContext
 from harness.hostcmd import shell_line
 from harness.masking import mask_file, mask_json, mask_secrets, secret_values
-from harness.model import CellPlan, Classified, ExecResult, ExecSpec, Fixture, Outcome, Toolchain
+from harness.model import (
+    CellPlan,
+    Classified,
+    ExecResult,
+    ExecSpec,
+    Fixture,
+    Outcome,
+    Toolchain,
+    module_path,
+)
 from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -60,10 +69,18 @@ def run_cwd(ctx: RunContext, cell_id: str, fixture_name: str, i: int) -> Path:
 
 
 def fixture_env(
-    ctx: RunContext, plan: CellPlan, files: RunFiles, i: int, *, cores: bool = False
+    ctx: RunContext,
+    plan: CellPlan,
+    files: RunFiles,
+    i: int,
+    fixture: Fixture | None = None,
+    *,
+    cores: bool = False,
 ) -> dict[str, str]:
     """The complete environment of one fixture run. With `cores`, GOTRACEBACK=crash (unless the
-    matrix sets GOTRACEBACK) so Go re-raises a fatal signal and the kernel writes a core."""
+    matrix sets GOTRACEBACK) so Go re-raises a fatal signal and the kernel writes a core. An
+    external entry's `env` goes over the matrix's, and GODEBUG=gctrace=1 is merged into the
+    user's own GODEBUG (their programs carry no gxm probe)."""
     scratch = ctx.paths.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     env = {
@@ -78,30 +95,54 @@ def fixture_env(
     if cores:
         env["GOTRACEBACK"] = "crash"
     env.update(dict(plan.settings.env))
+    spec = fixture.spec if fixture is not None else None
+    env.update(dict(spec.env) if spec is not None else {})
     godebug = axes.run_godebug(env.get("GODEBUG"), plan.cell.godebug)
     if godebug is not None:
         env["GODEBUG"] = godebug.value  # the axis wins over the matrix env (recorded per cell)
-    return env
+    return gctrace.with_gctrace(env) if spec is not None and spec.gctrace else env
+
+
+def run_timeout_s(plan: CellPlan, fixture: Fixture) -> float:
+    """The per-run timeout: the external entry's own, else the matrix's."""
+    spec = fixture.spec
+    return spec.timeout_s if spec is not None and spec.timeout_s else plan.settings.timeout_s
+
+
+def fixture_argv(plan: CellPlan, fixture: Fixture, binary: Path) -> tuple[str, ...]:
+    """A main program runs bare; a test binary gets the entry's `go test` flags."""
+    if fixture.spec is None or not fixture.is_test:
+        return (str(binary),)
+    return (str(binary), *gotest.test_flags(fixture.spec, run_timeout_s(plan, fixture)))
 
 
 def fixture_spec(
     ctx: RunContext, plan: CellPlan, fixture: Fixture, binary: Path, i: int, *, cores: bool = False
 ) -> ExecSpec:
     """The ExecSpec of one fixture run; `cores` lets a crash leave a core in the run's cwd (core
-    dumps are forbidden otherwise, whatever limit gxm inherited)."""
+    dumps are forbidden otherwise, whatever limit gxm inherited). A test binary runs in its
+    package's source directory instead (tests read testdata/; read-only in containers), never
+    with core dumps, and with go's own -test.timeout firing before gxm's."""
     files = run_files(ctx, plan.cell.id, fixture.name, i)
     files.result.unlink(missing_ok=True)
-    cwd = run_cwd(ctx, plan.cell.id, fixture.name, i)
-    shutil.rmtree(cwd, ignore_errors=True)
-    cwd.mkdir(parents=True)
     settings = plan.settings
+    timeout_s = run_timeout_s(plan, fixture)
+    if fixture.is_test:
+        cwd, own = fixture.package_dir, (fixture.module_dir, False)
+        timeout_s += gotest.GO_TIMEOUT_MARGIN_S
+        cores = False
+    else:
+        cwd = run_cwd(ctx, plan.cell.id, fixture.name, i)
+        shutil.rmtree(cwd, ignore_errors=True)
+        cwd.mkdir(parents=True)
+        own = (cwd, True)  # its own mount, so a container's user owns it and can write a core
     return ExecSpec(
-        argv=(str(binary),),
-        env=tuple(sorted(fixture_env(ctx, plan, files, i, cores=cores).items())),
+        argv=fixture_argv(plan, fixture, binary),
+        env=tuple(sorted(fixture_env(ctx, plan, files, i, fixture, cores=cores).items())),
         cwd=cwd,
         stdout_path=files.stdout,
         stderr_path=files.stderr,
-        timeout_s=settings.timeout_s,
+        timeout_s=timeout_s,
         grace_s=settings.grace_s,
         memory_limit_bytes=settings.memory_limit_bytes,
         log_limit_bytes=settings.log_limit_bytes,
@@ -112,7 +153,7 @@ def fixture_spec(
             (binary.parent, False),
             (files.result.parent, True),
             (ctx.paths.work_dir / "scratch", True),
-            (cwd, True),  # its own mount, so a container's user owns it and can write a core
+            own,
         ),
         core_dumps=cores,
     )
@@ -172,36 +213,21 @@ def execute_fixture_run(
     whatever core the run left is read, then removed with the run's directory.
     """
     support = symbolize.core_support(backend.name)
-    cores = plan.settings.c_backtrace and support.available
+    cores = plan.settings.c_backtrace and support.available and not fixture.is_test
     spec = fixture_spec(ctx, plan, fixture, binary, i, cores=cores)
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
     load_avg = host_load_avg()
     result: ExecResult = backend.execute(spec, toolchain)
     stderr = read_head_and_tail(spec.stderr_path)
-    try:
-        classified = classify(result, stderr)
-        native: dict[str, Any] = {}
-        if classified.outcome is Outcome.CRASH:
-            note = None if cores else _no_core_reason(plan, support)
-            classified, native = _native_crash(
-                ctx, backend, toolchain, spec, binary, stderr, classified, note
-            )
-    finally:
-        _remove_run_dir(ctx, spec, keep_core=plan.settings.keep_core)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
-    known = secret_values(dict(plan.settings.env))  # a fixture may echo them back
-    for path in {spec.stdout_path, spec.stderr_path}:
-        mask_file(path, known)
-    return RunRecord(
+    record = RunRecord(
         i=i,
-        outcome=classified.outcome,
+        outcome=Outcome.INFRA_ERROR,  # replaced below by the classified outcome
         exit_code=result.exit_code,
         signal=result.signal,
         seconds=round(result.seconds, 3),
-        signature=mask_json(classified.signature, known),
-        detail=mask_json(classified.detail or result.infra_error, known),
         metrics=dict(report.metrics) if report.status == "ok" else {},
-        checks=mask_json(dict(report.checks), known) if report.status == "ok" else {},
+        checks=dict(report.checks) if report.status == "ok" else {},
         result_status=report.status,
         runtime_version=report.runtime_version,
         peak_rss_bytes=result.peak_rss_bytes,
@@ -210,8 +236,105 @@ def execute_fixture_run(
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),
         gc_pause_histogram=report.pause_histogram if report.status == "ok" else None,
+    )
+    if fixture.is_test:  # its cwd is the user's package directory: nothing there is removed
+        record = _test_record(ctx, toolchain, fixture, spec, result, stderr, record)
+    else:
+        record = _program_record(
+            ctx, backend, toolchain, plan, spec, binary, result, stderr, record
+        )
+        if fixture.external and not record.metrics:
+            record = _with_gctrace(record, spec)
+    return _masked(record, spec, plan)
+
+
+def _masked(record: RunRecord, spec: ExecSpec, plan: CellPlan) -> RunRecord:
+    """The record and the run's logs with every secret the matrix env holds masked: a fixture
+    may echo them back in its output, its checks, its signature or its detail."""
+    known = secret_values(dict(plan.settings.env))
+    for path in {spec.stdout_path, spec.stderr_path}:
+        mask_file(path, known)
+    return replace(
+        record,
+        signature=mask_json(record.signature, known),
+        detail=mask_json(record.detail, known),
+        checks=mask_json(dict(record.checks), known),
+    )
+
+
+def _program_record(
+    ctx: RunContext,
+    backend: Backend,
+    toolchain: Toolchain,
+    plan: CellPlan,
+    spec: ExecSpec,
+    binary: Path,
+    result: ExecResult,
+    stderr: str,
+    record: RunRecord,
+) -> RunRecord:
+    """A program's run classified; a crash in C gets its C code named; the run's directory (and
+    any core in it) is removed."""
+    support = symbolize.core_support(backend.name)
+    try:
+        classified = classify(result, stderr)
+        native: dict[str, Any] = {}
+        if classified.outcome is Outcome.CRASH:
+            note = None if spec.core_dumps else _no_core_reason(plan, support)
+            classified, native = _native_crash(
+                ctx, backend, toolchain, spec, binary, stderr, classified, note
+            )
+    finally:
+        _remove_run_dir(ctx, spec, keep_core=plan.settings.keep_core)
+    return replace(
+        record,
+        outcome=classified.outcome,
+        signature=classified.signature,
+        detail=classified.detail or result.infra_error,
         **native,
     )
+
+
+def _with_gctrace(record: RunRecord, spec: ExecSpec) -> RunRecord:
+    """GC figures from the runtime's gctrace lines for a program that reported none itself."""
+    metrics = gctrace.file_metrics(spec.stderr_path)
+    sources = {name: gctrace.SOURCE for name in metrics}
+    return replace(record, metrics={**metrics, **record.metrics}, metric_sources=sources)
+
+
+def _test_record(
+    ctx: RunContext,
+    toolchain: Toolchain,
+    fixture: Fixture,
+    spec: ExecSpec,
+    result: ExecResult,
+    stderr: str,
+    record: RunRecord,
+) -> RunRecord:
+    """A test binary's run: per-test results from test2json, benchmark lines as metrics."""
+    events_path = spec.stdout_path.with_suffix(".test2json")
+    import_path = relative_import_path(fixture)
+    events = gotest.convert(toolchain, ctx.paths.cache, spec.stdout_path, events_path, import_path)
+    test_run = gotest.test_results(gotest.parse_events(events))
+    classified = gotest.classify_test_run(result, stderr, test_run)
+    results = benchfmt.parse_output(test_run.output)
+    record = replace(
+        record,
+        outcome=classified.outcome,
+        signature=classified.signature,
+        detail=classified.detail or result.infra_error,
+        tests=gotest.per_test_outcomes(test_run, classified.outcome),
+        benchmarks=tuple(r.line() for r in results),
+        metrics=benchfmt.results_metrics(results),
+        metric_sources={},
+    )
+    return _with_gctrace(record, spec)
+
+
+def relative_import_path(fixture: Fixture) -> str:
+    """The import path of a fixture's package (`example.com/sdk/cmd/x`)."""
+    module = module_path(fixture.module_dir)
+    return module if fixture.package == "." else f"{module}/{fixture.package.removeprefix('./')}"
 
 
 def _no_core_reason(plan: CellPlan, support: symbolize.CoreSupport) -> str:

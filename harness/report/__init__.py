@@ -20,7 +20,7 @@ from harness.markup import inline, link
 from harness.masking import mask_secrets
 from harness.model import Outcome
 from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
-from harness.report import formats, pauses, tables
+from harness.report import formats, gotests, pauses, tables
 from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
 from harness.report.tables import INCONCLUSIVE_MARK, UNEXPECTED_MARK
 from harness.store import RunData, load_run
@@ -100,6 +100,37 @@ def _pause_sections(data: RunData, fmt: str) -> list[str]:
     warnings = pauses.spread_warning_lines(data)
     if warnings:
         parts += [style.heading("Numbers not to trust yet", 3), style.bullets(warnings)]
+    sources = gotests.gc_source_lines(data)
+    if sources:
+        parts += [style.heading("Where the GC figures come from", 3), style.bullets(sources)]
+    return parts
+
+
+TESTS_LEGEND = (
+    "Every test that failed, crashed or timed out in some cell: per cell its most common result"
+    " and k/n = runs in which it did not pass out of runs in which it ran (`ok` = it always"
+    " passed there, - = it did not run there), and the signature seen most often."
+)
+BENCH_LEGEND = (
+    "Benchmark results of the test binaries (`-test.bench`, `-test.benchmem`, `b.ReportMetric`"
+    " units): medians over passing runs and their change against the same Go's default-experiment"
+    " cell, as in the pause table; n = the fewest runs behind a median. bench.txt has every line"
+    " for benchstat (`benchstat -col goexperiment bench.txt`)."
+)
+
+
+def _test_sections(data: RunData, fmt: str) -> list[str]:
+    style = STYLES[fmt]
+    parts: list[str] = []
+    headers, rows = gotests.tests_table(data, style.multiline_headers)
+    if rows:
+        parts += [style.heading("Tests", 2), render_table(headers, rows, fmt)]
+        parts.append(style.paragraph(TESTS_LEGEND))
+    headers, bench = gotests.benchmark_table(data, style.multiline_headers)
+    if bench:
+        align = ["left"] * 3 + ["right"] * (len(headers) - 3)
+        parts += [style.heading("Benchmarks", 2), render_table(headers, bench, fmt, align)]
+        parts.append(style.paragraph(BENCH_LEGEND))
     return parts
 
 
@@ -164,7 +195,7 @@ def _tabulated(data: RunData, fmt: str, claims: bool, image_dir: str) -> str:
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
     parts += _bisect_section(data, fmt)
-    parts += _crash_sections(data, fmt) + _pause_sections(data, fmt)
+    parts += _crash_sections(data, fmt) + _test_sections(data, fmt) + _pause_sections(data, fmt)
     if claims:
         text = render_claims(data.run_dir, fmt)
         parts += [style.heading("Claims", 2), text.rstrip("\n")]

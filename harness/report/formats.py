@@ -8,7 +8,8 @@ come baseline first, so `benchstat -col goexperiment bench.txt` compares every e
 the default one (and `-col goversion` against the lowest Go) the way Go people are used to.
 
 JUnit, valid against the Jenkins xunit schema (junit-10.xsd) CI servers read it with: one test
-suite per cell, one test case per fixture; an unexpected verdict is a `<failure>` carrying the
+suite per cell, one test case per fixture (and per test of a user's test package, classname
+`gxm.<cell>.<package>`); an unexpected verdict is a `<failure>` carrying the
 crash signature and the tail of the first bad run's log, an infra-error an `<error>` (never blamed
 on the cell), and a fixture that could not run as expected a `<skipped>`. A fixture that crashed
 (or was corrupt, timed out, ran out of memory) as expected passes, with its runs and signatures in
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import stats
+from harness import benchfmt, stats
 from harness.masking import mask_secrets
 from harness.model import Outcome, experiment_id
 from harness.report import pauses, tables
@@ -128,7 +129,13 @@ def _config_env(doc: CellResult) -> dict[str, str]:
 def benchstat(data: RunData) -> str:
     """Every measured, passing run of every bench fixture as Go benchmark format text."""
     samples = sorted(pauses.bench_samples(data), key=_block_order)
-    names = {m for _, _, runs in samples for r in runs for m in r.metrics}
+    names = {
+        m
+        for _, _, runs in samples
+        for r in runs
+        for m in r.metrics
+        if benchfmt.split_metric_name(m) is None  # a test binary's own lines are kept as printed
+    }
     metrics = _ordered_metrics(names)
     env_keys = sorted(
         {k for _, doc, _ in samples for k in _config_env(doc) if _CONFIG_KEY.match(k)}
@@ -159,6 +166,7 @@ def benchstat(data: RunData) -> str:
                 line = _result_line(fixture, run, metrics)
                 if line:
                     lines.append(line)
+                lines += list(run.benchmarks)
     return "\n".join(lines) + "\n"
 
 
@@ -237,9 +245,34 @@ def _testcase(data: RunData, doc: CellResult, name: str) -> ET.Element:
     return case
 
 
+def _go_test_cases(doc: CellResult, name: str) -> list[ET.Element]:
+    """One testcase per test of a user's test package in this cell: a `<failure>` when the test
+    did not pass in some run and the package's outcome there was not expected."""
+    entry = doc.fixtures[name]
+    runs = [r for r in entry.runs if r.tests and not r.warmup]
+    tests = sorted({test for r in runs for test in r.tests})
+    expected = set(entry.expected)
+    classname = f"gxm.{doc.cell.id.replace('.', '_')}.{name.replace('/', '.')}"
+    cases = []
+    for test in tests:
+        ran = [r for r in runs if test in r.tests]
+        bad = [r for r in ran if r.tests[test] not in ("pass", "skip")]
+        case = ET.Element("testcase", classname=classname, name=test)
+        if bad and any(r.outcome.value not in expected for r in bad):
+            results = sorted({r.tests[test] for r in bad})
+            message = f"{'/'.join(results)} {len(bad)}/{len(ran)}"
+            failure = ET.SubElement(case, "failure", message=message, type=results[0])
+            failure.text = xml_text("\n".join(_run_line(r) for r in bad))
+        elif all(r.tests[test] == "skip" for r in ran):
+            ET.SubElement(case, "skipped", message="skipped by the test")
+        cases.append(case)
+    return cases
+
+
 def _suite(data: RunData, doc: CellResult) -> ET.Element:
     cell = doc.cell
     cases = [_testcase(data, doc, name) for name in sorted(doc.fixtures)]
+    cases += [c for name in sorted(doc.fixtures) for c in _go_test_cases(doc, name)]
     suite = ET.Element(
         "testsuite",
         name=cell.id,

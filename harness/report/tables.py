@@ -101,7 +101,8 @@ def signature_tag(signature: str | None) -> str:
     signal = re.search(r"\bSIG[A-Z0-9]+\b", signature)
     if signal:
         return signal.group(0)
-    text = re.sub(r"^((fatal error|panic|runtime error):\s*)+", "", signature.strip())
+    text = re.sub(r"^(Test|Benchmark|Example|Fuzz)\S*: ", "", signature.strip())  # test at fault
+    text = re.sub(r"^((fatal error|panic|runtime error):\s*)+", "", text)
     words = text.split()
     tag = " ".join(words[:4])
     if len(tag) > 28:

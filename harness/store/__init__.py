@@ -2,7 +2,7 @@
 
 Layout of one run (schema 1):
     <results>/<run-id>/run.json               schema "gxm.run/1"   (records.RunDocument)
-    <results>/<run-id>/cells/<cell-id>.json   schema "gxm.cell/1"  (records.CellResult)
+    <results>/<run-id>/cells/<cell-id>.json   schema "gxm.cell/2"  (records.CellResult; /1 read)
     <results>/<run-id>/logs/<cell-id>/…       build.log, <fixture>.<i>.stderr / .stdout
     <results>/<run-id>/bisect.json            schema "gxm.bisect/1" (`gxm bisect` runs only: the
                                               releases, every probe, the verdict; each probed
@@ -39,7 +39,8 @@ from harness.store.records import CellResult, RunDocument
 log = logging.getLogger("gxm.store")
 
 RUN_SCHEMA = "gxm.run/1"
-CELL_SCHEMA = "gxm.cell/1"
+CELL_SCHEMA = "gxm.cell/2"  # /2 added the `fail` outcome and per-test results; /1 is still read
+CELL_SCHEMAS_READ = ("gxm.cell/1", CELL_SCHEMA)
 BISECT_SCHEMA = "gxm.bisect/1"
 RUN_FILE = "run.json"
 BISECT_FILE = "bisect.json"
@@ -282,21 +283,22 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
-def _read_json(path: Path, schema: str) -> dict[str, Any]:
+def _read_json(path: Path, schema: str | tuple[str, ...]) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path.parent} is not a gxm run directory (no {path.name})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path}: unreadable ({exc}); remove it and resume the run") from None
-    if not isinstance(doc, dict) or doc.get("schema") != schema:
+    accepted = (schema,) if isinstance(schema, str) else schema
+    if not isinstance(doc, dict) or doc.get("schema") not in accepted:
         found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise UsageError(f"{path}: expected schema {schema!r}, found {found!r}")
+        raise UsageError(f"{path}: expected schema {accepted[-1]!r}, found {found!r}")
     return doc
 
 
 def _read_cell(path: Path) -> dict[str, Any]:
-    doc = _read_json(path, CELL_SCHEMA)
+    doc = _read_json(path, CELL_SCHEMAS_READ)
     if not isinstance(doc.get("cell"), dict) or "id" not in doc["cell"]:
         raise UsageError(f"{path}: cell document without cell.id")
     return doc

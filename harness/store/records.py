@@ -53,6 +53,9 @@ class RunRecord:
     command: str | None = None
     warmup: bool = False
     log_bytes_dropped: int = 0  # output over the matrix's log_limit, cut from the log's middle
+    tests: Mapping[str, str] = field(default_factory=dict)  # test -> pass|fail|skip|crash|timeout
+    benchmarks: tuple[str, ...] = ()  # `Benchmark…` result lines as the binary printed them
+    metric_sources: Mapping[str, str] = field(default_factory=dict)  # metric -> where it came from
     gc_pause_histogram: Mapping[str, Any] | None = None  # optional: the run's pauses, pooled
     # A crash inside C (harness.symbolize): the faulting C frames from the binary (innermost
     # first), the text file beside the logs, and the tool that read a core (None: no core read).
@@ -86,6 +89,12 @@ class RunRecord:
             doc["warmup"] = True
         if self.log_bytes_dropped:
             doc["log_bytes_dropped"] = self.log_bytes_dropped
+        if self.tests:
+            doc["tests"] = dict(self.tests)
+        if self.benchmarks:
+            doc["benchmarks"] = list(self.benchmarks)
+        if self.metric_sources:
+            doc["metric_sources"] = dict(self.metric_sources)
         if self.gc_pause_histogram is not None:
             doc["gc_pause_histogram"] = dict(self.gc_pause_histogram)
         if self.c_backtrace:
@@ -114,6 +123,9 @@ class RunRecord:
             command=doc.get("command"),
             warmup=bool(doc.get("warmup", False)),
             log_bytes_dropped=int(doc.get("log_bytes_dropped") or 0),
+            tests={str(k): str(v) for k, v in (doc.get("tests") or {}).items()},
+            benchmarks=tuple(str(line) for line in _tuple(doc.get("benchmarks"))),
+            metric_sources={str(k): str(v) for k, v in (doc.get("metric_sources") or {}).items()},
             gc_pause_histogram=doc.get("gc_pause_histogram"),
             c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
             c_backtrace=doc.get("c_backtrace"),

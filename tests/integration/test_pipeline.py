@@ -137,6 +137,47 @@ def test_external_fixtures_end_as_timeout_oom_and_crash(tmp_path: Path) -> None:
     assert crash["signature"].startswith("panic: runtime error: invalid memory address")
 
 
+DEFECTS_MATRIX = f"""
+    schema: 1
+    backend: local
+    go: ["1.22"]
+    goexperiment: ["", arenas]
+    fixtures: [mains]
+    defaults: {{repeats: 1, duration: 200ms, timeout: 60s}}
+    external:
+      mains:
+        module: {EXTERNAL_SDK}
+        packages: ./cmd/...
+        expected: {{"*": [pass, crash, corrupt, unsupported]}}
+"""
+
+
+def test_exit_3_is_corrupt_and_one_excluded_package_leaves_the_others_running(
+    tmp_path: Path,
+) -> None:
+    """A user's program exiting 3 with its own message is `corrupt` (not `crash`), and an
+    arena-only package is `unsupported` in the default cell while every other package runs."""
+    matrix = write_matrix(tmp_path, DEFECTS_MATRIX)
+    result = gxm(
+        "run", "--matrix", str(matrix), "--out", str(tmp_path / "out"),
+        "--fixtures", "mains/corrupter,mains/arenaonly,mains/panicker", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path / "out")
+    default = cell_doc(run_dir, "go1.22-default")
+    assert default["build"]["status"] == "ok"
+    fixtures = default["fixtures"]
+    corrupt = fixtures["mains/corrupter"]["runs"][0]
+    assert corrupt["outcome"] == "corrupt"
+    assert corrupt["signature"] == "checksum mismatch in block N: got N, want N"
+    arena = fixtures["mains/arenaonly"]
+    assert arena["status"] == "unsupported" and arena["runs"] == []
+    assert "build constraints exclude all Go files in ./cmd/arenaonly" in arena["reason"]
+    assert fixtures["mains/panicker"]["runs"][0]["outcome"] == "crash"
+    arenas = cell_doc(run_dir, "go1.22-arenas")["fixtures"]
+    assert arenas["mains/arenaonly"]["runs"][0]["outcome"] == "pass"
+
+
 def _gxm_descendants_alive(marker: str) -> list[psutil.Process]:
     alive = []
     for proc in psutil.process_iter(["cmdline"]):

@@ -162,7 +162,22 @@ def test_infra_error_and_oom_win_over_the_exit_status() -> None:
     [
         (0, None, "", Outcome.PASS, None),
         (1, None, "some log line\n", Outcome.CRASH, "exit status 1"),
-        (3, None, "no marker here\n", Outcome.CRASH, "exit status 3"),
+        (3, None, "", Outcome.CORRUPT, "exit status 3"),
+        # A user's program exits 3 and says why in its own words (README): corrupt, that message.
+        (
+            3,
+            None,
+            "log line\nchecksum mismatch at block 7\n",
+            Outcome.CORRUPT,
+            "checksum mismatch at block N",
+        ),
+        (
+            3,
+            None,
+            "bad data\ngc 1 @0.004s 2%: 0.01+0.2+0.01 ms clock\n",
+            Outcome.CORRUPT,
+            "bad data",
+        ),
         (3, None, "gxm: corrupt: bad byte 7\n", Outcome.CORRUPT, "gxm: corrupt: bad byte N"),
         (
             3,

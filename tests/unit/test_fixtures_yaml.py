@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import MatrixError, UsageError
-from harness.fixtures import external_fixtures, fixture_applies, load_fixtures
+from harness.external import external_fixtures
+from harness.fixtures import fixture_applies, load_fixtures
 from harness.model import Cell, Fixture, Outcome
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "matrices"
@@ -42,7 +43,7 @@ BAD = {
     "unknown outcome, closest suggested": (
         GOOD_ENTRY + "    expected: {'*': passed}\n",
         7,
-        "expected outcomes are pass, crash, corrupt, timeout, oom, build-error, unsupported, "
+        "expected outcomes are pass, fail, crash, corrupt, timeout, oom, build-error, unsupported, "
         "infra-error; got the text 'passed' (did you mean 'pass'?)",
     ),
     "unknown kind": (

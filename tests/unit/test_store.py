@@ -155,7 +155,7 @@ def test_run_store_creates_layout_and_writes_with_schema(tmp_path: Path) -> None
     assert path == store.run_dir / "cells" / "go1.22-default.json"
     data = load_run(store.run_dir)
     assert data.to_json()["run"]["schema"] == "gxm.run/1"
-    assert data.to_json()["cells"][0]["schema"] == "gxm.cell/1"
+    assert data.to_json()["cells"][0]["schema"] == "gxm.cell/2"
     with pytest.raises(UsageError, match="already exists"):
         RunStore.create(tmp_path, "20261127T104233Z-ab12")
 

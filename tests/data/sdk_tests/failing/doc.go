@@ -1,0 +1,2 @@
+// Package failing exists for its tests.
+package failing
