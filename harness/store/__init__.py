@@ -29,8 +29,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from harness.atomic import write_json_atomic, write_text_atomic
 from harness.errors import UsageError
 from harness.store.bisect_record import BisectRecord
@@ -78,7 +76,12 @@ def utc_timestamp(now: datetime) -> str:
 
 
 def host_info() -> dict[str, Any]:
-    """What the results need to know about this machine. Never reads environment variables."""
+    """What the results need to know about this machine. Never reads environment variables.
+
+    psutil is imported here, not at module level: the noxfile loads the matrix (and through it
+    this package) in nox's own environment, which has pyyaml and nothing else of ours."""
+    import psutil
+
     try:
         load_avg = [round(x, 2) for x in psutil.getloadavg()]
     except (OSError, AttributeError):

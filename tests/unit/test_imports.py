@@ -116,3 +116,28 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "", done.stdout
+
+
+# What the noxfile's own environment has (its `# /// script` block): nox and pyyaml, nothing else
+# of gxm's dependencies. The noxfile imports these modules to generate the cell sessions.
+_NOT_IN_NOX = ("psutil", "numpy", "scipy", "docker", "tabulate", "matplotlib", "rich")
+_NOXFILE_IMPORTS = ("harness.matrix", "harness.model")
+
+
+def test_the_noxfile_imports_need_nothing_but_pyyaml() -> None:
+    """`nox` on a fresh machine (a venv with only nox) failed with `No module named 'psutil'` when
+    the matrix loader pulled in the result store at import time."""
+    program = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        f"        if name.split('.')[0] in {_NOT_IN_NOX!r}:\n"
+        "            raise ImportError('not in the nox environment: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for module in {_NOXFILE_IMPORTS!r}:\n"
+        "    __import__(module)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
