@@ -136,11 +136,13 @@ def assert_hostile_outcomes(run_dir: Path, programs: dict[str, str]) -> dict[str
     assert SECRET not in cell_text
     assert SECRET not in (run_dir / runs["envecho"]["log"]).read_text()
     env = runs["envecho"]["checks"]["env"]
-    # what gxm sets, the matrix's env, and what the image or the container adds (GOROOT, HOSTNAME)
-    allowed = {"PATH", "HOME", "TMPDIR", "LANG", "GOTRACEBACK", "MY_API_TOKEN"}
+    # what gxm sets (GODEBUG: gctrace=1, the GC figures of a program without gxm's probe), the
+    # matrix's env, and what the image or the container adds (GOROOT, HOSTNAME)
+    allowed = {"PATH", "HOME", "TMPDIR", "LANG", "GOTRACEBACK", "GODEBUG", "MY_API_TOKEN"}
     allowed |= {"GOROOT", "HOSTNAME"}
     assert {k for k in env if not k.startswith("GXM_")} <= allowed, env
     assert env["MY_API_TOKEN"] == "***"
+    assert env.get("GODEBUG", "gctrace=1") == "gctrace=1", env
     # the peak RSS of a tiny program is its own, never gxm's
     for name in ("exit137", "selfkill"):
         peak = runs[name]["peak_rss_bytes"]
