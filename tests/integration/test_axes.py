@@ -76,8 +76,11 @@ def test_sanitizers_and_clobberfree_catch_what_the_default_build_misses(tmp_path
         "go1.26-default-clobberfree_1-race",
         "go1.26-default-race",
     ]
-    for fixture in ("c_keeps_gobuf", "cglue_overflow", "race_c_callback"):
+    for fixture in ("cglue_overflow", "race_c_callback"):
         assert outcomes(fixture_of(run_dir, "go1.26-default", fixture)) == ["pass"], tables
+    # the late read usually sees the freed bytes by default, but not always (fixtures.yaml)
+    default_kept = outcomes(fixture_of(run_dir, "go1.26-default", "c_keeps_gobuf"))
+    assert set(default_kept) <= {"pass", "corrupt"}, tables
     kept = fixture_of(run_dir, "go1.26-default-clobberfree_1", "c_keeps_gobuf")
     assert outcomes(kept) == ["corrupt"], tables
     race = fixture_of(run_dir, "go1.26-default-race", "race_c_callback")["runs"][0]

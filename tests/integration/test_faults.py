@@ -187,7 +187,7 @@ def test_hostile_fixtures_on_the_docker_backend(tmp_path: Path) -> None:
 # --- SIGKILL of gxm at random moments, then --resume ------------------------------------------
 
 KILLS = 20
-NAP_REPEATS = 4
+NAP_REPEATS = 6
 
 
 def start_gxm(*args: str, cwd: Path) -> subprocess.Popen[str]:
@@ -227,8 +227,10 @@ def test_sigkill_at_20_random_moments_then_resume_loses_and_leaves_nothing(
 ) -> None:
     programs = {"nap": "pass", "detach": "pass"}
     matrix = hostile_matrix(tmp_path, "local", "256MiB", programs)
+    # runs long enough that most of the 20 kills land while gxm still has work, however fast the
+    # machine: a quiet one finished 8 runs of 300 ms before half the kills (9 of 20 landed)
     text = matrix.read_text().replace("repeats: 1", f"repeats: {NAP_REPEATS}")
-    matrix.write_text(text)
+    matrix.write_text(text.replace("duration: 300ms", "duration: 1s"))
     out = tmp_path / "out"
     rng = random.Random(20261130)
     first = start_gxm("run", "--matrix", str(matrix), "--out", str(out), cwd=tmp_path)
