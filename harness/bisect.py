@@ -187,6 +187,30 @@ class _Search:
                 skipped.add(index)
 
 
+def _result(
+    search: _Search,
+    criterion: Criterion,
+    bounds: tuple[int, int, list[int]],
+    bad_side: tuple[int, int, int | None],
+) -> BisectResult:
+    """The search's verdict: `bounds` are (last good, first bad, skipped) indices into its
+    releases; `bad_side` is (failures, runs) at the bad release and the clean runs a good needs."""
+    lo, hi, skipped = bounds
+    failures, runs, clean_runs = bad_side
+    releases = search.releases
+    return BisectResult(
+        releases,
+        criterion,
+        tuple(search.probes),
+        releases[lo],
+        releases[hi],
+        tuple(releases[i] for i in skipped),
+        failures,
+        runs,
+        clean_runs,
+    )
+
+
 def _outcome_probe(
     search: _Search, version: str, criterion: Criterion, max_runs: int, role: str
 ) -> Probe:
@@ -267,17 +291,7 @@ def bisect_outcome(
     lo, hi, skipped = search.search(
         lambda version: _outcome_probe(search, version, criterion, needed, "probe")
     )
-    return BisectResult(
-        search.releases,
-        criterion,
-        tuple(search.probes),
-        search.releases[lo],
-        search.releases[hi],
-        tuple(search.releases[i] for i in skipped),
-        k,
-        n,
-        needed,
-    )
+    return _result(search, criterion, (lo, hi, skipped), (k, n, needed))
 
 
 def _metric_samples(search: _Search, version: str, metric: str) -> tuple[list[float], list[str]]:
@@ -348,14 +362,4 @@ def bisect_metric(
             f"(wanted {criterion.describe()}); nothing to bisect"
         )
     lo, hi, skipped = search.search(lambda version: probe(version, "probe"))
-    return BisectResult(
-        search.releases,
-        criterion,
-        tuple(search.probes),
-        search.releases[lo],
-        search.releases[hi],
-        tuple(search.releases[i] for i in skipped),
-        0,
-        0,
-        None,
-    )
+    return _result(search, criterion, (lo, hi, skipped), (0, 0, None))
