@@ -28,6 +28,8 @@ from pathlib import Path
 
 import psutil
 
+from harness.backends.procsample import cgroup_members
+
 log = logging.getLogger("gxm.backends.containment")
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -81,13 +83,6 @@ def _kill_pids(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _members(path: Path) -> list[int]:
-    try:
-        return [int(line) for line in (path / "cgroup.procs").read_text().split()]
-    except (OSError, ValueError):
-        return []
-
-
 def _write(path: Path, text: str) -> bool:
     try:
         path.write_text(text)
@@ -102,12 +97,12 @@ def end_cgroup(path: Path, version: int) -> list[int]:
     deadline = time.monotonic() + KILL_DEADLINE_S
     while time.monotonic() < deadline:
         if version == 2 and (path / "cgroup.kill").exists():
-            pids = _members(path)
+            pids = cgroup_members(path)
             if pids:
                 _write(path / "cgroup.kill", "1")
         else:
             frozen = version == 1 and _write(path / "freezer.state", "FROZEN")
-            pids = _members(path)
+            pids = cgroup_members(path)
             _kill_pids(pids)
             if frozen:
                 _write(path / "freezer.state", "THAWED")
@@ -192,17 +187,6 @@ class Containment:
                     if child.create_time() >= started_at - 1:
                         child.kill()
                         os.waitpid(child.pid, 0)
-
-
-def tree(pid: int) -> dict[int, float]:
-    """pid → start time of `pid` and every descendant now (empty when it is gone)."""
-    found: dict[int, float] = {}
-    with contextlib.suppress(psutil.Error):
-        root = psutil.Process(pid)
-        for member in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                found[member.pid] = member.create_time()
-    return found
 
 
 def end_run_leftovers(run_id: str, root: Path = CGROUP_ROOT) -> list[int]:

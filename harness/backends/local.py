@@ -3,8 +3,9 @@
 A process gets exactly the environment its spec names (an allow-list built by the caller), stdin
 from /dev/null and its output in the spec's files. Limits are enforced from here:
 - wall time: SIGQUIT to the group (Go prints every goroutine's stack), then after `grace_s` SIGKILL;
-- memory: psutil samples the RSS of the process and all its descendants every POLL_INTERVAL_S and
-  SIGKILLs the group above `memory_limit_bytes` (the `oom` outcome).
+- memory: the RSS of the process and all its descendants is sampled (harness.backends.procsample)
+  every POLL_INTERVAL_S, less often as a run ages unless its memory grows toward the limit, and
+  the group is SIGKILLed above `memory_limit_bytes` (the `oom` outcome).
 `cpus` and `pids_limit` are not enforced on the host: nothing is applied that could break Go.
 `core_dumps` sets the child's own core size limit (never a host setting).
 
@@ -35,7 +36,8 @@ from typing import IO
 
 import psutil
 
-from harness.backends.containment import Containment, tree
+from harness.backends import procsample
+from harness.backends.containment import Containment
 from harness.backends.logcap import CappedLog, pump
 from harness.errors import InfraError
 from harness.model import ExecResult, ExecSpec, Toolchain
@@ -43,6 +45,7 @@ from harness.model import ExecResult, ExecSpec, Toolchain
 log = logging.getLogger("gxm.backends.local")
 
 POLL_INTERVAL_S = 0.05
+POLL_INTERVAL_MAX_S = 0.25
 LOG_DRAIN_S = 5.0
 
 
@@ -87,32 +90,62 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _tree_rss_bytes(pid: int) -> int:
-    """RSS of `pid` and all its descendants; processes that vanish meanwhile count as 0."""
-    total = 0
-    try:
-        root = psutil.Process(pid)
-        members = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for member in members:
-        with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
-    return total
+def next_poll_s(
+    base_s: float, elapsed_s: float, growth_bytes_per_s: float, headroom_bytes: float | None
+) -> float:
+    """How long to wait before the next sample of a run: `base_s` while the run is young or its
+    memory grows fast enough to reach its limit within two longer waits (`headroom_bytes`: limit
+    minus the last RSS, None without a limit), else longer as it ages, up to
+    POLL_INTERVAL_MAX_S. A quiet long run costs a few samples a second, and one allocating
+    toward its limit is still caught within `base_s` of crossing it."""
+    wait_s = min(max(POLL_INTERVAL_MAX_S, base_s), max(base_s, elapsed_s / 8))
+    if headroom_bytes is not None and growth_bytes_per_s * 2 * wait_s >= headroom_bytes:
+        return base_s
+    return wait_s
 
 
-def _high_water_mark_bytes(pid: int) -> int:
-    """The kernel's peak RSS (VmHWM) of the live process `pid` since its exec, 0 if unknown.
+class _Limits:
+    """The wall-time and memory limits of one running process group, applied sample by sample:
+    over its memory limit → SIGKILL (`oom_killed`); at its deadline → SIGQUIT (`timed_out`), and
+    SIGKILL `grace_s` later."""
 
-    Unlike wait4's ru_maxrss it never counts the gxm image the child was forked from."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    def __init__(self, pid: int, spec: ExecSpec, started: float) -> None:
+        self.pid = pid
+        self.spec = spec
+        self.started = started
+        self.deadline = started + spec.timeout_s
+        self.kill_at: float | None = None
+        self.timed_out = self.oom_killed = False
+        self.peak_rss_bytes = 0
+        self._last_sample = (started, 0)  # (monotonic seconds, RSS bytes)
+
+    def clip(self, wait_s: float) -> float:
+        """`wait_s`, shortened so that the wait ends when the deadline or the kill is due."""
+        now = time.monotonic()
+        due = [self.kill_at] if self.timed_out else [self.deadline]
+        return max(0.0, min([wait_s, *(at - now for at in due if at is not None)]))
+
+    def check(self, found: procsample.Sample, base_s: float) -> float:
+        """Apply the limits to a fresh sample; return how long to wait for the next one."""
+        now, rss = time.monotonic(), found.rss_bytes
+        self.peak_rss_bytes = max(self.peak_rss_bytes, rss, found.leader_peak_rss_bytes)
+        limit = self.spec.memory_limit_bytes
+        if limit is not None and rss > limit and not self.oom_killed:
+            log.info("pid %d over its memory limit (%d > %d bytes)", self.pid, rss, limit)
+            _signal_group(self.pid, signal.SIGKILL)
+            self.oom_killed = True
+        if not self.timed_out and now >= self.deadline:
+            log.info("pid %d timed out after %.0fs: SIGQUIT", self.pid, self.spec.timeout_s)
+            _signal_group(self.pid, signal.SIGQUIT)
+            self.timed_out, self.kill_at = True, now + self.spec.grace_s
+        elif self.kill_at is not None and now >= self.kill_at:
+            _signal_group(self.pid, signal.SIGKILL)
+            self.kill_at = None
+        last_at, last_rss = self._last_sample
+        self._last_sample = (now, rss)
+        growth_bytes_per_s = max(0, rss - last_rss) / max(now - last_at, 1e-3)
+        headroom_bytes = None if limit is None else limit - rss
+        return next_poll_s(base_s, now - self.started, growth_bytes_per_s, headroom_bytes)
 
 
 class _Logs:
@@ -263,8 +296,13 @@ class LocalBackend:
                     preexec_fn=_before_exec(join_cgroup, _core_limit_setter(spec.core_dumps)),
                 )
                 self._live[proc.pid] = proc
-                self._held[proc.pid] = (cgroup, {}, started_at)
-            self._held[proc.pid][1].update(tree(proc.pid))
+                # a cgroup that could not be joined holds nothing: the subreaper's way then
+                held = cgroup if join_cgroup is not None else None
+                self._held[proc.pid] = (held, {}, started_at)
+            if held is None:
+                _remember(self._held[proc.pid][1], [proc.pid])
+                if cgroup is not None:  # made but not joined: removed, empty
+                    self.containment.end(cgroup, {}, started_at, set())
         except BaseException:  # e.g. Ctrl-C while starting: nothing may be left running
             if proc is not None:
                 self._kill_and_reap(proc)
@@ -280,30 +318,21 @@ class LocalBackend:
     def _supervise(
         self, proc: subprocess.Popen[bytes], spec: ExecSpec, started: float
     ) -> ExecResult:
-        """Watch time and memory until the process exits; then clean its group and reap it."""
+        """Watch time and memory until the process exits; then clean its group and reap it.
+
+        Each poll takes one sample (procsample): the cgroup's members where containment holds the
+        process in one, else its tree (every member's start time kept for the subreaper)."""
         exit_watch = _Exit(proc.pid)
-        deadline = started + spec.timeout_s
-        kill_at: float | None = None
-        timed_out = oom_killed = False
-        peak_rss = 0
+        limits = _Limits(proc.pid, spec, started)
+        with self._lock:  # gone when kill_all (another thread) reaped it already
+            cgroup, seen, _ = self._held.get(proc.pid, (None, {}, 0.0))
+        wait_s = self.poll_interval_s
         try:
-            while not exit_watch.wait(self.poll_interval_s):
-                self._held[proc.pid][1].update(tree(proc.pid))
-                rss = _tree_rss_bytes(proc.pid)
-                peak_rss = max(peak_rss, rss, _high_water_mark_bytes(proc.pid))
-                limit = spec.memory_limit_bytes
-                if limit is not None and rss > limit and not oom_killed:
-                    log.info("pid %d over its memory limit (%d > %d bytes)", proc.pid, rss, limit)
-                    _signal_group(proc.pid, signal.SIGKILL)
-                    oom_killed = True
-                now = time.monotonic()
-                if not timed_out and now >= deadline:
-                    log.info("pid %d timed out after %.0fs: SIGQUIT", proc.pid, spec.timeout_s)
-                    _signal_group(proc.pid, signal.SIGQUIT)
-                    timed_out, kill_at = True, now + spec.grace_s
-                elif kill_at is not None and now >= kill_at:
-                    _signal_group(proc.pid, signal.SIGKILL)
-                    kill_at = None
+            while not exit_watch.wait(limits.clip(wait_s)):
+                found = procsample.sample(proc.pid, cgroup)
+                if cgroup is None:
+                    _remember(seen, found.pids)
+                wait_s = limits.check(found, self.poll_interval_s)
             seconds = time.monotonic() - started
         finally:
             exit_watch.close()
@@ -311,10 +340,10 @@ class LocalBackend:
         return ExecResult(
             exit_code=returncode if returncode >= 0 else None,
             signal=-returncode if returncode < 0 else None,
-            timed_out=timed_out,
-            oom_killed=oom_killed,
+            timed_out=limits.timed_out,
+            oom_killed=limits.oom_killed,
             seconds=seconds,
-            peak_rss_bytes=peak_rss or None,  # a run too short for one sample reports none
+            peak_rss_bytes=limits.peak_rss_bytes or None,  # a run too short for one sample: none
         )
 
     def _kill_and_reap(self, proc: subprocess.Popen[bytes]) -> int:
@@ -322,16 +351,17 @@ class LocalBackend:
         return its returncode. The leader is reaped last, so its pid cannot be reused as a group
         id before the group is killed. (wait4's ru_maxrss is not used: it counts the gxm image
         the child was forked from, 300 MB for /bin/true.)"""
+        with self._lock:
+            cgroup, seen, started_at = self._held.get(proc.pid, (None, {}, time.time()))
+            live = set(self._live) - {proc.pid}
         strays: list[psutil.Process] = []
-        with contextlib.suppress(psutil.Error):
-            strays = psutil.Process(proc.pid).children(recursive=True)
+        if cgroup is None:  # a cgroup is ended whole by containment.end
+            with contextlib.suppress(psutil.Error):
+                strays = psutil.Process(proc.pid).children(recursive=True)
         _signal_group(proc.pid, signal.SIGKILL)
         for stray in strays:
             with contextlib.suppress(psutil.Error):
                 stray.kill()
-        with self._lock:
-            cgroup, seen, started_at = self._held.get(proc.pid, (None, {}, time.time()))
-            live = set(self._live) - {proc.pid}
         seen.update({s.pid: _start_time(s) for s in strays})
         self.containment.end(cgroup, seen, started_at, live)
         with self._reap_lock:  # one reaper per child, whichever thread gets here first
@@ -347,3 +377,12 @@ def _start_time(process: psutil.Process) -> float:
         return float(process.create_time())
     except psutil.Error:
         return -1.0
+
+
+def _remember(seen: dict[int, float], pids: list[int] | tuple[int, ...]) -> None:
+    """Add the start times of the `pids` not yet in `seen` (what the subreaper way kills at the
+    end must still be the process it saw)."""
+    for pid in pids:
+        if pid not in seen:
+            with contextlib.suppress(psutil.Error):
+                seen[pid] = psutil.Process(pid).create_time()

@@ -151,12 +151,18 @@ def test_memory_over_the_limit_is_killed(backend: LocalBackend, tmp_path: Path) 
     assert result.peak_rss_bytes is not None and result.peak_rss_bytes > 100 << 20
 
 
-def test_memory_of_children_counts(backend: LocalBackend, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mechanism", ["host", "subreaper"])
+def test_memory_of_children_counts(tmp_path: Path, mechanism: str) -> None:
+    """The whole run counts: its cgroup's members where the host gives one, else its tree."""
+    from harness.backends.containment import Containment
+
+    containment = Containment() if mechanism == "host" else Containment(root=tmp_path / "none")
     hog = "import time; b = bytearray(300 << 20); time.sleep(60)"
     script = f'"{sys.executable}" -c "{hog}"; echo survived'
     run = spec(tmp_path, "sh", "-c", script, memory_limit_bytes=100 << 20)
-    result = backend.execute(run, TOOLCHAIN)
-    assert result.oom_killed
+    with LocalBackend(containment=containment) as backend:
+        result = backend.execute(run, TOOLCHAIN)
+    assert result.oom_killed and not result.timed_out
     assert "survived" not in (tmp_path / "logs" / "out.txt").read_text()
 
 
