@@ -8,9 +8,11 @@ frames down to the cgo call. This module names the C code that faulted:
   wherever the tools are; the crash signature becomes `SIGSEGV in sdk_parse_header`.
 - **the full backtrace**: with GOTRACEBACK=crash Go re-raises the signal, and where the kernel
   writes core files into the crashing process's directory (core_pattern a plain file name) and the
-  run's core size limit could be raised, the core lands in the run's own directory. `gdb -batch`
-  (or `eu-stack` where gdb is missing) reads the crashing thread's backtrace from it; the text is
-  kept beside the run's logs and the core removed (DESIGN: nothing left behind).
+  run's core size limit could be raised, the core lands in the run's own directory. `eu-stack`
+  (elfutils; `gdb -batch` where it is missing) reads the crashing thread's backtrace from it; the
+  text is kept beside the run's logs and the core removed (DESIGN: nothing left behind). eu-stack
+  first: it reads the same frames (C function, inlined callers, file:line, down to the cgo call)
+  in a quarter of gdb's CPU time (0.1 s against 0.4 s a crash), which every crashing run pays.
 
 The tools run through the backend that ran the fixture (host subprocesses, or a container of the
 same toolchain image, so libc frames are read against the libc the program used). gxm never
@@ -52,11 +54,11 @@ echo "tool $frame_tool"
 [ "$frame_tool" = none ] || "$frame_tool" -f -i -C -e "$1" "$2"
 [ -n "$3" ] || exit 0
 echo '--- backtrace'
-if command -v gdb >/dev/null 2>&1; then echo 'tool gdb'
+if command -v eu-stack >/dev/null 2>&1; then echo 'tool eu-stack'
+  eu-stack -s -i -n 64 -e "$1" --core="$3" 2>&1
+elif command -v gdb >/dev/null 2>&1; then echo 'tool gdb'
   gdb -batch -nx -iex 'set auto-load off' -ex 'set width 0' \
     -ex 'set print frame-arguments presence' -ex bt "$1" "$3" 2>&1
-elif command -v eu-stack >/dev/null 2>&1; then echo 'tool eu-stack'
-  eu-stack -s -i -n 64 -e "$1" --core="$3" 2>&1
 else echo 'tool none'; fi
 exit 0
 """
@@ -254,10 +256,10 @@ def core_support(backend_name: str, core_pattern_path: Path = CORE_PATTERN) -> C
     _, hard = resource.getrlimit(resource.RLIMIT_CORE)
     if hard == 0:
         return CoreSupport(False, "the hard core size limit of gxm's process is 0 (`ulimit -H -c`)")
-    tool = shutil.which("gdb") or shutil.which("eu-stack")
+    tool = shutil.which("eu-stack") or shutil.which("gdb")
     if not tool:
         return CoreSupport(
-            False, "neither gdb nor eu-stack is installed: `sudo apt-get install gdb`"
+            False, "neither eu-stack nor gdb is installed: `sudo apt-get install elfutils`"
         )
     return CoreSupport(True, f"core_pattern {pattern.strip()!r}; {Path(tool).name} reads cores")
 
