@@ -220,6 +220,17 @@ def test_a_panic_exits_2_with_its_message(
     assert "panicker: looking up handle" not in spec.stdout_path.read_text()  # stderr only
 
 
+def test_a_short_run_reports_its_programs_peak_memory(
+    docker_backend: DockerBackend, docker_ctx: RunContext, go122: Toolchain,
+    docker_build: BuildResult,
+) -> None:  # fmt: skip
+    """The peak comes from gxmexec (the program's wait4 rusage), not from engine stats calls
+    (slow, so sampled only in long runs): a run over before the first sample still has one."""
+    _, result = run_on(docker_backend, docker_ctx, go122, docker_build, "panicker")
+    assert result.exit_code == 2, result
+    assert result.peak_rss_bytes is not None and 1 << 20 < result.peak_rss_bytes < 1 << 30
+
+
 @pytest.fixture(scope="module")
 def local_side(
     go122: Toolchain, tmp_path_factory: pytest.TempPathFactory

@@ -5,7 +5,8 @@
 // gxmexec starts the program, forwards every catchable signal to it, writes its stdout and
 // stderr into files capped to a limit (the first half kept as written, the last half kept in
 // memory and appended at the end, with the number of bytes dropped), and finally writes
-// status.json: {"exit_code": N} or {"signal": N}, plus the bytes dropped per stream. It exits
+// status.json: {"exit_code": N} or {"signal": N}, plus the bytes dropped and the program's peak
+// RSS (max_rss_bytes, from wait4's rusage: the program and its waited-for children). It exits
 // with the program's exit code, or 128+N for a signal, as a shell would.
 //
 // Usage: gxmexec DIR LIMIT_BYTES PROGRAM [ARG...]   (DIR receives stdout, stderr, status.json)
@@ -141,6 +142,10 @@ func main() {
 	stdout.close()
 	stderr.close()
 	status := map[string]any{"dropped": stdout.dropped + stderr.dropped}
+	if usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && usage.Maxrss > 0 {
+		// the program's peak RSS (Linux: KiB), so gxm needs no engine stats call per run
+		status["max_rss_bytes"] = usage.Maxrss * 1024
+	}
 	code := 0
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		status["signal"] = int(ws.Signal())

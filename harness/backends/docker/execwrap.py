@@ -4,8 +4,8 @@ A container's exit code cannot tell a program's own exit(137) from death by SIGK
 engine's rotated log copy loses the head of a flood (where Go prints `fatal error:`). gxmexec,
 between tini and the program, forwards signals, writes the program's stdout and stderr capped
 (head and tail kept) into a per-run exchange directory, and records there how the program ended
-(`status.json`). It is built once per source version with the host's Go (static, CGO off) into
-the cache and mounted read-only.
+and its peak RSS (`status.json`). It is built once per source version with the host's Go (static,
+CGO off) into the cache and mounted read-only.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Ending:
     signal: int | None
     dropped_bytes: int
     start_error: str | None = None
+    peak_rss_bytes: int | None = None  # the program's (wait4's ru_maxrss), when it was waited for
 
 
 def wrapper_binary(toolchain: Toolchain, cache: Path) -> Path:
@@ -102,4 +103,5 @@ def collect(exchange: Path, spec: ExecSpec) -> Ending | None:
         signal=status.get("signal"),
         dropped_bytes=int(status.get("dropped") or 0),
         start_error=status.get("start_error"),
+        peak_rss_bytes=int(status.get("max_rss_bytes") or 0) or None,
     )
