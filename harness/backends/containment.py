@@ -3,9 +3,10 @@
 Two mechanisms, the strongest the host allows:
 - **cgroup** (v1 freezer hierarchy, or v2 with `cgroup.kill`; needs write access to
   /sys/fs/cgroup, i.e. root or a delegated tree): each process goes into its own cgroup
-  `gxm/<run-id>/<exec>` right after it starts; ending it freezes the cgroup, SIGKILLs every member
-  and removes it. Nothing can leave a cgroup by itself, and the cgroups outlive a SIGKILLed gxm,
-  so the next run ends what a dead one left (`end_run_leftovers`).
+  `gxm/<run-id>/<exec>` as it starts (before its first instruction; see `spawning_into`); ending
+  it freezes the cgroup (never gxm itself), SIGKILLs every member and removes it. Nothing can
+  leave a cgroup by itself, and the cgroups outlive a SIGKILLed gxm, so the next run ends what a
+  dead one left (`end_run_leftovers`).
 - **subreaper** otherwise: gxm sets PR_SET_CHILD_SUBREAPER, so a descendant that detaches is
   reparented to gxm instead of init; the backend samples each process tree while it runs and at
   its end SIGKILLs every member it saw (pid and start time must still match) and every
@@ -22,6 +23,7 @@ import logging
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,6 +79,23 @@ def mechanism() -> str:
     return f"cgroup v{found[1]}" if found else "subreaper"
 
 
+def _own_cgroup_v1(base: Path | None) -> Path | None:
+    """gxm's own cgroup in the v1 hierarchy `base` (…/freezer/gxm) is under, if it can write
+    threads back into it; None otherwise."""
+    if base is None:
+        return None
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "freezer" in controllers.split(","):
+            home = base.parent / path.lstrip("/")
+            return home if os.access(home / "tasks", os.W_OK) else None
+    return None
+
+
 def _kill_pids(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -100,9 +119,10 @@ def end_cgroup(path: Path, version: int) -> list[int]:
             pids = cgroup_members(path)
             if pids:
                 _write(path / "cgroup.kill", "1")
-        else:
-            frozen = version == 1 and _write(path / "freezer.state", "FROZEN")
-            pids = cgroup_members(path)
+        else:  # gxm itself is never frozen or killed (a thread that failed to leave)
+            ours = os.getpid() in cgroup_members(path)
+            frozen = version == 1 and not ours and _write(path / "freezer.state", "FROZEN")
+            pids = [pid for pid in cgroup_members(path) if pid != os.getpid()]
             _kill_pids(pids)
             if frozen:
                 _write(path / "freezer.state", "THAWED")
@@ -126,6 +146,8 @@ class Containment:
         # a process joined its cgroup, should joining ever fail
         self.subreaper = enable_subreaper()
         self.name = f"cgroup v{self.version}" if self.base else "subreaper"
+        # v1: where gxm's own threads live, for a thread that starts a child in a run's cgroup
+        self._home = _own_cgroup_v1(self.base) if self.version == 1 else None
 
     def new_cgroup(self, run_id: str) -> Path | None:
         """A fresh cgroup under `gxm/<run_id>/` for one process to be started, or None."""
@@ -140,22 +162,44 @@ class Containment:
         return path
 
     @contextlib.contextmanager
-    def joining(self, cgroup: Path | None) -> Iterator[Callable[[], object] | None]:
-        """A `preexec_fn` that moves the child into `cgroup` before it execs, so nothing it
-        forks can be outside it: the file is opened here, the child only writes `0` (itself)
-        to it, a bound C call (no Python code of ours runs between fork and exec)."""
+    def spawning_into(
+        self, cgroup: Path | None
+    ) -> Iterator[tuple[bool, Callable[[], object] | None]]:
+        """Start a child inside this block and it is in `cgroup` before it runs anything: yields
+        (joined, preexec_fn). On cgroup v1 the starting thread itself moves into the cgroup for
+        the start (v1 places threads one by one and a child begins in its parent thread's
+        cgroups), so no `preexec_fn` is needed and Python starts the child with vfork: a plain
+        fork of the large gxm process plus Python's after-fork work in the child cost 20-60 ms
+        a run. Otherwise a `preexec_fn` that writes `0` (the child itself) to the cgroup: the
+        file is opened here, the child only makes that bound C call. (False, None): no cgroup,
+        or it cannot be joined."""
         if cgroup is None:
-            yield None
+            yield False, None
+            return
+        tid = str(threading.get_native_id())
+        if self._home is not None and _write(cgroup / "tasks", tid):
+            try:
+                yield True, None
+            finally:
+                self._leave(tid)
             return
         try:
             fd = os.open(cgroup / "cgroup.procs", os.O_WRONLY)
         except OSError:
-            yield None
+            yield False, None
             return
         try:
-            yield functools.partial(os.write, fd, b"0")
+            yield True, functools.partial(os.write, fd, b"0")
         finally:
             os.close(fd)
+
+    def _leave(self, tid: str) -> None:
+        """Move the thread `tid` of gxm back to gxm's own cgroup (v1)."""
+        assert self._home is not None
+        for _ in range(3):
+            if _write(self._home / "tasks", tid):
+                return
+        log.error("thread %s of gxm could not leave a run's cgroup", tid)
 
     def end(
         self, cgroup: Path | None, seen: dict[int, float], started_at: float, live: set[int]

@@ -196,6 +196,17 @@ def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
     )
 
 
+def _set_core_limit(pid: int, core_dumps: bool | None) -> None:
+    """Set the core size limit of the just started `pid` as `_core_limit_setter` would before
+    its exec (None: keep gxm's). Set from outside, a moment after the exec: a program that
+    crashes within microseconds of starting has gxm's limit."""
+    if core_dumps is None:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    with contextlib.suppress(OSError, ValueError):  # gone already
+        resource.prlimit(pid, resource.RLIMIT_CORE, (hard if core_dumps else 0, hard))
+
+
 def _before_exec(*steps: Callable[[], object] | None) -> Callable[[], None] | None:
     """One `preexec_fn` of the steps given: a single bound C call stays one (no Python code of
     ours runs in the child); two need a small function."""
@@ -283,8 +294,10 @@ class LocalBackend:
         cgroup = self.containment.new_cgroup(spec.run_id)
         proc: subprocess.Popen[bytes] | None = None
         try:
-            with self._lock, self.containment.joining(cgroup) as join_cgroup:
+            with self._lock, self.containment.spawning_into(cgroup) as (joined, join_step):
                 started_at = time.time()  # the lock: kill_all never misses a starting process
+                # no preexec_fn unless joining needs one: Python then starts it with vfork
+                core_step = _core_limit_setter(spec.core_dumps) if join_step else None
                 proc = subprocess.Popen(
                     list(spec.argv),
                     env=dict(spec.env),
@@ -293,11 +306,13 @@ class LocalBackend:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
-                    preexec_fn=_before_exec(join_cgroup, _core_limit_setter(spec.core_dumps)),
+                    preexec_fn=_before_exec(join_step, core_step),
                 )
                 self._live[proc.pid] = proc
+                if join_step is None:
+                    _set_core_limit(proc.pid, spec.core_dumps)
                 # a cgroup that could not be joined holds nothing: the subreaper's way then
-                held = cgroup if join_cgroup is not None else None
+                held = cgroup if joined else None
                 self._held[proc.pid] = (held, {}, started_at)
             if held is None:
                 _remember(self._held[proc.pid][1], [proc.pid])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import secrets
 import signal
 import sys
 import threading
@@ -287,6 +288,26 @@ def test_a_grandchild_that_detaches_ends_with_its_run(tmp_path: Path, mechanism:
         assert result.exit_code == 0
         grandchild = int(wait_for_file(pid_file))
         assert wait_dead(grandchild, within_s=2.0), f"{containment.name}: {grandchild} alive"
+
+
+def test_a_run_starts_in_its_own_cgroup_and_gxm_stays_in_its_own(tmp_path: Path) -> None:
+    """Where the host gives cgroups, the program is in its run's cgroup from its first
+    instruction (on v1 the starting thread of gxm moves there for the start, and back)."""
+    from harness.backends.containment import Containment
+
+    containment = Containment()
+    before = Path("/proc/self/cgroup").read_text()
+    show = "print(open('/proc/self/cgroup').read())"
+    run_id = f"run-{secrets.token_hex(4)}"  # its own: other sessions share the host's cgroups
+    run = spec(tmp_path, sys.executable, "-c", show, label=f"{run_id}/cell/fixture#1")
+    with LocalBackend(containment=containment) as local:
+        result = local.execute(run, TOOLCHAIN)
+    assert result.exit_code == 0
+    seen = (tmp_path / "logs" / "out.txt").read_text()
+    assert (f"/gxm/{run_id}/exec-" in seen) == (containment.base is not None), seen
+    threads = Path("/proc/self/task").iterdir()
+    assert all((t / "cgroup").read_text() == before for t in threads)  # every thread home
+    assert not (containment.base and (containment.base / run_id).exists())  # removed
 
 
 def test_a_flood_of_output_is_capped_keeping_head_and_tail(
