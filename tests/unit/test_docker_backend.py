@@ -299,3 +299,21 @@ def test_an_engine_that_went_away_is_said_in_words() -> None:
 
     gone = requests.exceptions.ConnectionError("Connection aborted: FileNotFoundError")
     assert _engine_failure(gone).startswith("the docker engine went away")
+
+
+def test_gxmexec_status_gives_the_programs_end_and_peak_memory(tmp_path: Path) -> None:
+    """The peak RSS gxmexec read from wait4 is the run's peak: no engine stats call needed."""
+    from harness.backends.docker import execwrap
+
+    exchange = tmp_path / "x"
+    exchange.mkdir()
+    (exchange / "stderr").write_bytes(b"panic: boom\n")
+    (exchange / execwrap.STATUS_FILE).write_text(
+        '{"exit_code": 2, "dropped": 0, "max_rss_bytes": 7340032}'
+    )
+    run = ExecSpec(("x",), (), tmp_path, tmp_path / "out", tmp_path / "err", 1.0)
+    ending = execwrap.collect(exchange, run)
+    assert ending == execwrap.Ending(2, None, 0, None, 7340032)
+    assert (tmp_path / "err").read_bytes() == b"panic: boom\n"
+    (exchange / execwrap.STATUS_FILE).write_text('{"signal": 9, "dropped": 0}')  # older gxmexec
+    assert execwrap.collect(exchange, run) == execwrap.Ending(None, 9, 0, None, None)
