@@ -97,6 +97,11 @@ BAD = {
         5,
         "'gogc' is not a variable name",
     ),
+    "env variable gxm sets itself": (
+        HEAD + "defaults:\n  env: {GXM_SEED: '3'}\n",
+        5,
+        "defaults: env: gxm sets GXM_SEED itself (from the run's --seed)",
+    ),
     "wrong type for defaults": (HEAD + "defaults: [1, 2]\n", 4, "`defaults` must be a mapping"),
     "repeats below 1": (HEAD + "defaults:\n  repeats: {stress: 0}\n", 5, "at least 1, got 0"),
     "cpus not a number": (HEAD + "defaults:\n  cpus: two\n", 5, "cpus must be a number above 0"),
@@ -231,6 +236,15 @@ def test_mutated_files_only_ever_raise_gxm_errors(tmp_path: Path) -> None:
 
 
 # --- a good file --------------------------------------------------------------------------------
+
+
+def test_a_fixture_knob_can_be_set_per_cell(tmp_path: Path) -> None:
+    """GXM_* names gxm does not set itself are fixture knobs (gc_live_heap's GXM_LIVE_HEAP_MB):
+    a matrix sets them like GOGC, here per cell through include entries."""
+    text = HEAD + "include:\n  - {go: '1.26', env: {GXM_LIVE_HEAP_MB: '128'}}\n"
+    by_id = {plan.cell.id: plan.settings for plan in load_text(tmp_path, text).cells}
+    assert dict(by_id["go1.26-default"].env)["GXM_LIVE_HEAP_MB"] == "128"
+    assert "GXM_LIVE_HEAP_MB" not in dict(by_id["go1.22-default"].env)
 
 
 def test_good_matrix_applies_profile_defaults_and_include_overrides() -> None:
