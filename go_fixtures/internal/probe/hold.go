@@ -15,10 +15,10 @@ const holdPoll = 5 * time.Millisecond
 
 // Hold returns once d has passed since Start and the workload holds at least MinPauses GC pauses,
 // or at the latest after 20 times d or 20 s since Start, whichever is longer (then the figures
-// show how few pauses there were; 20 s stays inside the smoke profile's 30 s run timeout). A bench fixture runs its workload until Hold returns: a fixture
-// whose heap is large or whose allocations avoid the GC (arenas) has only a few cycles a second,
-// and a run on a busy machine fewer still, so a fixed duration alone left cells with too few
-// pauses for a p99.
+// show how few pauses there were; 20 s stays inside the smoke profile's 30 s run timeout). A
+// bench fixture runs its workload until Hold returns: a fixture with a large heap has only a few
+// GC cycles a second, and a run on a busy machine fewer still, so a fixed duration alone left
+// cells with too few pauses for a p99.
 func (p *Probe) Hold(d time.Duration) {
 	limit := max(20*d, 20*time.Second)
 	if wait := d - time.Since(p.start); wait > 0 {
