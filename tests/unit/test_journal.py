@@ -124,3 +124,20 @@ def test_resume_takes_back_the_journal_over_the_cell_documents_and_redoes_infra_
     done = again.restore(previous, store.journal().entries())
     assert sorted(t.i for t in done) == [1, 2]  # run 0 was an infra-error: redone
     assert sorted(r.i for r in again.states[CELL].runs["stress_a"]) == [1, 2]
+
+
+def test_a_run_record_keeps_its_start_and_end_and_older_records_read_without_them() -> None:
+    timed = RunRecord(
+        3, Outcome.PASS, started="2026-11-30T07:00:00.000Z", ended="2026-11-30T07:00:01.250Z"
+    )
+    doc = timed.to_json()
+    assert (doc["started"], doc["ended"]) == (
+        "2026-11-30T07:00:00.000Z",
+        "2026-11-30T07:00:01.250Z",
+    )
+    assert RunRecord.from_json(doc) == timed
+    old = {"i": 0, "outcome": "pass"}
+    assert (
+        RunRecord.from_json(old).started is None
+        and "started" not in RunRecord.from_json(old).to_json()
+    )
