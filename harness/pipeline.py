@@ -81,7 +81,7 @@ class Pipeline:
                 found.update({(cell_id, name, r.i): r for r in entry.runs})
         for line in journal:
             found[(line.cell_id, line.fixture, line.record.i)] = line.record
-            self._unfolded.add(line.cell_id)
+        self._unfolded = {line.cell_id for line in journal if line.cell_id in self.states}
         done: list[RunTask] = []
         for (cell_id, name, i), record in found.items():
             if cell_id in self.states and not record.is_infra_error:
@@ -261,9 +261,11 @@ class Pipeline:
             return
         self.journal.append(cell_id, task.fixture, record)
         self._dirty.add(cell_id)
-        self._runs_left[cell_id] = self._runs_left.get(cell_id, 0) - 1
+        left = self._runs_left.get(cell_id)  # None: a run outside the plan (--until-fail)
+        if left is not None:
+            self._runs_left[cell_id] = left = left - 1
         since_s = self.ctx.clock.monotonic() - self._written_at.get(cell_id, 0.0)
-        if self._runs_left[cell_id] <= 0 or since_s >= CELL_WRITE_INTERVAL_S:
+        if (left is not None and left <= 0) or since_s >= CELL_WRITE_INTERVAL_S:
             self.write_cell(cell_id)
 
     def close(self) -> None:
