@@ -27,6 +27,7 @@ class CellState:
     runs: dict[str, list[RunRecord]] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
     unavailable: str = "toolchain unavailable"  # why there is no toolchain, when there is none
+    build_span: tuple[str, str] | None = None  # wall clock when its build started and ended
 
 
 def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
@@ -93,8 +94,15 @@ def cell_result(
         record = BuildRecord(Outcome.INFRA_ERROR.value, detail=state.unavailable)
     else:
         log_file = store.relative(build.log) if build.log is not None else None
+        started, ended = state.build_span or (None, None)
         record = BuildRecord(
-            build.status, round(build.seconds, 3), log_file, build.commands, build.detail
+            build.status,
+            round(build.seconds, 3),
+            log_file,
+            build.commands,
+            build.detail,
+            started,
+            ended,
         )
     results = {name: fixture_result(state, fixtures[name]) for name in state.plan.fixtures}
     return CellResult(info, record, results)

@@ -25,7 +25,7 @@ from harness.errors import GxmError
 from harness.model import Cell, CellPlan, Fixture, Outcome
 from harness.plan import RunTask, fixture_selection, plan_tasks, warmup_tasks
 from harness.run import execute_fixture_run
-from harness.store import host_info
+from harness.store import host_info, utc_timestamp_ms
 from harness.store.journal import JournalEntry, RunJournal
 from harness.store.records import CellResult, MatrixRef, RunDocument, RunRecord
 
@@ -213,9 +213,11 @@ class Pipeline:
         names = tuple(dict.fromkeys(n for s in building for n in s.plan.fixtures))
         plan = replace(building[0].plan, cell=build_cell, fixtures=names)
         runnable, _ = fixture_selection(plan, self.fixtures)
+        started = utc_timestamp_ms(self.ctx.clock.now())
         build = build_cell_of(self.ctx, self.backend, toolchain, plan, runnable)
+        ended = utc_timestamp_ms(self.ctx.clock.now())
         for state in building:
-            state.build = build
+            state.build, state.build_span = build, (started, ended)
             state.excluded.update(
                 {
                     name: why

@@ -248,15 +248,20 @@ class BuildRecord:
     log: str | None = None
     commands: tuple[str, ...] = ()
     detail: str | None = None
+    started: str | None = None  # wall clock around the build, as a run's (optional)
+    ended: str | None = None
 
     def to_json(self) -> Json:
-        return {
+        doc: Json = {
             "status": self.status,
             "seconds": self.seconds,
             "log": self.log,
             "commands": list(self.commands),
             "detail": self.detail,
         }
+        if self.started is not None:
+            doc.update(started=self.started, ended=self.ended)
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> BuildRecord:
@@ -266,6 +271,8 @@ class BuildRecord:
             log=doc.get("log"),
             commands=tuple(str(c) for c in _tuple(doc.get("commands"))),
             detail=doc.get("detail"),
+            started=_text_or_none(doc.get("started")),
+            ended=_text_or_none(doc.get("ended")),
         )
 
 

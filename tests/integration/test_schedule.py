@@ -37,11 +37,14 @@ def _seconds(stamp: str) -> float:
 
 
 def run_intervals(run_dir: Path) -> tuple[list[Interval], list[Interval]]:
-    """(bench runs, other runs) of every cell document: (name, start, end)."""
+    """(bench runs, other runs and builds) of every cell document: (name, start, end)."""
     bench: list[Interval] = []
     other: list[Interval] = []
     for path in (run_dir / "cells").glob("*.json"):
-        for name, fixture in json.loads(path.read_text())["fixtures"].items():
+        doc = json.loads(path.read_text())
+        build = doc["build"]
+        other.append(("build", _seconds(build["started"]), _seconds(build["ended"])))
+        for name, fixture in doc["fixtures"].items():
             for entry in fixture["runs"]:
                 interval = (
                     f"{name}#{entry['i']}",
@@ -66,11 +69,12 @@ def test_jobs_2_overlaps_stress_runs_and_runs_every_bench_run_alone(tmp_path: Pa
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     assert json.loads((run_dir / "run.json").read_text())["jobs"] == 2
     bench, other = run_intervals(run_dir)
-    assert len(bench) == 3 and len(other) == 9  # warm-up + 2 measured; 3 fixtures x 3
+    assert len(bench) == 3 and len(other) == 9 + 1  # warm-up + 2 measured; 3 x 3, the build
     for run in bench:
         clashes = [o[0] for o in [*bench, *other] if o is not run and overlap(run, o)]
         assert clashes == [], f"bench run {run[0]} overlapped {clashes}"
-    assert any(overlap(a, b) for a in other for b in other if a is not b), other
+    stress = [run for run in other if run[0] != "build"]
+    assert any(overlap(a, b) for a in stress for b in stress if a is not b), other
     assert not (run_dir / "journal.jsonl").exists()  # every record is in the cell document
 
 
