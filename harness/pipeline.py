@@ -29,15 +29,18 @@ from harness.store import host_info, utc_timestamp_ms
 from harness.store.journal import JournalEntry, RunJournal
 from harness.store.records import CellResult, MatrixRef, RunDocument, RunRecord
 
-CELL_WRITE_INTERVAL_S = 5.0  # a cell document is rewritten at most this often while it runs
+# while runs go on, one lagging cell document is rewritten at most this often (whatever the
+# number of cells: a rewrite costs as much as the cell has runs)
+CELL_WRITE_INTERVAL_S = 5.0
 
 
 class Pipeline:
     """Runs a selection of cells into one run directory.
 
-    With a `journal`, each run record is appended to it as the run ends and a cell document is
-    rewritten only when its last run ends or CELL_WRITE_INTERVAL_S after its last write (and by
-    `close`); without one (a bisect), after every run.
+    With a `journal`, each run record is appended to it as the run ends; a cell document is
+    rewritten when the cell's last planned run ends, and otherwise the stalest lagging one every
+    CELL_WRITE_INTERVAL_S at most (and every lagging one by `close`); without a journal (a bisect),
+    after every run.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class Pipeline:
         self._dirty: set[str] = set()  # cells with runs no cell document holds yet
         self._unfolded: set[str] = set()  # cells whose journal records no document holds yet
         self._written_at: dict[str, float] = {}
+        self._lag_written_s = ctx.clock.monotonic()  # when the interval last rewrote a document
         self._runs_left: dict[str, int] = {}
 
     def write_cell(self, cell_id: str) -> None:
@@ -266,9 +270,13 @@ class Pipeline:
         left = self._runs_left.get(cell_id)  # None: a run outside the plan (--until-fail)
         if left is not None:
             self._runs_left[cell_id] = left = left - 1
-        since_s = self.ctx.clock.monotonic() - self._written_at.get(cell_id, 0.0)
-        if (left is not None and left <= 0) or since_s >= CELL_WRITE_INTERVAL_S:
+        if left is not None and left <= 0:
             self.write_cell(cell_id)
+            return
+        now_s = self.ctx.clock.monotonic()
+        if now_s - self._lag_written_s >= CELL_WRITE_INTERVAL_S:
+            self.write_cell(min(self._dirty, key=lambda c: (self._written_at.get(c, 0.0), c)))
+            self._lag_written_s = now_s
 
     def close(self) -> None:
         """Write every cell document that lags behind its runs; then the journal goes, unless

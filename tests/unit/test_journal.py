@@ -68,23 +68,28 @@ class FakeClock(Clock):
         self.monotonic = lambda: self.now_s
 
 
-def pipeline(tmp_path: Path, clock: Clock) -> tuple[Pipeline, RunStore]:
+def pipeline(
+    tmp_path: Path, clock: Clock, experiments: tuple[str, ...] = ("",)
+) -> tuple[Pipeline, RunStore]:
+    """A pipeline whose cells (go1.22 x `experiments`) are built, each with 4 planned runs."""
     store = RunStore.create(tmp_path / "results", "r1")
     paths = Paths(tmp_path, tmp_path / "results", tmp_path / "cache", store.run_dir, tmp_path)
     ctx = RunContext(paths, Reporter(), clock, 1, "local")
-    plan = CellPlan(Cell("1.22"), Settings(repeats_stress=4), ("stress_a",))
+    plans = [
+        CellPlan(Cell("1.22", e), Settings(repeats_stress=4), ("stress_a",)) for e in experiments
+    ]
     backend = types.SimpleNamespace(name="local")  # only its name goes into the cell document
-    made = Pipeline(ctx, backend, [plan], FIXTURES, journal=store.journal())  # type: ignore[arg-type]
-    state = made.states[CELL]
-    state.toolchain = Toolchain("1.22.10", tmp_path / "go", "0" * 64)
-    state.build = BuildResult("ok", 1.0, None, binaries={"stress_a": tmp_path / "stress_a"})
-    made._runs_left = {CELL: 4}
-    made.write_cell(CELL)
+    made = Pipeline(ctx, backend, plans, FIXTURES, journal=store.journal())  # type: ignore[arg-type]
+    for cell_id, state in made.states.items():
+        state.toolchain = Toolchain("1.22.10", tmp_path / "go", "0" * 64)
+        state.build = BuildResult("ok", 1.0, None, binaries={"stress_a": tmp_path / "stress_a"})
+        made._runs_left[cell_id] = 4
+        made.write_cell(cell_id)
     return made, store
 
 
-def stored_runs(store: RunStore) -> list[int]:
-    cell = store.read_cell(CELL)
+def stored_runs(store: RunStore, cell_id: str = CELL) -> list[int]:
+    cell = store.read_cell(cell_id)
     assert cell is not None
     return sorted(r.i for r in cell.fixtures["stress_a"].runs)
 
@@ -106,6 +111,26 @@ def test_runs_go_to_the_journal_at_once_and_to_the_cell_document_at_a_bounded_ra
     assert stored_runs(store) == [0, 1, 2, 3]  # the cell's last run
     made.close()
     assert not store.journal().path.exists()  # every record is in a cell document now
+
+
+def test_the_interval_rewrites_one_lagging_document_whatever_the_number_of_cells(
+    tmp_path: Path,
+) -> None:
+    """Runs of many cells interleave: a per-cell interval would still rewrite nearly one
+    document per run. One document (the stalest) per interval, whatever the cells."""
+    clock = FakeClock()
+    arenas = "go1.22-arenas"
+    made, store = pipeline(tmp_path, clock, ("", "arenas"))
+    clock.now_s += CELL_WRITE_INTERVAL_S
+    made.record(RunTask(arenas, "stress_a", 0), record(0))  # the interval passed: written
+    made.record(RunTask(CELL, "stress_a", 0), record(0))  # within the next interval: lags
+    made.record(RunTask(arenas, "stress_a", 1), record(1))
+    assert (stored_runs(store, arenas), stored_runs(store)) == ([0], [])
+    clock.now_s += CELL_WRITE_INTERVAL_S
+    made.record(RunTask(arenas, "stress_a", 2), record(2))  # one rewrite: the stalest cell's
+    assert (stored_runs(store, arenas), stored_runs(store)) == ([0], [0])
+    made.close()
+    assert (stored_runs(store, arenas), stored_runs(store)) == ([0, 1, 2], [0])
 
 
 def test_resume_takes_back_the_journal_over_the_cell_documents_and_redoes_infra_errors(
