@@ -169,9 +169,11 @@ def fixture_spec(
 
 
 def reproduce_line(spec: ExecSpec) -> str:
-    """A shell line that runs this fixture binary again with the same environment."""
+    """A shell line that runs this fixture binary again with the same environment (pinned with
+    `taskset -c` to the same CPUs when the run was)."""
     env = {k: v for k, v in mask_secrets(dict(spec.env)).items()}
-    return shell_line(spec.argv, env, spec.cwd)
+    pin = ("taskset", "-c", ",".join(str(cpu) for cpu in spec.cpuset)) if spec.cpuset else ()
+    return shell_line((*pin, *spec.argv), env, spec.cwd)
 
 
 def read_head_and_tail(
