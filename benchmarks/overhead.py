@@ -104,8 +104,9 @@ def hand_loop_local(build: Command, runs: list[Command], work: Path, timeout_s: 
         binary = bin_dir / Path(run.argv[0]).name
         pin = ["taskset", "-c", run.cpus] if run.cpus else []
         with contextlib.suppress(subprocess.TimeoutExpired):
-            subprocess.run([*pin, str(binary)], cwd=work, env=_run_env(run, work, i), timeout=timeout_s,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run([*pin, str(binary)], cwd=work, env=_run_env(run, work, i),
+                           timeout=timeout_s, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
 
 
 def _docker_image(version: str) -> str:
