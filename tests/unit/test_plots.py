@@ -40,14 +40,19 @@ def test_heatmap_is_labelled_and_annotated_per_cell() -> None:
     assert fig.axes[1].get_ylabel() == "crash rate"  # the colour bar
 
 
-def test_pause_figure_has_a_panel_per_go_version_and_metric() -> None:
+def test_pause_figure_has_a_row_per_metric_and_the_cells_by_go_version() -> None:
     fig = plots.pause_figure(load_run(SAMPLE), "gc_small_objects")
-    panels = [ax for ax in fig.axes if ax.get_title() or ax.get_ylabel()]
-    assert {ax.get_title() for ax in panels} >= {"go1.22", "go1.26"}
-    assert {ax.get_ylabel() for ax in fig.axes} >= {"p50 pause per run", "p99 pause per run"}
-    first = fig.axes[0]
-    assert [t.get_text() for t in first.get_xticklabels()][0] == "default"  # baseline first
-    assert first.get_yscale() == "log"
+    rows = ["p50 pause per run", "p99 pause per run", "max pause per run"]
+    assert [ax.get_ylabel() for ax in fig.axes] == rows
+    top, bottom = fig.axes[0], fig.axes[-1]
+    assert [t.get_text() for t in top.texts] == ["go1.22", "go1.26"]  # a group per Go version
+    labels = [t.get_text() for t in bottom.get_xticklabels()]
+    assert labels == ["default", "arenas", "greenteagc"] * 2  # baseline first in each group
+    assert top.get_yscale() == "log"
+    boxes = top.collections[0]  # a box per cell with runs: greenteagc has none on either Go
+    assert len(boxes.get_paths()) == 4
+    points = top.collections[-1]  # every passing run: 3 a cell, but one crash in go1.22-arenas
+    assert len(points.get_offsets()) == 11
     assert plots.pause_figure(load_run(SAMPLE), "cmem_finalizer") is not None
     assert plots.pause_figure(load_run(SAMPLE), "no_such_fixture") is None
 
