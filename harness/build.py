@@ -71,6 +71,14 @@ def build_units(plan: CellPlan, fixtures: Sequence[Fixture]) -> dict[BuildUnit, 
     return {unit: units[unit] for unit in order}
 
 
+def go_scratch(ctx: RunContext) -> Path:
+    """The run's GOTMPDIR: inside its work directory, which is removed when the run ends and by
+    the next run when gxm itself was killed (a killed `go build` leaves its go-build* dir)."""
+    path = ctx.paths.work_dir / "gotmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def build_spec(
     ctx: RunContext,
     toolchain: Toolchain,
@@ -86,7 +94,10 @@ def build_spec(
     extra = axes.build_env(plan.cell, os.environ.get("CC"))
     env = goenv.go_env(toolchain, plan.cell.goexperiment, gocache, extra)
     env.update(modules.build_env(ctx.paths.cache, unit.module_dir))
+    gotmp = go_scratch(ctx)
+    env["GOTMPDIR"] = str(gotmp)  # go's work dirs die with the run's, even when go is killed
     mounts = [(unit.module_dir, False), (out_dir, True), (gocache, True), (toolchain.goroot, False)]
+    mounts.append((gotmp, True))
     mounts += [(path, False) for path in modules.build_mounts(ctx.paths.cache, unit.module_dir)]
     return ExecSpec(
         argv=unit.argv(toolchain, axes.build_flags(plan.cell), out_dir, packages),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.build import BuildUnit, build_spec
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.external import external_fixtures
-from harness.model import Cell, CellPlan, ExternalSpec, Settings
+from harness.model import Cell, CellPlan, ExternalSpec, Settings, Toolchain
 from harness.run import fixture_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,3 +42,18 @@ def test_main_program_keeps_its_own_run_directory(tmp_path: Path) -> None:
     run = fixture_spec(context(tmp_path), plan, mains[0], tmp_path / "hang", 0)
     assert run.cwd.is_relative_to(tmp_path / "work") and run.argv == (str(tmp_path / "hang"),)
     assert run.timeout_s == 12.0 and dict(run.env)["GODEBUG"] == "gctrace=1"
+
+
+def test_go_builds_keep_their_temporary_files_in_the_runs_work_dir(tmp_path: Path) -> None:
+    """A `go build` killed with gxm leaves its go-build* directory in GOTMPDIR: that must be the
+    run's work directory (removed with the run, or by the next run after a killed gxm), never
+    the host's /tmp."""
+    ctx = context(tmp_path)
+    goroot = tmp_path / "go"
+    plan = CellPlan(Cell("1.22"), Settings(), ("x",))
+    unit = BuildUnit(REPO / "go_fixtures")
+    spec = build_spec(ctx, Toolchain("1.22.10", goroot, ""), plan, unit, ["./cmd/x"],
+                      tmp_path / "out", tmp_path / "build.log")  # fmt: skip
+    gotmp = Path(dict(spec.env)["GOTMPDIR"])
+    assert gotmp.is_relative_to(ctx.paths.work_dir) and gotmp.is_dir()
+    assert (gotmp, True) in spec.mounts  # writable inside a build container too
