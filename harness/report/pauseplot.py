@@ -29,25 +29,21 @@ _GROUP_GAP = 0.8  # empty x between two Go versions' cells
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one cell sits on the x axis, and its colour."""
+    """Where one cell sits on the x axis; `hue` picks its colour (None: the baseline's grey)."""
 
     x: float
     go: str
     experiment: str
-    colour: Any
+    hue: int | None
 
 
 def slots(go_versions: Sequence[str], experiments: Sequence[str]) -> list[Slot]:
     """The cells along x: Go versions left to right, each with its experiments in order."""
-    from matplotlib import colormaps
-
-    palette = colormaps["tab10"]
     placed = []
     for g, go in enumerate(go_versions):
         for e, exp in enumerate(experiments):
             x = g * (len(experiments) + _GROUP_GAP) + e
-            colour = BASELINE_COLOUR if exp == "default" else palette(e % 10)
-            placed.append(Slot(x, go, exp, colour))
+            placed.append(Slot(x, go, exp, None if exp == "default" else e % 10))
     return placed
 
 
@@ -58,10 +54,12 @@ def _samples(data: RunData, fixture: str, slot: Slot, metric: str) -> list[float
 
 def _draw_row(ax: Any, placed: Sequence[tuple[Slot, list[float]]]) -> None:
     """Boxes, whiskers, medians and points of one metric, one collection each."""
+    from matplotlib import colormaps
     from matplotlib.cbook import boxplot_stats
     from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.patches import Rectangle
 
+    palette = colormaps["tab10"]
     half, cap = _BOX_WIDTH / 2, _BOX_WIDTH / 4
     boxes, colours, lines = [], [], []
     xs: list[float] = []
@@ -72,14 +70,15 @@ def _draw_row(ax: Any, placed: Sequence[tuple[Slot, list[float]]]) -> None:
             continue
         box = boxplot_stats(values)[0]
         x, q1, q3 = slot.x, box["q1"], box["q3"]
+        colour = BASELINE_COLOUR if slot.hue is None else palette(slot.hue)
         boxes.append(Rectangle((x - half, q1), _BOX_WIDTH, q3 - q1))
-        colours.append(slot.colour)
+        colours.append(colour)
         low, high, med = box["whislo"], box["whishi"], box["med"]
         lines += [[(x, low), (x, q1)], [(x, q3), (x, high)], [(x - half, med), (x + half, med)],
                   [(x - cap, low), (x + cap, low)], [(x - cap, high), (x + cap, high)]]  # fmt: skip
         xs += [x + 0.18 * ((i % 5) - 2) / 2 for i in range(len(values))]
         ys += values
-        dots += [slot.colour] * len(values)
+        dots += [colour] * len(values)
     if boxes:
         ax.add_collection(
             PatchCollection(boxes, facecolors=colours, edgecolors=colours, alpha=0.45)
@@ -102,9 +101,7 @@ def _log_ns_axis(ax: Any) -> None:
 def pause_figure(data: RunData, fixture: str, go_versions: Sequence[str],
                  experiments: Sequence[str]) -> Any | None:  # fmt: skip
     """Per-run GC pauses of `fixture` in every cell (`go_versions` × `experiments`); None when
-    no run has pause metrics."""
-    from matplotlib.figure import Figure
-
+    no run has pause metrics (found without importing matplotlib)."""
     placed = slots(go_versions, experiments)
     rows = [
         (label, [(slot, _samples(data, fixture, slot, metric)) for slot in placed])
@@ -113,6 +110,8 @@ def pause_figure(data: RunData, fixture: str, go_versions: Sequence[str],
     rows = [(label, row) for label, row in rows if any(values for _, values in row)]
     if not rows:
         return None
+    from matplotlib.figure import Figure
+
     height_in = 1.6 + 2.2 * len(rows)
     fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
     margins = {"left": 0.95 / WIDTH_IN, "right": 1 - 0.15 / WIDTH_IN, "top": 1 - 0.75 / height_in,

@@ -9,14 +9,18 @@ data gives the same bytes (republishing a run changes nothing).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import io
 import json
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import harness
 from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 HEATMAP_PREFIX = "crash-rate-"
 OVERVIEW_NAME = "overview-crash-rate.png"  # crashmap.py draws it
 PAUSES_PREFIX = "pauses-"
+INPUTS_KEY = "gxm-inputs"  # PNG text chunk: the `inputs_digest` a plot was drawn from
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def file_stem(name: str) -> str:
@@ -46,13 +52,46 @@ def _figure(height_in: float, *, constrained: bool = True) -> Any:
     return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
 
 
-def save_png(fig: Any, path: Path) -> Path:
-    """Render `fig` to `path` atomically (temp file + rename), without a timestamp."""
+def save_png(fig: Any, path: Path, inputs: str | None = None) -> Path:
+    """Render `fig` to `path` atomically (temp file + rename), without a timestamp; `inputs`
+    (see `inputs_digest`) is kept in the PNG as a `gxm-inputs` text chunk."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    metadata = {"Software": None} | ({INPUTS_KEY: inputs} if inputs else {})
+    fig.savefig(buffer, format="png", dpi=DPI, metadata=metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, buffer.getvalue())
     return path
+
+
+def png_text(path: Path, key: str) -> str | None:
+    """The value of the `key` text chunk of the PNG at `path`; None when there is no such file,
+    chunk or PNG. Reads only the chunks before the image data."""
+    try:
+        with path.open("rb") as png:
+            if png.read(8) != PNG_MAGIC:
+                return None
+            while len(head := png.read(8)) == 8:
+                length, kind = struct.unpack(">I4s", head)
+                if kind == b"IDAT":
+                    return None
+                body = png.read(length + 4)[:length]  # and the CRC
+                name, _, value = body.partition(b"\0")
+                if kind == b"tEXt" and name == key.encode("latin-1"):
+                    return value.decode("latin-1")
+    except OSError:
+        return None
+    return None
+
+
+def inputs_digest(data: RunData) -> str:
+    """A hash of everything a run's plots are drawn from: the run's records, gxm's own code and
+    the matplotlib version. A PNG carrying it (`save_png`) is what drawing again would give."""
+    records = [data.document.to_json(), *(cell.to_json() for cell in data.results)]
+    digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode())
+    for source in sorted(Path(harness.__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    digest.update(importlib.metadata.version("matplotlib").encode())
+    return digest.hexdigest()[:32]
 
 
 # --- grid of cells ------------------------------------------------------------------------------
@@ -257,16 +296,33 @@ def write_plots(data: RunData, out_dir: Path) -> list[Path]:
     """The crash-rate overview of the whole run, a heatmap for each fixture whose outcome differs
     between cells, and pause plots for every bench fixture with pause metrics, written under
     `out_dir` (heatmaps or pause plots of an earlier write that this one does not make are
-    removed); returns the paths, overview first."""
-    written = [save_png(crashmap.overview_figure(data), out_dir / OVERVIEW_NAME)]
+    removed); returns the paths, overview first.
+
+    A PNG already there that was drawn from the same inputs (its `gxm-inputs` chunk equals
+    `inputs_digest`) is kept, not drawn again: drawing was most of the cost of writing the
+    reports, and the same inputs give the same bytes anyway. (A matplotlib style set outside
+    gxm, such as a matplotlibrc, is not among the inputs: remove plots/ to redraw with it.)
+    """
+    inputs = inputs_digest(data)
+    planned: list[tuple[str, Callable[[], Any]]] = [
+        (OVERVIEW_NAME, lambda: crashmap.overview_figure(data))
+    ]
     for fixture in tables.fixture_names(data):
         if crashmap.outcome_differs(data, fixture):
-            path = out_dir / f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
-            written.append(save_png(heatmap_figure(data, fixture), path))
+            name = f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
+            planned.append((name, functools.partial(heatmap_figure, data, fixture)))
     for fixture in tables.fixture_names(data, kind="bench"):
-        fig = pause_figure(data, fixture)
-        if fig is not None:
-            written.append(save_png(fig, out_dir / f"{PAUSES_PREFIX}{file_stem(fixture)}.png"))
+        name = f"{PAUSES_PREFIX}{file_stem(fixture)}.png"
+        planned.append((name, functools.partial(pause_figure, data, fixture)))
+    written = []
+    for name, draw in planned:
+        path = out_dir / name
+        if png_text(path, INPUTS_KEY) != inputs:
+            fig = draw()
+            if fig is None:
+                continue
+            save_png(fig, path, inputs)
+        written.append(path)
     for stale in out_dir.glob("*.png"):
         if stale.name.startswith((HEATMAP_PREFIX, PAUSES_PREFIX)) and stale not in written:
             stale.unlink()
