@@ -37,6 +37,7 @@ OVERVIEW_NAME = "overview-crash-rate.png"  # crashmap.py draws it
 PAUSES_PREFIX = "pauses-"
 INPUTS_KEY = "gxm-inputs"  # PNG text chunk: the `inputs_digest` a plot was drawn from
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_OPTIONS = {"compress_level": 1}
 
 
 def file_stem(name: str) -> str:
@@ -57,7 +58,8 @@ def save_png(fig: Any, path: Path, inputs: str | None = None) -> Path:
     (see `inputs_digest`) is kept in the PNG as a `gxm-inputs` text chunk."""
     buffer = io.BytesIO()
     metadata = {"Software": None} | ({INPUTS_KEY: inputs} if inputs else {})
-    fig.savefig(buffer, format="png", dpi=DPI, metadata=metadata)
+    # zlib level 1: a sixth less time per plot than the default 6, files about a tenth larger
+    fig.savefig(buffer, format="png", dpi=DPI, metadata=metadata, pil_kwargs=PNG_OPTIONS)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, buffer.getvalue())
     return path
