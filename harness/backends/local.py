@@ -163,6 +163,11 @@ def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
     )
 
 
+def _affinity_setter(cpuset: tuple[int, ...]) -> Callable[[], None] | None:
+    """What the child runs before exec to pin itself to `cpuset` (a bound C call), or None."""
+    return functools.partial(os.sched_setaffinity, 0, cpuset) if cpuset else None
+
+
 def _before_exec(*steps: Callable[[], object] | None) -> Callable[[], None] | None:
     """One `preexec_fn` of the steps given: a single bound C call stays one (no Python code of
     ours runs in the child); two need a small function."""
@@ -205,6 +210,10 @@ class LocalBackend:
         """Nothing to build on the host; only check the toolchain is there."""
         if not toolchain.go.is_file():
             raise InfraError(f"no go binary at {toolchain.go}: provision go{toolchain.version}")
+
+    def pinnable_cpus(self) -> tuple[int, ...]:
+        """The CPUs gxm itself may run on: a child can be pinned to any of them."""
+        return tuple(sorted(os.sched_getaffinity(0)))
 
     def live_pids(self) -> list[int]:
         """The process groups started and not yet reaped (their leaders' pids)."""
@@ -260,7 +269,11 @@ class LocalBackend:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
-                    preexec_fn=_before_exec(join_cgroup, _core_limit_setter(spec.core_dumps)),
+                    preexec_fn=_before_exec(
+                        join_cgroup,
+                        _core_limit_setter(spec.core_dumps),
+                        _affinity_setter(spec.cpuset),
+                    ),
                 )
                 self._live[proc.pid] = proc
                 self._held[proc.pid] = (cgroup, {}, started_at)

@@ -83,6 +83,8 @@ BAD = {
         "less than the 6MiB",
     ),
     "unknown backend": (HEAD + "backend: podman\n", 4, "backend must be auto | local | docker"),
+    "jobs 0": (HEAD + "jobs: 0\n", 4, "jobs must be at least 1, got 0"),
+    "jobs not a number": (HEAD + "profiles:\n  smoke:\n    jobs: all\n", 6, "jobs must be a whole"),
     "schema missing": ('go: ["1.22"]\n', 1, "missing the required key 'schema'"),
     "schema not 1": ('schema: 2\ngo: ["1.22"]\n', 1, "schema must be 1, got the number 2"),
     "empty go axis": ("schema: 1\ngo: []\n", 2, "the go axis is empty"),
@@ -516,3 +518,12 @@ def test_parse_size(text: object, size: int) -> None:
 def test_parse_size_rejects(text: object) -> None:
     with pytest.raises(UsageError, match="bad size"):
         parse_size(text)
+
+
+def test_jobs_comes_from_the_profile_else_the_top_level_else_is_left_to_the_machine(
+    tmp_path: Path,
+) -> None:
+    assert load_text(tmp_path, HEAD).jobs is None  # the CPUs gxm may use (harness.schedule)
+    text = HEAD + "jobs: 3\nprofiles:\n  smoke: {jobs: 1}\n  nightly: {}\n"
+    assert load_text(tmp_path, text).jobs == 1
+    assert load_text(tmp_path, text, "nightly").jobs == 3
