@@ -3,7 +3,7 @@ table (two-sided or one-sided) and the one-sided binomial sign test.
 
 Plain Python, integer arithmetic wherever the null distribution is discrete, so a report never
 pays for importing scipy (a second of CPU, more than the rest of a report). Each function follows
-scipy.stats (1.10 to 1.17) in method choice and conventions and gives its p-value to within
+scipy.stats (checked against 1.17) in method choice and conventions and gives its p-value to within
 1e-12; tests/unit/test_significance.py compares them over many tables and samples.
 """
 
