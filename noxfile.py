@@ -139,9 +139,11 @@ def tests(session: nox.Session) -> None:
 @nox.session(default=False)
 def perf(session: nox.Session) -> None:
     """gxm against a hand-written build-and-run loop, both backends, interleaved pairs
-    (`-- --pairs 6 --backend local` etc. pass through; see benchmarks/overhead.py)."""
+    (`-- --pairs 6 --backend local` etc. pass through; see benchmarks/overhead.py); then what the
+    pooled p99 pause test can tell apart here (benchmarks/pause_power.py)."""
     _install(session)
     session.run("python", "benchmarks/overhead.py", *session.posargs)
+    session.run("python", "benchmarks/pause_power.py", "--length", "10")
 
 
 @nox.session

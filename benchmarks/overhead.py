@@ -42,6 +42,7 @@ class Command:
     cwd: str
     env: dict[str, str]
     argv: list[str]
+    cpus: str = ""  # `taskset -c CPUS` of a pinned (bench) run
 
 
 def parse_shell_line(line: str) -> Command:
@@ -58,13 +59,15 @@ def parse_shell_line(line: str) -> Command:
     while words and "=" in words[0] and not words[0].startswith("/"):
         key, _, value = words.pop(0).partition("=")
         env[key] = value
+    if words[:2] == ["taskset", "-c"]:
+        return Command(cwd, env, words[3:], words[2])
     return Command(cwd, env, words)
 
 
 def gxm(args: argparse.Namespace, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "harness", *options, "run", "--profile", args.profile, "--cells",
             args.cell, "--repeats", str(args.repeats), "--backend", args.backend, "--out",
-            str(out), "--seed", "1"]  # fmt: skip
+            str(out), "--seed", "1", "--jobs", str(args.jobs)]  # fmt: skip
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
 
 
@@ -93,15 +96,17 @@ def hand_loop_local(build: Command, runs: list[Command], work: Path, timeout_s: 
     argv = [
         a if not a.startswith("/") or not a.endswith("/") else f"{bin_dir}/" for a in build.argv
     ]
-    env = {**build.env, "PATH": "/usr/bin:/bin", "HOME": str(work)}
+    env = {**build.env, "PATH": "/usr/bin:/bin", "HOME": str(work), "GOTMPDIR": str(work)}
     env.setdefault("GOCACHE", str(Path.home() / ".cache" / "go-build"))
     subprocess.run(argv, cwd=build.cwd, env={**os.environ, **env}, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     for i, run in enumerate(runs):
         binary = bin_dir / Path(run.argv[0]).name
+        pin = ["taskset", "-c", run.cpus] if run.cpus else []
         with contextlib.suppress(subprocess.TimeoutExpired):
-            subprocess.run([str(binary)], cwd=work, env=_run_env(run, work, i), timeout=timeout_s,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run([*pin, str(binary)], cwd=work, env=_run_env(run, work, i),
+                           timeout=timeout_s, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
 
 
 def _docker_image(version: str) -> str:
@@ -128,7 +133,7 @@ def hand_loop_docker(
     image = _docker_image(version)
     work.chmod(0o777)
     env = {k: v.replace(goroot, IMAGE_GOROOT) for k, v in build.env.items()}
-    env.update(HOME="/tmp", GOCACHE="/gocache")
+    env.update(HOME="/tmp", GOCACHE="/gocache", GOTMPDIR="/tmp")
     build_cmd = [*_docker_base(args, args.build_memory),
                  "-v", f"{build.cwd}:{build.cwd}:ro", "-v", f"{work}:{work}",
                  "-v", f"gxm-gocache-go{version}:/gocache", "-w", build.cwd,
@@ -139,7 +144,8 @@ def hand_loop_docker(
     for i, run in enumerate(runs):
         run_env = _run_env(run, Path("/tmp"), i)
         run_env["GXM_RESULT"] = f"{work}/result-{i}.json"
-        cmd = [*_docker_base(args, args.memory), "-v", f"{work}:{work}", "-w", "/tmp",
+        pin = [f"--cpuset-cpus={run.cpus}"] if run.cpus else []
+        cmd = [*_docker_base(args, args.memory), *pin, "-v", f"{work}:{work}", "-w", "/tmp",
                *(f"-e{k}={v}" for k, v in run_env.items()), image,
                f"{work}/bin/{Path(run.argv[0]).name}"]  # fmt: skip
         subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -160,6 +166,9 @@ def main() -> int:
     parser.add_argument("--profile", default="smoke", help="matrix profile (default: smoke)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per fixture (default: 2)")
     parser.add_argument("--pairs", type=int, default=4, help="timed pairs (default: 4)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="gxm's --jobs (default 1: the loop is serial, so the ratio is gxm's "
+                             "own cost; more shows what parallel runs buy)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=60, help="per-run timeout in the loop, s")
     parser.add_argument("--memory", default="1g", help="run memory limit in the docker loop")
     parser.add_argument("--build-memory", default="4g", help="build memory limit (docker loop)")
@@ -179,7 +188,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[float, float]]:
     """Warm-up (one gxm run, traced; one loop), then interleaved timed pairs."""
     build, runs = trace(args, tmp / "warmup")
     print(f"== {args.backend}: {args.cell}, {len(runs)} runs per side "
-          f"(warm-up runs included), {args.pairs} pairs", file=sys.stderr)  # fmt: skip
+          f"(warm-up runs included), {args.pairs} pairs, gxm --jobs {args.jobs}",
+          file=sys.stderr)  # fmt: skip
 
     def loop(work: Path) -> None:
         work.mkdir(parents=True)

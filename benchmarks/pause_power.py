@@ -1,15 +1,24 @@
-"""Does a pooled p99 pause test find a 10% change at 10 runs a side, and leave a control alone?
+"""Does the pooled p99 pause test find a 10% change at 10 runs a side, and leave a control alone?
 
-1. `fit` measures, on real runs of a bench fixture in one cell (passing, measured runs with a
-   pause histogram), the numbers a generator needs: pauses per run, the log-spread of pauses
-   within a run, the run-to-run log-spread of a run's median pause, and the median pause.
-2. `synthetic_runs` makes runs from them: each run gets a random scale (the run-to-run spread),
-   each pause is log-normal around it, and pauses are counted into Go 1.22's real
-   runtime/metrics bucket grid (tests/data/pauses/go1.22-pause-buckets.json).
-3. `trials` runs seeded trials: a side multiplied by 1.10 against an unchanged one, and two
-   unchanged sides (the control), each through `pausepool.compare_p99`.
+Measured with real gxm runs here (`nox -s perf` runs this after overhead.py), at the nightly
+profile's bench settings (benchmarks/pause_power.yaml: gc_small_objects on Go 1.22, 10 measured
+runs of 1 s after a warm-up, local backend), each pair of sides as two cells of ONE run so their
+runs are interleaved and share the machine's load:
 
-    python benchmarks/pause_power.py RUN_DIR [--fixture gc_small_objects] [--cell go1.22-default]
+1. knob: GOGC=200 against GOGC=50 (profile `knob`), and the control, GOGC=100 twice (`control`),
+   through `pausepool.compare_p99` as `gxm report` shows it;
+2. fit: from the control's baseline runs, what generated runs need: the pooled pause distribution
+   (its shape, ms-long pauses of a descheduled GC included), the pauses per run, and the
+   run-to-run spread of a run's log p99 with the part that sampling that many pauses explains
+   taken out (`sigma_between`: the runs really differ, mostly by what else the machine does);
+3. trials: seeded; every generated run draws its pauses from the shape, is scaled by its own
+   random factor (sigma_between), the changed side by 1.10 more; counted into Go 1.22's real
+   bucket grid (tests/data/pauses/go1.22-pause-buckets.json); the changed side and an unchanged
+   one (the control) are each tested against an unchanged side. `--length N` also tries runs with
+   N times the pauses (the machine's part of the spread kept: a conservative assumption).
+
+    python benchmarks/pause_power.py                  # measure (about 2 min), fit, trial
+    python benchmarks/pause_power.py RUN_DIR [--cell C] [--fixture F] [--against-cell C2]
 """
 
 from __future__ import annotations
@@ -17,165 +26,234 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
+import os
+import shutil
 import statistics
+import subprocess
 import sys
-from bisect import bisect_right
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from harness import pausepool  # noqa: E402
+from harness.model import Outcome  # noqa: E402
+from harness.store import RunStore  # noqa: E402
 
 BUCKETS = ROOT / "tests" / "data" / "pauses" / "go1.22-pause-buckets.json"
+MATRIX = ROOT / "benchmarks" / "pause_power.yaml"
+FIXTURE = "gc_small_objects"
+BASELINE_CELL = "go1.22-default"
+OTHER_CELL = "go1.22-default-panicnil_0"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A pooled pause distribution: buckets [lower, upper) in ns and the share of pauses in each."""
+
+    lower_ns: tuple[float, ...]
+    upper_ns: tuple[float, ...]
+    share: tuple[float, ...]
+
+    @classmethod
+    def of(cls, histograms: Sequence[pausepool.PauseHistogram]) -> Shape:
+        pooled = pausepool.pool(histograms)
+        lower = [max(lo, 1.0) for lo, _ in pooled.bounds_ns]
+        upper = [hi if math.isfinite(hi) else max(lo, 1.0) for lo, hi in pooled.bounds_ns]
+        return cls(tuple(lower), tuple(upper), tuple(c / pooled.total for c in pooled.counts))
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """n pauses (ns): a bucket by its share, a value log-uniform inside it."""
+        i = rng.choice(len(self.share), size=n, p=np.array(self.share))
+        lo, hi = np.log(np.array(self.lower_ns)[i]), np.log(np.array(self.upper_ns)[i])
+        return np.exp(rng.uniform(lo, hi))
 
 
 @dataclass(frozen=True)
 class Spread:
-    """What the generator reproduces (pause times in ns)."""
+    """What generated runs reproduce of real ones; sigmas are standard deviations of log p99."""
 
+    shape: Shape
     pauses_per_run: int
-    median_ns: float
-    sigma_within: float  # log-spread of pauses inside one run
-    sigma_between: float  # run-to-run log-spread of a run's median pause
+    sigma_observed: float = 0.0  # run to run, in the real runs
+    sigma_sampling: float = 0.0  # drawing pauses_per_run pauses from the shape alone
+    sigma_between: float = 0.0  # the rest: sqrt(observed² - sampling²), at least 0
+
+    def text(self) -> str:
+        return (f"{self.pauses_per_run} pauses/run; run-to-run sd of log p99 "
+                f"{self.sigma_observed:.3f} = sampling {self.sigma_sampling:.3f} (+) between "
+                f"runs {self.sigma_between:.3f}")  # fmt: skip
 
 
-def fit(histograms: list[pausepool.PauseHistogram]) -> Spread:
-    """Spread of real runs: z(0.9) - z(0.1) = 2.563 standard deviations of a normal."""
-    within = [
-        math.log(h.quantile_ns(0.9) or 1) - math.log(h.quantile_ns(0.1) or 1) for h in histograms
-    ]
-    medians = [math.log(h.quantile_ns(0.5) or 1) for h in histograms]
-    return Spread(
-        pauses_per_run=round(statistics.median(h.total for h in histograms)),
-        median_ns=float(pausepool.pool(histograms).quantile_ns(0.5) or 0),
-        sigma_within=statistics.median(within) / 2.563,
-        sigma_between=statistics.stdev(medians),
-    )
-
-
-def bucket_grid() -> list[float]:
+def bucket_grid() -> np.ndarray:
     """Go 1.22's pause bucket boundaries in ns (null = infinite)."""
     bounds = json.loads(BUCKETS.read_text())
-    return [
-        (-math.inf if i == 0 else math.inf) if b is None else b * 1e9 for i, b in enumerate(bounds)
-    ]
+    infinite = [-math.inf] + [math.inf] * (len(bounds) - 1)
+    edges = [inf if b is None else b * 1e9 for inf, b in zip(infinite, bounds, strict=True)]
+    return np.array(edges)
 
 
-def synthetic_runs(
-    spread: Spread, runs: int, scale: float, rng: random.Random, grid: list[float]
+def counted(values_ns: np.ndarray, grid: np.ndarray) -> pausepool.PauseHistogram:
+    """Pauses counted into the bucket grid, as the probe writes them."""
+    index = np.searchsorted(grid, values_ns, side="right") - 1
+    keys, counts = np.unique(index, return_counts=True)
+    bounds = tuple((float(grid[k]), float(grid[k + 1])) for k in keys)
+    return pausepool.PauseHistogram(bounds, tuple(int(c) for c in counts))
+
+
+def _log_p99(hist: pausepool.PauseHistogram) -> float:
+    return math.log(hist.quantile_ns(0.99) or 1.0)
+
+
+def fit(
+    histograms: Sequence[pausepool.PauseHistogram], *, sims: int = 400, seed: int = 0
+) -> Spread:
+    """The spread of real runs: the sampling part is what runs drawn from the pooled shape alone
+    show (simulated `sims` times), the between-runs part the variance left over."""
+    shape = Shape.of(histograms)
+    pauses = round(statistics.median(h.total for h in histograms))
+    rng, grid = np.random.default_rng(seed), bucket_grid()
+    observed = statistics.variance([_log_p99(h) for h in histograms])
+    sampling = statistics.variance(
+        [_log_p99(counted(shape.draw(rng, pauses), grid)) for _ in range(sims)]
+    )
+    return Spread(shape, pauses, math.sqrt(observed), math.sqrt(sampling),
+                  math.sqrt(max(0.0, observed - sampling)))  # fmt: skip
+
+
+def generated_runs(
+    spread: Spread, runs: int, scale: float, rng: np.random.Generator, *, length: int = 1
 ) -> list[pausepool.PauseHistogram]:
+    """Runs of `length` times the real pauses per run, each scaled by its own log-normal factor
+    (sigma_between) and by `scale`."""
+    grid = bucket_grid()
     made = []
     for _ in range(runs):
-        run_mu = math.log(spread.median_ns * scale) + rng.gauss(0, spread.sigma_between)
-        counts: dict[int, int] = {}
-        for _ in range(spread.pauses_per_run):
-            i = bisect_right(grid, math.exp(rng.gauss(run_mu, spread.sigma_within))) - 1
-            counts[i] = counts.get(i, 0) + 1
-        keys = sorted(counts)
-        bounds = tuple((grid[i], grid[i + 1]) for i in keys)
-        made.append(pausepool.PauseHistogram(bounds, tuple(counts[i] for i in keys)))
+        factor = scale * math.exp(rng.normal(0.0, spread.sigma_between))
+        made.append(counted(spread.shape.draw(rng, spread.pauses_per_run * length) * factor, grid))
     return made
 
 
-def resampled_runs(
-    real: list[pausepool.PauseHistogram],
-    runs: int,
-    scale: float,
-    rng: random.Random,
-    grid: list[float],
+def trials(
+    spread: Spread,
+    *,
+    n_trials: int = 10,
+    runs: int = 10,
+    change: float = 1.10,
     length: int = 1,
-) -> list[pausepool.PauseHistogram]:
-    """Runs made from the real ones: each picks a real run at random and draws `length` times its
-    number of pauses from it with replacement (a value log-uniform inside the pause's bucket),
-    times `scale`, counted into the bucket grid. The run-to-run spread and the shape of the pauses
-    (here: a few µs, and ms-long pauses when the loaded machine descheduled the GC) stay the real
-    ones; `length` > 1 stands for runs that many times longer."""
-    made = []
-    for _ in range(runs):
-        source = real[rng.randrange(len(real))]
-        buckets = [
-            b for b, c in zip(source.bounds_ns, source.counts, strict=True) for _ in range(c)
-        ]
-        counts: dict[int, int] = {}
-        for _ in range(len(buckets) * length):
-            lo, hi = rng.choice(buckets)
-            value = math.exp(rng.uniform(math.log(max(lo, 1.0)), math.log(hi))) * scale
-            i = bisect_right(grid, value) - 1
-            counts[i] = counts.get(i, 0) + 1
-        keys = sorted(counts)
-        bounds = tuple((grid[i], grid[i + 1]) for i in keys)
-        made.append(pausepool.PauseHistogram(bounds, tuple(counts[i] for i in keys)))
-    return made
-
-
-def trials(spread: Spread | list[pausepool.PauseHistogram], *, n_trials: int = 10,
-           runs: int = 10, change: float = 1.10, length: int = 1,
-           permutations: int = pausepool.PERMUTATIONS) -> tuple[int, int]:  # fmt: skip
-    """(changed sides found significant, controls found significant) over seeded trials, on
-    log-normal runs of a fitted `Spread` or on real runs resampled."""
-    grid, found, false_alarms = bucket_grid(), 0, 0
-
-    def make(scale: float, rng: random.Random) -> list[pausepool.PauseHistogram]:
-        if isinstance(spread, Spread):
-            return synthetic_runs(spread, runs, scale, rng, grid)
-        return resampled_runs(spread, runs, scale, rng, grid, length)
-
+    permutations: int = pausepool.PERMUTATIONS,
+) -> tuple[int, int]:
+    """(changed sides found significant, controls found significant) over seeded trials."""
+    found = false_alarms = 0
     for seed in range(n_trials):
-        rng = random.Random(seed)
-        base, moved, same = make(1.0, rng), make(change, rng), make(1.0, rng)
-        found += pausepool.compare_p99(
-            moved, base, permutations=permutations, seed=seed
-        ).significant
+        rng = np.random.default_rng(seed)
+        base, moved, same = (generated_runs(spread, runs, s, rng, length=length)
+                             for s in (1.0, change, 1.0))  # fmt: skip
+        test = pausepool.compare_p99(moved, base, permutations=permutations, seed=seed)
         control = pausepool.compare_p99(same, base, permutations=permutations, seed=seed)
-        false_alarms += control.significant
+        found, false_alarms = found + test.significant, false_alarms + control.significant
     return found, false_alarms
 
 
-def _real_histograms(run_dir: Path, cell: str, fixture: str) -> list[pausepool.PauseHistogram]:
-    doc = json.loads((run_dir / "cells" / f"{cell}.json").read_text())
-    runs = doc["fixtures"][fixture]["runs"]
-    return pausepool.run_histograms(r for r in runs if r["outcome"] == "pass")
+@dataclass(frozen=True)
+class CellRuns:
+    """The pause histograms of a fixture's passing measured runs in one cell, and the 1-minute
+    load average gxm recorded at their start."""
+
+    cell: str
+    histograms: list[pausepool.PauseHistogram]
+    load_1m: list[float]
+
+    @classmethod
+    def read(cls, run_dir: Path, cell: str, fixture: str) -> CellRuns:
+        doc = RunStore.open(run_dir).read_cell(cell)
+        entry = doc.fixtures.get(fixture) if doc else None
+        if entry is None:
+            raise SystemExit(f"pause_power: {run_dir} has no fixture {fixture} in cell {cell}")
+        runs = [r for r in entry.runs if r.outcome is Outcome.PASS and not r.warmup]
+        loads = [r.load_avg[0] for r in runs if r.load_avg]
+        return cls(cell, pausepool.run_histograms(runs), loads)
+
+    def text(self) -> str:
+        pooled = pausepool.pooled_pauses(self.histograms)
+        p99 = "too few pauses" if pooled.p99_ns is None else f"{pooled.p99_ns / 1e6:.2f} ms"
+        load = f"{min(self.load_1m):.1f}-{max(self.load_1m):.1f}" if self.load_1m else "?"
+        return (f"{self.cell}: {pooled.runs} runs, {pooled.pauses} pauses, p50 "
+                f"{(pooled.p50_ns or 0) / 1e3:.1f} µs, p99 {p99}, load average {load}")  # fmt: skip
 
 
-def _compare(
-    real: list[pausepool.PauseHistogram],
-    other: list[pausepool.PauseHistogram],
-    args: argparse.Namespace,
-) -> int:
-    """Pooled pauses of two runs of the same cell and fixture, and the pooled p99 test."""
-    for name, hists in ((args.run_dir.name, real), (args.against.name, other)):
-        pooled = pausepool.pooled_pauses(hists)
-        p99 = "too few pauses" if pooled.p99_ns is None else f"{pooled.p99_ns:.0f} ns"
-        print(f"{name}: {pooled.runs} runs, {pooled.pauses} pauses, p50 {pooled.p50_ns:.0f} ns,"
-              f" p99 {p99}, max {pooled.max_ns:.0f} ns")  # fmt: skip
-    print(f"pooled p99 of the first against the second: {pausepool.compare_p99(real, other).text}")
-    return 0
+def compare_cells(run_dir: Path, fixture: str, cell: str, baseline: str) -> None:
+    """Both cells' pooled pauses and the pooled p99 test, as `gxm report` shows it."""
+    other, base = CellRuns.read(run_dir, cell, fixture), CellRuns.read(run_dir, baseline, fixture)
+    print(f"  {base.text()}\n  {other.text()}")
+    change = pausepool.compare_p99(other.histograms, base.histograms)
+    print(f"  pooled p99 of {cell} against {baseline}: {change.text}")
+
+
+def measure(profile: str, out: Path) -> Path:
+    """A real gxm run of benchmarks/pause_power.yaml's profile; its run directory."""
+    before = set(out.iterdir())
+    subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--matrix", str(MATRIX), "--profile", profile,
+         "--backend", "local", "--out", str(out), "--seed", "1"],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    (run_dir,) = set(out.iterdir()) - before
+    return run_dir
+
+
+def report_trials(real: CellRuns, args: argparse.Namespace) -> None:
+    spread = fit(real.histograms)
+    print(f"fitted on {real.cell} {args.fixture}: {spread.text()}")
+    for length in [1, *(args.length or [])]:
+        for change in args.change or [1.10]:
+            found, alarms = trials(spread, n_trials=args.trials, change=change, length=length)
+            print(f"  ~{spread.pauses_per_run * length} pauses/run, 10 runs a side: p99 x{change:g}"
+                  f" significant in {found}/{args.trials} trials; unchanged control significant"
+                  f" in {alarms}/{args.trials}")  # fmt: skip
+
+
+def _measured(args: argparse.Namespace, out: Path) -> Path:
+    for profile in ("knob", "control"):
+        run_dir = measure(profile, out)
+        label = "GOGC=200 vs GOGC=50" if profile == "knob" else "GOGC=100 twice (control)"
+        print(f"{profile}: {label}, run {run_dir.name}")
+        compare_cells(run_dir, FIXTURE, OTHER_CELL, BASELINE_CELL)
+    return run_dir
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a gxm run directory with bench runs")
-    parser.add_argument("--cell", default="go1.22-default", help="cell id (default: %(default)s)")
-    parser.add_argument("--fixture", default="gc_small_objects", help="bench fixture")
+    parser.add_argument("run_dir", type=Path, nargs="?",
+                        help="fit a gxm run (default: measure with pause_power.yaml)")  # fmt: skip
+    parser.add_argument("--cell", default=BASELINE_CELL, help="cell id (default: %(default)s)")
+    parser.add_argument("--fixture", default=FIXTURE, help="bench fixture (default: %(default)s)")
+    parser.add_argument("--against-cell", help="also compare --cell's pooled p99 with this cell's")
     parser.add_argument("--trials", type=int, default=10, help="seeded trials (default: 10)")
     parser.add_argument("--length", type=int, action="append",
-                        help="also try runs this many times longer (repeatable)")  # fmt: skip
-    parser.add_argument("--against", type=Path,
-                        help="compare RUN_DIR's pooled pauses with this run's")  # fmt: skip
+                        help="also try runs N times the pauses (repeatable)")  # fmt: skip
+    parser.add_argument("--change", type=float, action="append",
+                        help="p99 factor of the changed side (repeatable; 1.10)")  # fmt: skip
+    parser.add_argument("--keep", type=Path, help="measure into this directory and keep it")
     args = parser.parse_args()
-    real = _real_histograms(args.run_dir, args.cell, args.fixture)
-    if args.against:
-        return _compare(real, _real_histograms(args.against, args.cell, args.fixture), args)
-    print(f"{len(real)} real runs of {args.fixture} in {args.cell} ({args.run_dir.name}):")
-    print(f"  log-normal fit: {fit(real)}")
-    for length in [1, *(args.length or [])]:
-        found, false_alarms = trials(real, n_trials=args.trials, length=length)
-        pauses = statistics.median(h.total for h in real) * length
-        print(f"real runs resampled, ~{pauses:.0f} pauses/run, 10 runs a side: 10% higher p99"
-              f" significant in {found}/{args.trials} trials; unchanged control significant in"
-              f" {false_alarms}/{args.trials}")  # fmt: skip
+    if args.run_dir is None:
+        out = args.keep or Path(tempfile.mkdtemp(prefix="gxm-pause-power-"))
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            args.run_dir = _measured(args, out)
+            report_trials(CellRuns.read(args.run_dir, args.cell, args.fixture), args)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(out, ignore_errors=True)
+        return 0
+    if args.against_cell:
+        compare_cells(args.run_dir, args.fixture, args.cell, args.against_cell)
+    report_trials(CellRuns.read(args.run_dir, args.cell, args.fixture), args)
+    print(f"load average now: {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -179,6 +179,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="toolchain and build cache (default: $GXM_CACHE or ~/.cache/gxm)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stress and claim runs at a time, overlapping other cells' builds; bench runs always "
+        "run alone, on pinned CPUs (default: the matrix's `jobs`, else the CPUs gxm may use)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

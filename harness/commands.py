@@ -28,6 +28,7 @@ from harness.pipeline import Pipeline, RunRequest, execute_run
 from harness.plan import RunTask
 from harness.render import TABLE_FORMATS, render_table
 from harness.reproduction import print_reproduction
+from harness.schedule import default_jobs
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
 from harness.store.lock import Owner, RunLock, end_what_the_dead_left, mark_work_dir
 from harness.store.records import CellResult, RunDocument
@@ -151,6 +152,7 @@ def _execute(
         repeats=selection.repeats,
         seed=seed,
         command=("gxm", *argv),
+        jobs=getattr(args, "jobs", None) or matrix.jobs or default_jobs(),
     )
     if resumed is not None:
         request = request.resumed_from(resumed, datetime.now(timezone.utc))

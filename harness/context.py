@@ -6,13 +6,14 @@ No stage reads module-level state; whatever differs between a test and a real ru
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from harness.store import RunStore
 
@@ -31,33 +32,45 @@ class Paths:
     work_dir: Path
 
 
+class Advance(Protocol):
+    """What `Reporter.progress` yields: one step done (or `steps`), labelled."""
+
+    def __call__(self, label: str, steps: int = 1) -> None: ...
+
+
 class Reporter:
-    """Progress for long work, on stderr: a live bar on a terminal, plain lines otherwise."""
+    """Progress for long work, on stderr: a live bar on a terminal, plain lines otherwise.
+
+    Safe to call from several threads (concurrent runs): each message is one whole line."""
 
     def __init__(self, *, verbose: bool = False, stream: TextIO | None = None) -> None:
         self.verbose = verbose
         self._stream: TextIO = stream or sys.stderr
         self._progress: Progress | None = None
+        self._lock = threading.Lock()
 
     def info(self, message: str) -> None:
         if self._progress is not None:
             self._progress.console.print(message, highlight=False, markup=False)
-        else:
-            print(message, file=self._stream, flush=True)
+            return
+        with self._lock:
+            self._stream.write(message + "\n")
+            self._stream.flush()
 
     def detail(self, message: str) -> None:
         if self.verbose:
             self.info(message)
 
     @contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[[str], None]]:
-        """Yield `advance(label)`; shows a live bar on a terminal, a line per step elsewhere."""
+    def progress(self, description: str, total: int) -> Iterator[Advance]:
+        """Yield `advance(label, steps=1)`; shows a live bar on a terminal, a line per call
+        elsewhere."""
         is_tty = getattr(self._stream, "isatty", lambda: False)()
         if not is_tty:
             done = [0]
 
-            def advance_plain(label: str) -> None:
-                done[0] += 1
+            def advance_plain(label: str, steps: int = 1) -> None:
+                done[0] += steps
                 self.info(f"[{done[0]}/{total}] {label}")
 
             yield advance_plain
@@ -83,8 +96,8 @@ class Reporter:
             task = bar.add_task(description, total=total, label="")
             self._progress = bar
 
-            def advance_bar(label: str) -> None:
-                bar.update(task, advance=1, label=label)
+            def advance_bar(label: str, steps: int = 1) -> None:
+                bar.update(task, advance=steps, label=label)
 
             try:
                 yield advance_bar

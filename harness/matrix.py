@@ -54,6 +54,7 @@ from harness.yamlsrc import (
     parse_size,
     parse_yaml,
     read_source,
+    require_int,
     require_map,
     require_seq,
     require_str,
@@ -70,10 +71,11 @@ log = logging.getLogger("gxm.matrix")
 SCHEMA = 1
 BACKENDS = ("auto", "local", "docker")
 AXES = ("go", "goexperiment", "godebug", "buildmode", "cgo")
-PROFILE_KEYS = ("backend", *AXES, "fixtures", "include", "exclude", "defaults")
+PROFILE_KEYS = ("backend", "jobs", *AXES, "fixtures", "include", "exclude", "defaults")
 MATRIX_KEYS = ("schema", *PROFILE_KEYS, "profiles", "docker", "external")
 INCLUDE_KEYS = (*AXES, "fixtures", *DEFAULTS_KEYS)
 MIN_GO = (1, 21)
+MAX_JOBS = 1024
 EXPERIMENT_VALUE = re.compile(r"^[a-z0-9]+(,[a-z0-9]+)*$")
 
 
@@ -90,6 +92,7 @@ class Matrix:
     docker: DockerSettings
     profiles: tuple[str, ...]
     externals: tuple[ExternalEntry, ...] = ()
+    jobs: int | None = None  # runs at a time; None: the CPUs gxm may use (harness.schedule)
 
     @property
     def fixtures_by_name(self) -> dict[str, Fixture]:
@@ -163,11 +166,11 @@ def load_matrix(
     profiles = _profiles(doc)
     chosen = _choose_profile(doc, profiles, profile)
     docker = _docker(doc)
-    plans: dict[str | None, tuple[str, list[CellPlan]]] = {}
+    plans: dict[str | None, tuple[str, int | None, list[CellPlan]]] = {}
     for name in [*profiles, *([] if "smoke" in profiles else [None])]:
         overlay = profiles[name] if name else YMap(doc.source, doc.line)
         plans[name] = _plan(doc, name, overlay, catalogue, groups, warn=name == chosen)
-    backend, cells = plans[chosen]
+    backend, jobs, cells = plans[chosen]
     used = {name for plan in cells for name in plan.fixtures}
     return Matrix(
         path=Path(path),
@@ -179,6 +182,7 @@ def load_matrix(
         docker=docker,
         profiles=tuple(profiles),
         externals=tuple(externals),
+        jobs=jobs,
     )
 
 
@@ -232,8 +236,8 @@ def _plan(
     catalogue: dict[str, Fixture],
     groups: dict[str, list[str]],
     warn: bool = False,
-) -> tuple[str, list[CellPlan]]:
-    """The backend and cell plans of the top level with profile `overlay` laid over it."""
+) -> tuple[str, int | None, list[CellPlan]]:
+    """The backend, jobs and cell plans of the top level with profile `overlay` laid over it."""
     owner = {key: overlay if key in overlay else doc for key in PROFILE_KEYS}
     where = f"profile {name!r}" if name else "the top level"
     backend = owner["backend"].get("backend", "auto")
@@ -259,7 +263,11 @@ def _plan(
     combos = expand(axes, include, exclude)
     if not combos:
         raise owner["exclude"].error("exclude", f"{where} has no cells: exclude removes them all")
-    return str(backend), _cell_plans(combos, include_maps, base, selection)
+    jobs = owner["jobs"]
+    runs_at_once = (
+        require_int(jobs, "jobs", "jobs", minimum=1, maximum=MAX_JOBS) if "jobs" in jobs else None
+    )
+    return str(backend), runs_at_once, _cell_plans(combos, include_maps, base, selection)
 
 
 def _warn_unused_excludes(source: str, axes: dict[str, Any], exclude: list[dict[str, Any]]) -> None:

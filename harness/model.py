@@ -343,6 +343,9 @@ class ExecSpec:
     # True raises the soft limit to the hard one (unlimited in a container) so a crash leaves a
     # core in `cwd` for a full C backtrace (harness.symbolize).
     core_dumps: bool | None = None
+    # CPUs the process is pinned to (the backend's CPU numbers, see `Backend.pinnable_cpus`);
+    # empty: not pinned. Bench runs, which run alone, are pinned so their figures are steadier.
+    cpuset: tuple[int, ...] = ()
 
     @property
     def run_id(self) -> str:

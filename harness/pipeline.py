@@ -1,165 +1,47 @@
 """The whole pipeline for a selection of cells: provision → build → run → classify → store.
 
-Cell documents are rewritten (atomically) after every run, so an interrupted run leaves whole files
+Builds and runs are scheduled by `harness.schedule` (runs overlap other cells' builds, `jobs` at a
+time; bench runs alone). Each run's record goes to the run's journal as it ends and into its cell
+document at a bounded rate, so an interrupted run (Ctrl-C, or even SIGKILL) leaves whole files
 and `--resume` continues with exactly the runs that are missing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, axes, stats, toolchains
+from harness import __version__, axes, schedule, toolchains
 from harness.backends import Backend
 from harness.build import BuildResult
 from harness.build import build_cell as build_cell_of
-from harness.context import RunContext
+from harness.celldoc import CellState, build_status, cell_result
+from harness.context import Advance, RunContext
 from harness.errors import GxmError
-from harness.masking import mask_secrets
-from harness.model import Cell, CellPlan, Fixture, Outcome, Toolchain
+from harness.model import Cell, CellPlan, Fixture, Outcome
 from harness.plan import RunTask, fixture_selection, plan_tasks, warmup_tasks
 from harness.run import execute_fixture_run
-from harness.store import RunStore, host_info
-from harness.store.records import (
-    BuildRecord,
-    CellInfo,
-    CellResult,
-    FixtureResult,
-    MatrixRef,
-    RunDocument,
-    RunRecord,
-)
+from harness.store import host_info, utc_timestamp_ms
+from harness.store.journal import JournalEntry, RunJournal
+from harness.store.records import CellResult, MatrixRef, RunDocument, RunRecord
 
-BUILD_WORKERS = 2
-
-
-@dataclass
-class CellState:
-    """Everything known about one cell during a run; rendered by `cell_result`."""
-
-    plan: CellPlan
-    go_resolved: str | None = None
-    toolchain: Toolchain | None = None
-    build: BuildResult | None = None
-    runs: dict[str, list[RunRecord]] = field(default_factory=dict)
-    excluded: dict[str, str] = field(default_factory=dict)
-    unavailable: str = "toolchain unavailable"  # why there is no toolchain, when there is none
-
-
-def fixture_result(state: CellState, fixture: Fixture) -> FixtureResult:
-    """One entry of a cell document's `fixtures`."""
-    cell = state.plan.cell
-    expected = [o.value for o in fixture.expected_outcomes(cell.goexperiment, cell.axes)]
-    runs = sorted(state.runs.get(fixture.name, []), key=lambda r: r.i)
-    status, reason = _fixture_status(state, fixture)
-    if status != "ran":
-        expected = (
-            expected + [Outcome.UNSUPPORTED.value]
-            if status == Outcome.UNSUPPORTED.value
-            else expected
-        )
-        outcomes = [status]
-    else:
-        outcomes = [run.outcome.value for run in runs]
-    return FixtureResult(
-        kind=fixture.kind,
-        pattern=fixture.pattern,
-        expected=tuple(expected),
-        status=status,
-        reason=reason,
-        runs=tuple(runs),
-        summary=stats.summarize_runs(runs, fixture.kind),
-        verdict=stats.verdict(outcomes, expected) if outcomes else "expected",
-    )
-
-
-def _fixture_status(state: CellState, fixture: Fixture) -> tuple[str, str | None]:
-    """`ran`, or the outcome that stands for the whole fixture when it could not run."""
-    if fixture.name in state.excluded:
-        return Outcome.UNSUPPORTED.value, state.excluded[fixture.name]
-    build = state.build
-    if build is None:
-        return Outcome.INFRA_ERROR.value, f"the cell was not built ({state.unavailable})"
-    if build.status != "ok":
-        return build.status, build.detail
-    failure = build.failures.get(fixture.name)
-    if failure is not None:  # this package alone could not be built in this cell
-        return failure.outcome.value, failure.detail
-    return "ran", None
-
-
-def cell_result(
-    state: CellState, fixtures: Mapping[str, Fixture], backend_name: str, store: RunStore
-) -> CellResult:
-    """The cell document of one cell as it stands now."""
-    cell = state.plan.cell
-    build = state.build
-    info = CellInfo(
-        id=cell.id,
-        go=cell.go,
-        go_resolved=state.go_resolved,
-        goexperiment=cell.goexperiment,
-        effective_experiments=build.effective_experiments if build else (),
-        experiment_status=build.experiment_status if build else None,
-        runtime_version=build.runtime_version if build else None,
-        backend=backend_name,
-        settings=_settings_document(state.plan),
-        axes=_axes_document(state.plan),
-    )
-    if build is None:
-        record = BuildRecord(Outcome.INFRA_ERROR.value, detail=state.unavailable)
-    else:
-        log_file = store.relative(build.log) if build.log is not None else None
-        record = BuildRecord(
-            build.status, round(build.seconds, 3), log_file, build.commands, build.detail
-        )
-    results = {name: fixture_result(state, fixtures[name]) for name in state.plan.fixtures}
-    return CellResult(info, record, results)
-
-
-def _axes_document(plan: CellPlan) -> dict[str, Any]:
-    """The extra axes of a cell, only when one is not at its default (documents of other cells
-    read exactly as before); `godebug_run` is the GODEBUG its runs saw, `godebug_overridden` the
-    matrix env settings the axis replaced."""
-    cell = plan.cell
-    if not cell.axes:
-        return {}
-    document: dict[str, Any] = {
-        "godebug": cell.godebug,
-        "buildmode": cell.buildmode,
-        "cgo": "on" if cell.cgo_enabled else "off",
-        "baseline": cell.baseline.id,
-    }
-    merged = axes.run_godebug(dict(plan.settings.env).get("GODEBUG"), cell.godebug)
-    if merged is not None and cell.godebug:
-        document["godebug_run"] = merged.value
-        document["godebug_overridden"] = list(merged.overridden)
-    return document
-
-
-def _settings_document(plan: CellPlan) -> dict[str, Any]:
-    s = plan.settings
-    return {
-        "repeats": {"stress": s.repeats_stress, "bench": s.repeats_bench, "claim": s.repeats_claim},
-        "bench_warmup": s.bench_warmup,
-        "duration_s": s.duration_s,
-        "timeout_s": s.timeout_s,
-        "memory_limit_bytes": s.memory_limit_bytes,
-        "cpus": s.cpus,
-        "env": mask_secrets(dict(s.env)),
-    }
-
-
-def _status(state: CellState) -> str:
-    return state.build.status if state.build else "?"
+# while runs go on, one lagging cell document is rewritten at most this often (whatever the
+# number of cells: a rewrite costs as much as the cell has runs)
+CELL_WRITE_INTERVAL_S = 5.0
 
 
 class Pipeline:
-    """Runs a selection of cells into one run directory."""
+    """Runs a selection of cells into one run directory.
+
+    With a `journal`, each run record is appended to it as the run ends; a cell document is
+    rewritten when the cell's last planned run ends, and otherwise the stalest lagging one every
+    CELL_WRITE_INTERVAL_S at most (and every lagging one by `close`); without a journal (a bisect),
+    after every run.
+    """
 
     def __init__(
         self,
@@ -169,27 +51,46 @@ class Pipeline:
         fixtures: Mapping[str, Fixture],
         *,
         repeats: int | None = None,
+        jobs: int = 1,
+        journal: RunJournal | None = None,
     ) -> None:
         self.ctx = ctx
         self.backend = backend
         self.fixtures = fixtures
         self.repeats = repeats
+        self.jobs = jobs
+        self.journal = journal
         self.states = {plan.cell.id: CellState(plan) for plan in plans}
+        self._dirty: set[str] = set()  # cells with runs no cell document holds yet
+        self._unfolded: set[str] = set()  # cells whose journal records no document holds yet
+        self._written_at: dict[str, float] = {}
+        self._lag_written_s = ctx.clock.monotonic()  # when the interval last rewrote a document
+        self._runs_left: dict[str, int] = {}
 
     def write_cell(self, cell_id: str) -> None:
         store = self.ctx.store
         store.write_cell(cell_result(self.states[cell_id], self.fixtures, self.backend.name, store))
+        self._dirty.discard(cell_id)
+        self._unfolded.discard(cell_id)
+        self._written_at[cell_id] = self.ctx.clock.monotonic()
 
-    def restore(self, previous: Mapping[str, CellResult]) -> list[RunTask]:
-        """Take back the runs a previous, interrupted attempt recorded; return them as done."""
-        done: list[RunTask] = []
+    def restore(
+        self, previous: Mapping[str, CellResult], journal: Sequence[JournalEntry] = ()
+    ) -> list[RunTask]:
+        """Take back the runs a previous, interrupted attempt recorded (in its cell documents,
+        and in its journal, which is newer); return them as done. Infra errors are redone."""
+        found: dict[tuple[str, str, int], RunRecord] = {}
         for cell_id, result in previous.items():
-            if cell_id not in self.states:
-                continue
             for name, entry in result.fixtures.items():
-                runs = [r for r in entry.runs if not r.is_infra_error]
-                self.states[cell_id].runs[name] = runs
-                done.extend(RunTask(cell_id, name, r.i) for r in runs)
+                found.update({(cell_id, name, r.i): r for r in entry.runs})
+        for line in journal:
+            found[(line.cell_id, line.fixture, line.record.i)] = line.record
+        self._unfolded = {line.cell_id for line in journal if line.cell_id in self.states}
+        done: list[RunTask] = []
+        for (cell_id, name, i), record in found.items():
+            if cell_id in self.states and not record.is_infra_error:
+                self.states[cell_id].runs.setdefault(name, []).append(record)
+                done.append(RunTask(cell_id, name, i))
         return done
 
     def provision(self) -> None:
@@ -215,32 +116,87 @@ class Pipeline:
                 advance(f"go {spec} → {toolchain.version if toolchain else 'unavailable'}")
 
     def build_all(self) -> None:
-        """Build every cell, BUILD_WORKERS at a time; each cell document is written as it ends.
+        """Build every cell (harness.schedule: BUILD_WORKERS at a time); each cell document is
+        written as its build ends. Cells that differ only in GODEBUG share one build."""
+        self._schedule([])
 
-        Cells that differ only in GODEBUG (a run setting) share one build. On Ctrl-C the pool is
-        abandoned without waiting: the backend's exit kills the builds, and the worker threads
-        end as soon as their `go build` is gone.
-        """
-        groups: dict[Cell, list[CellState]] = {}
-        for state in self.states.values():
-            if state.toolchain is not None:
-                groups.setdefault(state.plan.cell.build_cell, []).append(state)
-        pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="gxm-build")
-        try:
-            with self.ctx.reporter.progress("builds", len(groups)) as advance:
-                futures = {pool.submit(self._build_group, key, g): g for key, g in groups.items()}
-                for future, members in futures.items():
-                    future.result()
-                    for state in members:
-                        self.write_cell(state.plan.cell.id)
-                    advance(", ".join(f"{s.plan.cell.id}: {_status(s)}" for s in members))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+    def run_all(self, done: Sequence[RunTask]) -> None:
+        """Build every cell and run every planned run: `jobs` stress and claim runs at a time, in
+        the seeded order, as soon as their cell is built; bench runs alone at the end."""
+        tasks = warmup_tasks(self._plans(), self.fixtures, already_done=done) + plan_tasks(
+            self._plans(),
+            self.fixtures,
+            self.ctx.seed,
+            repeats_override=self.repeats,
+            already_done=done,
+        )
+        self._schedule(tasks)
+
+    def _plans(self) -> list[CellPlan]:
+        return [s.plan for s in self.states.values() if s.toolchain is not None]
+
+    def _schedule(self, tasks: Sequence[RunTask]) -> None:
+        """Carry out the builds still to do and `tasks` (in plan order) on the schedule."""
         for state in self.states.values():
             if state.toolchain is None:
                 self.write_cell(state.plan.cell.id)
+        groups: dict[Cell, list[CellState]] = {}
+        for state in self.states.values():
+            if state.toolchain is not None and state.build is None:
+                groups.setdefault(state.plan.cell.build_cell, []).append(state)
+        builds = [
+            schedule.Job(key, frozenset(s.plan.cell.id for s in g), is_build=True)
+            for key, g in groups.items()
+        ]
+        runs = [
+            schedule.Job(task, frozenset({task.cell_id}), alone=self._is_bench(task), order=number)
+            for number, task in enumerate(tasks)
+        ]
+        built = [cell for cell, s in self.states.items() if s.build is not None]
+        board = schedule.Board.of(
+            builds, runs, jobs=self.jobs, workers=schedule.build_workers(), built=built
+        )
+        board.drop(lambda job: self._may_run(job.key))
+        self._runs_left = dict(Counter(task.cell_id for task in tasks))
+        with self.ctx.reporter.progress("builds and runs", len(builds) + len(runs)) as advance:
+
+            def work(job: schedule.Job) -> RunRecord | None:
+                if job.is_build:
+                    self._build_group(job.key, groups[job.key])
+                    return None
+                return self._execute(job.key, pinned=job.alone)
+
+            def finish(job: schedule.Job, record: RunRecord | None) -> None:
+                if record is None:
+                    self._built_group(board, groups[job.key], advance)
+                else:
+                    self.record(job.key, record)
+                    advance(_run_label(job.key, record))
+
+            schedule.run_schedule(
+                board, work, finish, end_everything=lambda: self.backend.__exit__(None, None, None)
+            )
+
+    def _is_bench(self, task: RunTask) -> bool:
+        return self.fixtures[task.fixture].kind == "bench"
+
+    def _may_run(self, task: RunTask) -> bool:
+        """Whether a planned run can still happen: its cell not built yet, or its fixture built."""
+        state = self.states[task.cell_id]
+        return state.build is None or task.fixture in self._built(task.cell_id)
+
+    def _built_group(
+        self, board: schedule.Board, members: list[CellState], advance: Advance
+    ) -> None:
+        """A build ended: its cells' documents are written, runs it could not build dropped."""
+        dropped = board.drop(lambda job: self._may_run(job.key))
+        for state in members:
+            cell_id = state.plan.cell.id
+            self._runs_left[cell_id] = self._runs_left.get(cell_id, 0) - dropped.get(cell_id, 0)
+            self.write_cell(cell_id)
+        label = ", ".join(f"{s.plan.cell.id}: {build_status(s)}" for s in members)
+        skipped = sum(dropped.values())
+        advance(f"build {label}" + (f" ({skipped} runs not run)" if skipped else ""), 1 + skipped)
 
     def _build_group(self, build_cell: Cell, members: list[CellState]) -> None:
         """One build for cells that differ only in GODEBUG; a GODEBUG the toolchain does not
@@ -261,9 +217,11 @@ class Pipeline:
         names = tuple(dict.fromkeys(n for s in building for n in s.plan.fixtures))
         plan = replace(building[0].plan, cell=build_cell, fixtures=names)
         runnable, _ = fixture_selection(plan, self.fixtures)
+        started = utc_timestamp_ms(self.ctx.clock.now())
         build = build_cell_of(self.ctx, self.backend, toolchain, plan, runnable)
+        ended = utc_timestamp_ms(self.ctx.clock.now())
         for state in building:
-            state.build = build
+            state.build, state.build_span = build, (started, ended)
             state.excluded.update(
                 {
                     name: why
@@ -272,34 +230,16 @@ class Pipeline:
                 }
             )
 
-    def run_all(self, done: Sequence[RunTask]) -> None:
-        """Every planned run, interleaved in the seeded order."""
-        plans = [  # without the fixtures the build could not make (cgo-only, with cgo off)
-            replace(s.plan, fixtures=tuple(f for f in s.plan.fixtures if f not in s.excluded))
-            for s in self.states.values()
-            if s.build is not None and s.build.status == "ok"
-        ]
-        tasks = warmup_tasks(plans, self.fixtures, already_done=done) + plan_tasks(
-            plans, self.fixtures, self.ctx.seed, repeats_override=self.repeats, already_done=done
-        )
-        tasks = [t for t in tasks if t.fixture in self._built(t.cell_id)]
-        with self.ctx.reporter.progress("runs", len(tasks)) as advance:
-            for task in tasks:
-                record = self.run_task(task)
-                number = f"warm-up {-task.i}" if task.warmup else f"#{task.i}"
-                label = f"{task.cell_id} {task.fixture} {number}: {record.outcome}"
-                if record.signature:
-                    label += f" ({record.signature[:60]})"
-                advance(label)
-
     def _built(self, cell_id: str) -> dict[str, Path]:
         build = self.states[cell_id].build
         return build.binaries if build is not None else {}
 
-    def run_task(self, task: RunTask) -> RunRecord:
-        """Run one planned run of a built cell, record it and rewrite the cell document."""
+    def _execute(self, task: RunTask, *, pinned: bool = False) -> RunRecord:
+        """Run one planned run of a built cell (on a worker thread: records nothing); `pinned`:
+        on CPUs of its own (harness.schedule.bench_cpuset)."""
         state = self.states[task.cell_id]
         assert state.toolchain is not None and state.build is not None
+        cpus = self.backend.pinnable_cpus() if pinned else ()
         record = execute_fixture_run(
             self.ctx,
             self.backend,
@@ -308,12 +248,53 @@ class Pipeline:
             self.fixtures[task.fixture],
             state.build.binaries[task.fixture],
             task.i,
+            schedule.bench_cpuset(state.plan.settings.cpus, cpus) if cpus else (),
         )
-        if task.warmup:
-            record = replace(record, warmup=True)  # run, recorded, never counted
-        state.runs.setdefault(task.fixture, []).append(record)
-        self.write_cell(task.cell_id)
+        return replace(record, warmup=True) if task.warmup else record  # warm-ups never count
+
+    def run_task(self, task: RunTask) -> RunRecord:
+        """Run one planned run of a built cell now and record it."""
+        record = self._execute(task)
+        self.record(task, record)
         return record
+
+    def record(self, task: RunTask, record: RunRecord) -> None:
+        """Keep a run's record: in the journal at once, in its cell document when due."""
+        cell_id = task.cell_id
+        self.states[cell_id].runs.setdefault(task.fixture, []).append(record)
+        if self.journal is None:
+            self.write_cell(cell_id)
+            return
+        self.journal.append(cell_id, task.fixture, record)
+        self._dirty.add(cell_id)
+        left = self._runs_left.get(cell_id)  # None: a run outside the plan (--until-fail)
+        if left is not None:
+            self._runs_left[cell_id] = left = left - 1
+        if left is not None and left <= 0:
+            self.write_cell(cell_id)
+            return
+        now_s = self.ctx.clock.monotonic()
+        if now_s - self._lag_written_s >= CELL_WRITE_INTERVAL_S:
+            self.write_cell(min(self._dirty, key=lambda c: (self._written_at.get(c, 0.0), c)))
+            self._lag_written_s = now_s
+
+    def close(self) -> None:
+        """Write every cell document that lags behind its runs; then the journal goes, unless
+        it holds runs of a cell this attempt never wrote (a resume interrupted before that
+        cell's build): the next resume needs them."""
+        for cell_id in sorted(self._dirty):
+            self.write_cell(cell_id)
+        if self.journal is not None:
+            if self._unfolded:
+                self.journal.close()
+            else:
+                self.journal.remove()
+
+
+def _run_label(task: RunTask, record: RunRecord) -> str:
+    number = f"warm-up {-task.i}" if task.warmup else f"#{task.i}"
+    label = f"{task.cell_id} {task.fixture} {number}: {record.outcome}"
+    return label + (f" ({record.signature[:60]})" if record.signature else "")
 
 
 @dataclass(frozen=True)
@@ -331,6 +312,7 @@ class RunRequest:
     # a resumed run keeps when and how it was first started; each resume is listed after it
     started: str | None = None
     resumed: tuple[Mapping[str, Any], ...] = ()
+    jobs: int = 1  # runs at a time (harness.schedule)
 
     def resumed_from(self, recorded: RunDocument, now: datetime) -> RunRequest:
         """This request as a resume of `recorded`: its first command and start are kept, this
@@ -363,6 +345,7 @@ def run_document(
         command=request.command,
         gxm_version=__version__,
         resumed=request.resumed,
+        jobs=request.jobs,
     )
 
 
@@ -377,8 +360,8 @@ def execute_run(
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
 
-    `run_stage` replaces the planned runs after the builds (default `Pipeline.run_all`): `gxm cell
-    --until-fail` repeats one fixture until it fails instead.
+    `run_stage` replaces the planned runs, after the builds (default: `Pipeline.run_all`, builds and
+    runs together): `gxm cell --until-fail` repeats one fixture until it fails instead.
 
     The run record says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C:
     re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
@@ -386,18 +369,27 @@ def execute_run(
     store = ctx.store
     started = request.started or ctx.clock.now().isoformat(timespec="seconds")
     store.write_run(run_document(ctx, request, "running", started, None))
-    pipeline = Pipeline(ctx, backend, plans, fixtures, repeats=request.repeats)
+    journal = store.journal()
+    pipeline = Pipeline(
+        ctx, backend, plans, fixtures, repeats=request.repeats, jobs=request.jobs, journal=journal
+    )
     status = "failed"
     try:
-        done = pipeline.restore(previous or {})
+        done = pipeline.restore(previous or {}, journal.entries())
         pipeline.provision()
-        pipeline.build_all()
-        (run_stage or Pipeline.run_all)(pipeline, done)
+        if run_stage is None:
+            pipeline.run_all(done)
+        else:
+            pipeline.build_all()
+            run_stage(pipeline, done)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        ended = ctx.clock.now().isoformat(timespec="seconds")
-        store.write_run(run_document(ctx, request, status, started, ended))
+        try:
+            pipeline.close()
+        finally:
+            ended = ctx.clock.now().isoformat(timespec="seconds")
+            store.write_run(run_document(ctx, request, status, started, ended))
     return status

@@ -31,6 +31,7 @@ from harness.model import (
     Toolchain,
     module_path,
 )
+from harness.store import utc_timestamp_ms
 from harness.store.records import RunRecord
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -117,7 +118,14 @@ def fixture_argv(plan: CellPlan, fixture: Fixture, binary: Path) -> tuple[str, .
 
 
 def fixture_spec(
-    ctx: RunContext, plan: CellPlan, fixture: Fixture, binary: Path, i: int, *, cores: bool = False
+    ctx: RunContext,
+    plan: CellPlan,
+    fixture: Fixture,
+    binary: Path,
+    i: int,
+    *,
+    cores: bool = False,
+    cpuset: tuple[int, ...] = (),
 ) -> ExecSpec:
     """The ExecSpec of one fixture run; `cores` lets a crash leave a core in the run's cwd (core
     dumps are forbidden otherwise, whatever limit gxm inherited). A test binary runs in its
@@ -156,13 +164,16 @@ def fixture_spec(
             own,
         ),
         core_dumps=cores,
+        cpuset=cpuset,
     )
 
 
 def reproduce_line(spec: ExecSpec) -> str:
-    """A shell line that runs this fixture binary again with the same environment."""
+    """A shell line that runs this fixture binary again with the same environment (pinned with
+    `taskset -c` to the same CPUs when the run was)."""
     env = {k: v for k, v in mask_secrets(dict(spec.env)).items()}
-    return shell_line(spec.argv, env, spec.cwd)
+    pin = ("taskset", "-c", ",".join(str(cpu) for cpu in spec.cpuset)) if spec.cpuset else ()
+    return shell_line((*pin, *spec.argv), env, spec.cwd)
 
 
 def read_head_and_tail(
@@ -206,18 +217,22 @@ def execute_fixture_run(
     fixture: Fixture,
     binary: Path,
     i: int,
+    cpuset: tuple[int, ...] = (),
 ) -> RunRecord:
-    """Run fixture `i` once and return its run record (results schema 1, `runs[]` entry).
+    """Run fixture `i` once (pinned to `cpuset` when given) and return its run record (results
+    schema 1, `runs[]` entry), with the wall clock when its process started and ended.
 
     A crash in C gets its C function named (harness.symbolize) while the binary is still there;
     whatever core the run left is read, then removed with the run's directory.
     """
     support = symbolize.core_support(backend.name)
     cores = plan.settings.c_backtrace and support.available and not fixture.is_test
-    spec = fixture_spec(ctx, plan, fixture, binary, i, cores=cores)
+    spec = fixture_spec(ctx, plan, fixture, binary, i, cores=cores, cpuset=cpuset)
     ctx.reporter.detail(f"[shell] {reproduce_line(spec)}")
     load_avg = host_load_avg()
+    started = utc_timestamp_ms(ctx.clock.now())
     result: ExecResult = backend.execute(spec, toolchain)
+    ended = utc_timestamp_ms(ctx.clock.now())
     stderr = read_head_and_tail(spec.stderr_path)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
     record = RunRecord(
@@ -236,6 +251,8 @@ def execute_fixture_run(
         log=ctx.store.relative(spec.stderr_path),
         command=" ".join(shlex.quote(a) for a in spec.argv),
         gc_pause_histogram=report.pause_histogram if report.status == "ok" else None,
+        started=started,
+        ended=ended,
     )
     if fixture.is_test:  # its cwd is the user's package directory: nothing there is removed
         record = _test_record(ctx, toolchain, fixture, spec, result, stderr, record)

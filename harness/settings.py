@@ -33,6 +33,14 @@ MIN_LOG_LIMIT_BYTES = 64 << 10
 MAX_REPEATS = 10_000  # runs per fixture per cell; more is a typo (1e9 ate gigabytes planning)
 MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Variables gxm sets for every run, and where to set what they carry instead. Other GXM_* names
+# are fixture knobs (GXM_LIVE_HEAP_MB, GXM_FLAKY_RATE) a matrix may set.
+GXM_OWN_ENV = {
+    "GOEXPERIMENT": "use the goexperiment axis",
+    "GXM_RESULT": "the path of the run's result file",
+    "GXM_DURATION": "use `duration`",
+    "GXM_SEED": "from the run's --seed",
+}
 _DURATION_FIELDS = {"duration": "duration_s", "timeout": "timeout_s", "grace": "grace_s"}
 _DURATION_FIELDS["build_timeout"] = "build_timeout_s"
 _SIZE_FIELDS = {"memory": "memory_limit_bytes", "build_memory": "build_memory_limit_bytes"}
@@ -107,8 +115,8 @@ def _env(block: YMap, where: str) -> dict[str, str]:
     for name in block:
         if not ENV_NAME.match(name):
             raise block.error(name, f"{where}: {name!r} is not a variable name like GOGC")
-        if name == "GOEXPERIMENT" or name.startswith("GXM_"):
-            raise block.error(name, f"{where}: gxm sets {name} itself (see the goexperiment axis)")
+        if name in GXM_OWN_ENV:
+            raise block.error(name, f"{where}: gxm sets {name} itself ({GXM_OWN_ENV[name]})")
         env[name] = require_str(block, name, f"{where}: {name}")
     return env
 

@@ -1,6 +1,6 @@
 """Statistics for results: medians with distribution-free intervals, Wilson intervals for crash
 rates, the per-fixture `summary` object of a cell document, the verdict, and comparisons against a
-baseline (Mann–Whitney U for metrics, Fisher's exact test for crash rates, via scipy.stats).
+baseline (Mann–Whitney U for metrics, Fisher's exact test for crash rates; `significance.py`).
 
 Pure functions over plain values and dicts (the cell JSON shapes), no I/O. Warm-up runs (run
 records with `"warmup": true`) are never counted in a summary or a comparison.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.model import FIXTURE_KINDS, Outcome
+from harness.significance import fisher_exact_p, mann_whitney_u_p
 from harness.store.records import RunRecord
 
 Z95 = 1.959963984540054  # two-sided 95% standard normal quantile
@@ -204,24 +205,17 @@ def min_p_value(n_a: int, n_b: int) -> float:
 
 
 def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided Mann–Whitney U p-value of samples a and b (scipy.stats; exact for small samples
-    without ties, normal approximation with tie correction otherwise). 1.0 when all values tie."""
-    if not a or not b:
-        raise ValueError("Mann–Whitney U needs at least one value on each side")
-    from scipy.stats import mannwhitneyu
-
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    return 1.0 if math.isnan(p) else p
+    """Two-sided Mann–Whitney U p-value of samples a and b (scipy.stats' method: exact for small
+    samples without ties, normal approximation with tie correction otherwise). 1.0 when all
+    values tie."""
+    return mann_whitney_u_p(a, b)
 
 
 def fisher_p(k_a: int, n_a: int, k_b: int, n_b: int) -> float:
     """Two-sided Fisher exact p-value that failure rates k_a/n_a and k_b/n_b differ."""
     if not (0 <= k_a <= n_a and 0 <= k_b <= n_b) or n_a == 0 or n_b == 0:
         raise ValueError(f"need 0 <= k <= n and n > 0, got {k_a}/{n_a} and {k_b}/{n_b}")
-    import numpy
-    from scipy.stats import fisher_exact
-
-    return float(fisher_exact(numpy.array([[k_a, n_a - k_a], [k_b, n_b - k_b]])).pvalue)
+    return fisher_exact_p([[k_a, n_a - k_a], [k_b, n_b - k_b]])
 
 
 def p_text(p_value: float) -> str:

@@ -24,6 +24,10 @@ class Backend(Protocol):
     def prepare(self, toolchain: Toolchain) -> None:
         """Make `toolchain` usable by `execute` (docker: its toolchain image). Idempotent."""
 
+    def pinnable_cpus(self) -> tuple[int, ...]:
+        """The CPU numbers an `ExecSpec.cpuset` may name here (() when pinning is not possible)."""
+        ...
+
     def execute(self, spec: ExecSpec, toolchain: Toolchain) -> ExecResult:
         """Run one process to completion under the spec's limits and report what happened.
 

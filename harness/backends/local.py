@@ -207,6 +207,11 @@ def _set_core_limit(pid: int, core_dumps: bool | None) -> None:
         resource.prlimit(pid, resource.RLIMIT_CORE, (hard if core_dumps else 0, hard))
 
 
+def _affinity_setter(cpuset: tuple[int, ...]) -> Callable[[], None] | None:
+    """What the child runs before exec to pin itself to `cpuset` (a bound C call), or None."""
+    return functools.partial(os.sched_setaffinity, 0, cpuset) if cpuset else None
+
+
 def _before_exec(*steps: Callable[[], object] | None) -> Callable[[], None] | None:
     """One `preexec_fn` of the steps given: a single bound C call stays one (no Python code of
     ours runs in the child); two need a small function."""
@@ -249,6 +254,10 @@ class LocalBackend:
         """Nothing to build on the host; only check the toolchain is there."""
         if not toolchain.go.is_file():
             raise InfraError(f"no go binary at {toolchain.go}: provision go{toolchain.version}")
+
+    def pinnable_cpus(self) -> tuple[int, ...]:
+        """The CPUs gxm itself may run on: a child can be pinned to any of them."""
+        return tuple(sorted(os.sched_getaffinity(0)))
 
     def live_pids(self) -> list[int]:
         """The process groups started and not yet reaped (their leaders' pids)."""
@@ -296,8 +305,11 @@ class LocalBackend:
         try:
             with self._lock, self.containment.spawning_into(cgroup) as (joined, join_step):
                 started_at = time.time()  # the lock: kill_all never misses a starting process
-                # no preexec_fn unless joining needs one: Python then starts it with vfork
-                core_step = _core_limit_setter(spec.core_dumps) if join_step else None
+                # no preexec_fn unless joining or pinning (every thread: before exec) needs one:
+                # Python then starts it with vfork
+                pin_step = _affinity_setter(spec.cpuset)
+                forked = join_step is not None or pin_step is not None
+                core_step = _core_limit_setter(spec.core_dumps) if forked else None
                 proc = subprocess.Popen(
                     list(spec.argv),
                     env=dict(spec.env),
@@ -306,10 +318,10 @@ class LocalBackend:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT if logs.merged else subprocess.PIPE,
                     start_new_session=True,
-                    preexec_fn=_before_exec(join_step, core_step),
+                    preexec_fn=_before_exec(join_step, core_step, pin_step),
                 )
                 self._live[proc.pid] = proc
-                if join_step is None:
+                if not forked:
                     _set_core_limit(proc.pid, spec.core_dumps)
                 # a cgroup that could not be joined holds nothing: the subreaper's way then
                 held = cgroup if joined else None

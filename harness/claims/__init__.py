@@ -35,7 +35,7 @@ from harness.hostcmd import run_command
 from harness.markup import inline
 from harness.model import Toolchain
 from harness.render import STYLES, TABLE_FORMATS, render_table
-from harness.store import RunStore, load_run, utc_timestamp
+from harness.store import RunData, RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")
 
@@ -93,10 +93,14 @@ def load_claims(path: Path) -> list[Claim]:
     return [Claim(**fields) for fields in spec.parse_claims(Path(path))]
 
 
-def evaluate_claims(run_dir: Path, claims: Sequence[Claim]) -> list[ClaimVerdict]:
-    """Each claim's verdict on the run in `run_dir`, from its cell documents and recorded
-    `go doc` answers only. A rule that trips over odd data gives `inconclusive`, saying why."""
-    measured = Measured(load_run(Path(run_dir)), read_go_api_checks(Path(run_dir)))
+def evaluate_claims(
+    run_dir: Path, claims: Sequence[Claim], data: RunData | None = None
+) -> list[ClaimVerdict]:
+    """Each claim's verdict on the run in `run_dir`, from its cell documents (`data` when the
+    caller has the run loaded already) and recorded `go doc` answers only. A rule that trips
+    over odd data gives `inconclusive`, saying why."""
+    run = data if data is not None else load_run(Path(run_dir))
+    measured = Measured(run, read_go_api_checks(Path(run_dir)))
     verdicts = []
     for claim in claims:
         try:
@@ -110,17 +114,24 @@ def evaluate_claims(run_dir: Path, claims: Sequence[Claim]) -> list[ClaimVerdict
     return verdicts
 
 
-def render_claims(run_dir: Path, fmt: str) -> str:
-    """The claims section of a report on `run_dir` in `fmt` (txt, md, mediawiki, html, json).
+def judge_run(run_dir: Path, data: RunData | None = None) -> list[ClaimVerdict]:
+    """go_fixtures/claims.yaml judged on the run in `run_dir` (loaded as `data` when given).
 
-    Uses go_fixtures/claims.yaml; records the `go doc` answers its `go-api` rules need first
-    when the run has none yet and the run's toolchains are in the cache.
+    Records the `go doc` answers its `go-api` rules need first when the run has none yet and
+    the run's toolchains are in the cache. A report judges once and formats the verdicts for
+    each of its formats (`format_verdicts`).
     """
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown claims format {fmt!r}; choose one of {', '.join(FORMATS)}")
     claims = load_claims(default_claims_path())
     ensure_go_api_checks(Path(run_dir), claims)
-    return format_verdicts(evaluate_claims(Path(run_dir), claims), fmt)
+    return evaluate_claims(Path(run_dir), claims, data)
+
+
+def render_claims(run_dir: Path, fmt: str) -> str:
+    """The claims section of a report on `run_dir` in `fmt` (txt, md, mediawiki, html, json):
+    the verdicts of `judge_run`, formatted."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown claims format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return format_verdicts(judge_run(Path(run_dir)), fmt)
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -135,11 +146,15 @@ def summary_line(verdicts: Sequence[ClaimVerdict]) -> str:
     )
 
 
+def verdicts_document(verdicts: Sequence[ClaimVerdict]) -> dict[str, Any]:
+    """Verdicts as the JSON object of `format_verdicts(…, "json")`: the summary and each claim."""
+    return {"summary": summary_line(verdicts), "claims": [v.to_dict() for v in verdicts]}
+
+
 def format_verdicts(verdicts: Sequence[ClaimVerdict], fmt: str) -> str:
     """Verdicts as one table (`#`, claim, verdict, evidence) in `fmt`, or JSON."""
     if fmt == "json":
-        document = {"summary": summary_line(verdicts), "claims": [v.to_dict() for v in verdicts]}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(verdicts_document(verdicts), indent=2, ensure_ascii=False) + "\n"
     rows = [
         [v.claim.id, _claim_lines(v.claim, fmt), v.verdict, _evidence_lines(v, fmt)]
         for v in verdicts

@@ -20,7 +20,6 @@ A rule reads only measurements: the run's cell documents, and the `go doc` answe
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +41,8 @@ from harness.claims.runs import (
     pct,
 )
 from harness.model import Outcome, experiment_id, go_version_key, has_extra_axes
-from harness.stats import metric_samples, p_text, top_signature
+from harness.significance import fisher_exact_p, sign_test_greater_p
+from harness.stats import mann_whitney_p, metric_samples, p_text, top_signature
 from harness.store import RunData
 from harness.store.records import CellResult
 
@@ -105,11 +105,7 @@ class CrashRateRule:
         if n_t == 0 or n_b == 0:
             reason = "no runs to compare on one side (on the same Go versions)"
             return Judgement(INCONCLUSIVE, reason, tuple(evidence), cells)
-        import numpy
-        from scipy.stats import fisher_exact
-
-        table = numpy.array([[k_t, n_t - k_t], [k_b, n_b - k_b]])
-        p = float(fisher_exact(table, alternative="greater").pvalue)
+        p = fisher_exact_p([[k_t, n_t - k_t], [k_b, n_b - k_b]], alternative="greater")
         evidence.append(f"Fisher's exact test, one-sided (treatment higher): {p_text(p)}")
         rates = f"{k_t}/{n_t} vs {k_b}/{n_b} ({p_text(p)})"
         if p < self.alpha:
@@ -275,10 +271,8 @@ class MetricRule:
         leaning = [c.median_sign for c in valid if c.median_sign]
         if not leaning:
             return False, None
-        from scipy.stats import binomtest
-
         k = sum(1 for sign in leaning if sign == 1)
-        p = float(binomtest(k, len(leaning), 0.5, alternative="greater").pvalue)
+        p = sign_test_greater_p(k, len(leaning))
         line = (
             f"median {self.direction} in {k} of {len(leaning)} comparisons (sign test {p_text(p)})"
         )
@@ -295,10 +289,7 @@ class MetricRule:
         head = f"{name} go{go}: {metric_text(self.metric, mt)} vs {metric_text(self.metric, mb)}"
         if len(t) < self.min_runs or len(b) < self.min_runs or mt is None or mb is None:
             return _Comparison(f"{head} (n={len(t)}+{len(b)}: too few runs)", None, 0)
-        from scipy.stats import mannwhitneyu
-
-        p = float(mannwhitneyu(t, b, alternative="two-sided").pvalue)
-        p = 1.0 if math.isnan(p) else p
+        p = mann_whitney_p(t, b)
         ratio = f"×{mt / mb:.2f}" if mb else "×?"
         line = f"{head} ({ratio}, {p_text(p)}, n={len(t)}+{len(b)})"
         lean = 0 if mt == mb else 1 if (mt < mb) == (self.direction == "lower") else -1

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness import pausepool, store
 from harness.atomic import write_text_atomic
-from harness.claims import render_claims
+from harness.claims import ClaimVerdict, format_verdicts, judge_run, verdicts_document
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED, UsageError
 from harness.markup import inline, link
 from harness.masking import mask_secrets
@@ -189,53 +190,57 @@ def _bisect_section(data: RunData, fmt: str) -> list[str]:
 # --- whole report -------------------------------------------------------------------------------
 
 
-def _tabulated(data: RunData, fmt: str, claims: bool, image_dir: str) -> str:
+def _tabulated(
+    data: RunData, fmt: str, verdicts: Sequence[ClaimVerdict] | None, image_dir: str
+) -> str:
     style = style_of(fmt)
     title = f"gxm run {data.run_id}"
     header = style.bullets(tables.header_lines(data)) if fmt != "txt" else None
     parts = [style.heading(title, 1), header or "\n".join(tables.header_lines(data))]
     parts += _bisect_section(data, fmt)
     parts += _crash_sections(data, fmt) + _test_sections(data, fmt) + _pause_sections(data, fmt)
-    if claims:
-        text = render_claims(data.run_dir, fmt)
+    if verdicts is not None:
+        text = format_verdicts(verdicts, fmt)
         parts += [style.heading("Claims", 2), text.rstrip("\n")]
     parts += _plot_section(data, style, image_dir) + _cells_section(data, fmt)
     return style.document(title, "\n\n".join(parts)) + "\n"
 
 
 def render_data(
-    data: RunData, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR
+    data: RunData,
+    fmt: str,
+    *,
+    claims: bool = False,
+    image_dir: str = PLOTS_DIR,
+    verdicts: Sequence[ClaimVerdict] | None = None,
 ) -> str:
     """The report of a loaded run in `fmt` (one of FORMATS), ending with a newline, secrets masked.
 
-    `claims` adds the claims section (go_fixtures/claims.yaml judged on this run). `image_dir`
-    is where the plots are linked from: a path relative to where the report is read (see
-    `image_base`), or a URL.
+    `claims` adds the claims section (go_fixtures/claims.yaml judged on this run); `verdicts`
+    are those judgements when the caller has them already (`claims.judge_run`: a report written
+    in several formats judges once). `image_dir` is where the plots are linked from: a path
+    relative to where the report is read (see `image_base`), or a URL.
     """
+    if claims and verdicts is None and fmt in (*STYLES, "json"):
+        verdicts = judge_run(data.run_dir, data)
+    judged = verdicts if claims else None
     if fmt == "json":
         document: dict[str, object] = data.to_json()
         bisect = data.store.read_bisect()
         if bisect is not None:
             document["bisect"] = bisect.to_json()
-        if claims:
-            document["claims"] = _json_or_text(render_claims(data.run_dir, fmt))
+        if judged is not None:
+            document["claims"] = verdicts_document(judged)
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "benchstat":
         text = formats.benchstat(data)
     elif fmt == "junit":
         text = formats.junit(data)
     elif fmt in STYLES:
-        text = _tabulated(data, fmt, claims, image_dir)
+        text = _tabulated(data, fmt, judged, image_dir)
     else:
         raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return mask_secrets(text)
-
-
-def _json_or_text(text: str) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def render(run_dir: Path, fmt: str, *, claims: bool = False, image_dir: str = PLOTS_DIR) -> str:
@@ -267,9 +272,10 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
         from harness.report import plots
 
         written += plots.write_plots(data, data.store.plots_dir)
+    verdicts = judge_run(run_dir, data)  # once for every format
     for name, fmt in REPORT_FILES.items():
         path = data.store.report_path(name)
-        write_text_atomic(path, render_data(data, fmt, claims=True))
+        write_text_atomic(path, render_data(data, fmt, claims=True, verdicts=verdicts))
         written.append(path)
     return written
 

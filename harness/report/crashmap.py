@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report import tables
-from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
+from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, pin_labels
 from harness.store import RunData
 from harness.store.records import CellResult
 
 _SHORT = {"unsupported": "unsupp.", "build-error": "build\nerror"}
-_CHAR_IN = 0.075  # width of one character of a 9 pt label, inches
+CHAR_IN = 0.075  # width of one character of a 9 pt label, inches
 _ROW_IN = 0.36
 _COLOUR_BAR_IN = 1.0
 
@@ -71,7 +71,7 @@ def overview_figure(data: RunData) -> Any:
 
     fixtures, cells = tables.fixture_names(data), data.cell_ids()
     col_in = 0.95 if len(cells) <= 8 else 0.6
-    left_in = 0.3 + _CHAR_IN * max((len(f) for f in fixtures), default=4)
+    left_in = 0.3 + CHAR_IN * max((len(f) for f in fixtures), default=4)
     top_in, bottom_in = 0.95, 0.2
     width_in = max(WIDTH_IN, left_in + col_in * len(cells) + _COLOUR_BAR_IN)
     height_in = max(2.4, top_in + bottom_in + _ROW_IN * len(fixtures))
@@ -96,11 +96,13 @@ def overview_figure(data: RunData) -> Any:
                   fontsize=size + 1)  # fmt: skip
     ax.set_yticks(range(len(fixtures)), fixtures, fontsize=FONT_SIZE - 1)
     ax.tick_params(length=0)
-    ax.set_title("failed runs (crash, corrupt, timeout, oom) per fixture and cell", pad=32)
+    ax.set_title("failed runs (crash, corrupt, timeout, oom) per fixture and cell", y=1.0, pad=32)
+    pin_labels(ax, ylabel_in=0.0)  # no axis labels: only so that nothing is measured to place them
     bar_ax = fig.add_axes(((width_in - _COLOUR_BAR_IN + 0.15) / width_in,
                            bottom_in / height_in, 0.15 / width_in,
                            1 - (top_in + bottom_in) / height_in))  # fmt: skip
     bar = fig.colorbar(image, cax=bar_ax)
     bar.set_label("crash rate")
+    pin_labels(bar.ax, ylabel_in=0.5)
     bar.ax.yaxis.set_major_formatter(lambda x, _pos: f"{x * 100:.0f}%")
     return fig

@@ -9,33 +9,35 @@ data gives the same bytes (republishing a run changes nothing).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import io
 import json
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import harness
 from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
-from harness.report import crashmap, pauses, tables
-from harness.report.figstyle import BASELINE_COLOUR, DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN
+from harness.report import crashmap, pauseplot, pauses, tables
+from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, pin_labels
 from harness.store import RunData
 from harness.store.records import CellResult
 
 if TYPE_CHECKING:
     from harness.report import history
 
-PAUSE_METRICS = (
-    ("gc_pause_p50_ns", "p50 pause per run"),
-    ("gc_pause_p99_ns", "p99 pause per run"),
-    ("gc_pause_max_ns", "max pause per run"),
-)
 HEATMAP_PREFIX = "crash-rate-"
 OVERVIEW_NAME = "overview-crash-rate.png"  # crashmap.py draws it
 PAUSES_PREFIX = "pauses-"
+INPUTS_KEY = "gxm-inputs"  # PNG text chunk: the `inputs_digest` a plot was drawn from
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_OPTIONS = {"compress_level": 1}
 
 
 def file_stem(name: str) -> str:
@@ -51,13 +53,47 @@ def _figure(height_in: float, *, constrained: bool = True) -> Any:
     return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
 
 
-def save_png(fig: Any, path: Path) -> Path:
-    """Render `fig` to `path` atomically (temp file + rename), without a timestamp."""
+def save_png(fig: Any, path: Path, inputs: str | None = None) -> Path:
+    """Render `fig` to `path` atomically (temp file + rename), without a timestamp; `inputs`
+    (see `inputs_digest`) is kept in the PNG as a `gxm-inputs` text chunk."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    metadata = {"Software": None} | ({INPUTS_KEY: inputs} if inputs else {})
+    # zlib level 1: a sixth less time per plot than the default 6, files about a tenth larger
+    fig.savefig(buffer, format="png", dpi=DPI, metadata=metadata, pil_kwargs=PNG_OPTIONS)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, buffer.getvalue())
     return path
+
+
+def png_text(path: Path, key: str) -> str | None:
+    """The value of the `key` text chunk of the PNG at `path`; None when there is no such file,
+    chunk or PNG. Reads only the chunks before the image data."""
+    try:
+        with path.open("rb") as png:
+            if png.read(8) != PNG_MAGIC:
+                return None
+            while len(head := png.read(8)) == 8:
+                length, kind = struct.unpack(">I4s", head)
+                if kind == b"IDAT":
+                    return None
+                body = png.read(length + 4)[:length]  # and the CRC
+                name, _, value = body.partition(b"\0")
+                if kind == b"tEXt" and name == key.encode("latin-1"):
+                    return value.decode("latin-1")
+    except OSError:
+        return None
+    return None
+
+
+def inputs_digest(data: RunData) -> str:
+    """A hash of everything a run's plots are drawn from: the run's records, gxm's own code and
+    the matplotlib version. A PNG carrying it (`save_png`) is what drawing again would give."""
+    records = [data.document.to_json(), *(cell.to_json() for cell in data.results)]
+    digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode())
+    for source in sorted(Path(harness.__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    digest.update(importlib.metadata.version("matplotlib").encode())
+    return digest.hexdigest()[:32]
 
 
 # --- grid of cells ------------------------------------------------------------------------------
@@ -111,13 +147,22 @@ def _heat_value(doc: CellResult | None, fixture: str) -> tuple[float | None, str
 
 
 def heatmap_figure(data: RunData, fixture: str) -> Any:
-    """Crash rate of `fixture` per cell: columns Go versions, rows experiments, `k/n` in each."""
+    """Crash rate of `fixture` per cell: columns Go versions, rows experiments, `k/n` in each.
+    The layout is fixed in inches from the grid (no constrained layout: it cost most of the
+    drawing time)."""
     import numpy as np
+    from matplotlib import colormaps
 
     grid = Grid.of(data)
-    values = np.full((len(grid.experiments), len(grid.go_versions)), np.nan)
-    fig = _figure(1.6 + 0.6 * len(grid.experiments))
-    ax = fig.add_subplot()
+    rows, bar_in = len(grid.experiments), 1.0
+    left_in = 0.75 + crashmap.CHAR_IN * max(len(e) for e in grid.experiments)
+    top_in, bottom_in = 0.5, 0.75
+    height_in = 1.6 + 0.6 * rows
+    fig = _figure(height_in, constrained=False)
+    box = (left_in / WIDTH_IN, bottom_in / height_in, (WIDTH_IN - left_in - bar_in) / WIDTH_IN,
+           1 - (top_in + bottom_in) / height_in)  # fmt: skip
+    ax = fig.add_axes(box)
+    values = np.full((rows, len(grid.go_versions)), np.nan)
     for r, exp in enumerate(grid.experiments):
         for c, go in enumerate(grid.go_versions):
             rate, label = _heat_value(data.cell(Grid.cell_id(go, exp)), fixture)
@@ -126,17 +171,18 @@ def heatmap_figure(data: RunData, fixture: str) -> Any:
             dark = rate is not None and rate > 0.55
             ax.text(c, r, label, ha="center", va="center", fontsize=FONT_SIZE - 1,
                     color="white" if dark else "black")  # fmt: skip
-    from matplotlib import colormaps
-
     cmap = colormaps["Reds"].with_extremes(bad=NO_DATA_COLOUR)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(grid.go_versions)), [f"go{g}" for g in grid.go_versions])
-    ax.set_yticks(range(len(grid.experiments)), list(grid.experiments))
+    ax.set_yticks(range(rows), list(grid.experiments))
     ax.set_xlabel("Go version")
     ax.set_ylabel("GOEXPERIMENT")
-    ax.set_title(f"{fixture}: failed runs (crash, corrupt, timeout, oom) per cell")
-    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    pin_labels(ax, ylabel_in=left_in - 0.45, xlabel_in=0.3)
+    ax.set_title(f"{fixture}: failed runs (crash, corrupt, timeout, oom) per cell", y=1.0)
+    bar_box = ((WIDTH_IN - bar_in + 0.15) / WIDTH_IN, box[1], 0.15 / WIDTH_IN, box[3])
+    bar = fig.colorbar(image, cax=fig.add_axes(bar_box))
     bar.set_label("crash rate")
+    pin_labels(bar.ax, ylabel_in=0.5)
     bar.ax.yaxis.set_major_formatter(lambda x, _pos: f"{x * 100:.0f}%")
     return fig
 
@@ -144,77 +190,12 @@ def heatmap_figure(data: RunData, fixture: str) -> Any:
 # --- pause distributions ------------------------------------------------------------------------
 
 
-def _pause_panel(ax: Any, data: RunData, grid: Grid, fixture: str, go: str, metric: str) -> bool:
-    """Box and points per experiment of one Go version; False when the panel has no data."""
-    from matplotlib import colormaps
-
-    colours = colormaps["tab10"]
-    labels, drawn = [], False
-    for x, exp in enumerate(grid.experiments):
-        doc = data.cell(Grid.cell_id(go, exp))
-        entry = tables.fixture_of(doc, fixture)
-        values = stats.metric_samples(entry.runs, metric) if entry else []
-        labels.append(exp)
-        if not values:
-            continue
-        drawn = True
-        colour = BASELINE_COLOUR if exp == "default" else colours(x % 10)
-        box = ax.boxplot([values], positions=[x], widths=0.6, patch_artist=True,
-                         showfliers=False, medianprops={"color": "black"})  # fmt: skip
-        box["boxes"][0].set(facecolor=colour, alpha=0.45, edgecolor=colour)
-        jitter = [x + 0.18 * ((i % 5) - 2) / 2 for i in range(len(values))]
-        ax.scatter(jitter, values, s=14, color=colour, edgecolor="black", linewidth=0.4, zorder=3)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_xlim(-0.6, len(labels) - 0.4)
-    return drawn
-
-
-def _log_ns_axis(ax: Any) -> None:
-    """A log y axis labelled at 1-2-5 steps as durations (`200µs`, `1.00ms`)."""
-    from matplotlib.ticker import LogLocator, NullLocator
-
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(lambda y, _pos: pauses.format_ns(y))
-    # Unlabelled minor ticks made up most of the time a pause plot took to draw.
-    ax.yaxis.set_minor_locator(NullLocator())
-
-
 def pause_figure(data: RunData, fixture: str) -> Any | None:
-    """Per-run GC pauses of `fixture`: a row per pause metric, a column per Go version, a box per
-    experiment with the baseline (default, grey) first. None when no run has pause metrics."""
+    """Per-run GC pauses of `fixture` in every cell of the run (`pauseplot.pause_figure`): a row
+    per pause metric, the cells along x by Go version, baseline first. None when no run has
+    pause metrics."""
     grid = Grid.of(data)
-    metrics = [
-        (m, label)
-        for m, label in PAUSE_METRICS
-        if any(
-            stats.metric_samples(doc.fixtures[fixture].runs, m)
-            for doc in data.results
-            if fixture in doc.fixtures
-        )
-    ]
-    if not metrics:
-        return None
-    # A fixed layout in inches: constrained layout took most of the drawing time of this figure.
-    height_in = 1.6 + 2.2 * len(metrics)
-    fig = _figure(height_in, constrained=False)
-    margins = {"left": 0.95 / WIDTH_IN, "right": 1 - 0.15 / WIDTH_IN, "top": 1 - 0.75 / height_in,
-               "bottom": 1.1 / height_in, "wspace": 0.06, "hspace": 0.6}  # fmt: skip
-    axes = fig.subplots(len(metrics), len(grid.go_versions), sharey="row", squeeze=False,
-                        gridspec_kw=margins)  # fmt: skip
-    for row, (metric, label) in enumerate(metrics):
-        for col, go in enumerate(grid.go_versions):
-            ax = axes[row][col]
-            _pause_panel(ax, data, grid, fixture, go, metric)
-            _log_ns_axis(ax)
-            ax.grid(axis="y", alpha=0.3)
-            if row == 0:
-                ax.set_title(f"go{go}")
-            if col == 0:
-                ax.set_ylabel(label)
-    fig.suptitle(f"{fixture}: GC pauses per run by cell (grey = baseline, default experiment)")
-    fig.supxlabel("GOEXPERIMENT")
-    return fig
+    return pauseplot.pause_figure(data, fixture, grid.go_versions, grid.experiments)
 
 
 # --- trends -------------------------------------------------------------------------------------
@@ -317,16 +298,33 @@ def write_plots(data: RunData, out_dir: Path) -> list[Path]:
     """The crash-rate overview of the whole run, a heatmap for each fixture whose outcome differs
     between cells, and pause plots for every bench fixture with pause metrics, written under
     `out_dir` (heatmaps or pause plots of an earlier write that this one does not make are
-    removed); returns the paths, overview first."""
-    written = [save_png(crashmap.overview_figure(data), out_dir / OVERVIEW_NAME)]
+    removed); returns the paths, overview first.
+
+    A PNG already there that was drawn from the same inputs (its `gxm-inputs` chunk equals
+    `inputs_digest`) is kept, not drawn again: drawing was most of the cost of writing the
+    reports, and the same inputs give the same bytes anyway. (A matplotlib style set outside
+    gxm, such as a matplotlibrc, is not among the inputs: remove plots/ to redraw with it.)
+    """
+    inputs = inputs_digest(data)
+    planned: list[tuple[str, Callable[[], Any]]] = [
+        (OVERVIEW_NAME, lambda: crashmap.overview_figure(data))
+    ]
     for fixture in tables.fixture_names(data):
         if crashmap.outcome_differs(data, fixture):
-            path = out_dir / f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
-            written.append(save_png(heatmap_figure(data, fixture), path))
+            name = f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
+            planned.append((name, functools.partial(heatmap_figure, data, fixture)))
     for fixture in tables.fixture_names(data, kind="bench"):
-        fig = pause_figure(data, fixture)
-        if fig is not None:
-            written.append(save_png(fig, out_dir / f"{PAUSES_PREFIX}{file_stem(fixture)}.png"))
+        name = f"{PAUSES_PREFIX}{file_stem(fixture)}.png"
+        planned.append((name, functools.partial(pause_figure, data, fixture)))
+    written = []
+    for name, draw in planned:
+        path = out_dir / name
+        if png_text(path, INPUTS_KEY) != inputs:
+            fig = draw()
+            if fig is None:
+                continue
+            save_png(fig, path, inputs)
+        written.append(path)
     for stale in out_dir.glob("*.png"):
         if stale.name.startswith((HEATMAP_PREFIX, PAUSES_PREFIX)) and stale not in written:
             stale.unlink()

@@ -4,6 +4,9 @@ Layout of one run (schema 1):
     <results>/<run-id>/run.json               schema "gxm.run/1"   (records.RunDocument)
     <results>/<run-id>/cells/<cell-id>.json   schema "gxm.cell/2"  (records.CellResult; /1 read)
     <results>/<run-id>/logs/<cell-id>/…       build.log, <fixture>.<i>.stderr / .stdout
+    <results>/<run-id>/journal.jsonl          schema "gxm.journal/1": runs recorded since the cell
+                                              documents were written (only while a run is
+                                              unfinished; `--resume` folds it in)
     <results>/<run-id>/bisect.json            schema "gxm.bisect/1" (`gxm bisect` runs only: the
                                               releases, every probe, the verdict; each probed
                                               release is a cell holding its runs, as in any run)
@@ -32,6 +35,7 @@ from typing import Any
 from harness.atomic import write_json_atomic, write_text_atomic
 from harness.errors import UsageError
 from harness.store.bisect_record import BisectRecord
+from harness.store.journal import RunJournal
 from harness.store.records import CellResult, RunDocument
 
 log = logging.getLogger("gxm.store")
@@ -40,7 +44,9 @@ RUN_SCHEMA = "gxm.run/1"
 CELL_SCHEMA = "gxm.cell/2"  # /2 added the `fail` outcome and per-test results; /1 is still read
 CELL_SCHEMAS_READ = ("gxm.cell/1", CELL_SCHEMA)
 BISECT_SCHEMA = "gxm.bisect/1"
+JOURNAL_SCHEMA = "gxm.journal/1"
 RUN_FILE = "run.json"
+JOURNAL_FILE = "journal.jsonl"  # runs recorded since the cell documents were last written
 BISECT_FILE = "bisect.json"
 CELLS_DIR = "cells"
 LOGS_DIR = "logs"
@@ -73,6 +79,11 @@ def new_run_id(now: datetime, rand: random.Random | None = None) -> str:
 def utc_timestamp(now: datetime) -> str:
     """ISO-8601 UTC with a `Z`, to the second: the form run.json uses for `started` / `ended`."""
     return _as_utc(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_timestamp_ms(now: datetime) -> str:
+    """ISO-8601 UTC with a `Z`, to the millisecond: when a run started and ended."""
+    return _as_utc(now).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def host_info() -> dict[str, Any]:
@@ -182,6 +193,10 @@ class RunStore:
     def cell_results(self) -> dict[str, CellResult]:
         """Every cell document of the run, by cell id (for a resumed run)."""
         return {p.stem: _cell_result(_read_cell(p), p) for p in _cell_files(self.run_dir)}
+
+    def journal(self) -> RunJournal:
+        """The run's journal of run records not yet in a cell document (harness.store.journal)."""
+        return RunJournal(self.run_dir / JOURNAL_FILE, JOURNAL_SCHEMA)
 
     def log_dir(self, cell_id: str) -> Path:
         """logs/<cell-id>/, created so writers can open files in it."""

@@ -27,6 +27,10 @@ def _outcome(value: object) -> Outcome:
         raise ValueError(f"unknown outcome {value!r}") from None
 
 
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _tuple(value: object) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (list, tuple)) else ()
 
@@ -62,6 +66,10 @@ class RunRecord:
     c_frames: tuple[Mapping[str, Any], ...] = ()
     c_backtrace: str | None = None
     c_backtrace_tool: str | None = None
+    # wall clock around the process (ISO 8601 UTC with milliseconds): when it started and ended,
+    # so concurrent runs can be told apart from runs that ran alone (optional: older files lack it)
+    started: str | None = None
+    ended: str | None = None
 
     @property
     def is_infra_error(self) -> bool:
@@ -101,6 +109,9 @@ class RunRecord:
             doc["c_frames"] = [dict(frame) for frame in self.c_frames]
             doc["c_backtrace"] = self.c_backtrace
             doc["c_backtrace_tool"] = self.c_backtrace_tool
+        if self.started is not None:
+            doc["started"] = self.started
+            doc["ended"] = self.ended
         return doc
 
     @classmethod
@@ -130,6 +141,8 @@ class RunRecord:
             c_frames=tuple(dict(f) for f in _tuple(doc.get("c_frames")) if isinstance(f, Mapping)),
             c_backtrace=doc.get("c_backtrace"),
             c_backtrace_tool=doc.get("c_backtrace_tool"),
+            started=_text_or_none(doc.get("started")),
+            ended=_text_or_none(doc.get("ended")),
         )
 
 
@@ -235,15 +248,20 @@ class BuildRecord:
     log: str | None = None
     commands: tuple[str, ...] = ()
     detail: str | None = None
+    started: str | None = None  # wall clock around the build, as a run's (optional)
+    ended: str | None = None
 
     def to_json(self) -> Json:
-        return {
+        doc: Json = {
             "status": self.status,
             "seconds": self.seconds,
             "log": self.log,
             "commands": list(self.commands),
             "detail": self.detail,
         }
+        if self.started is not None:
+            doc.update(started=self.started, ended=self.ended)
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> BuildRecord:
@@ -253,6 +271,8 @@ class BuildRecord:
             log=doc.get("log"),
             commands=tuple(str(c) for c in _tuple(doc.get("commands"))),
             detail=doc.get("detail"),
+            started=_text_or_none(doc.get("started")),
+            ended=_text_or_none(doc.get("ended")),
         )
 
 
@@ -332,6 +352,7 @@ class RunDocument:
     # each `--resume` of this run: {"command": [...], "at": time}; `command` and `started` stay
     # those of the first start, which a reproduction needs
     resumed: tuple[Mapping[str, Any], ...] = ()
+    jobs: int | None = None  # runs at a time (bench runs alone); absent from older files
 
     def shard_summary(self) -> Json:
         """What a merged run records about this run as one of its shards."""
@@ -363,6 +384,8 @@ class RunDocument:
             doc["shards"] = [dict(s) for s in self.shards]
         if self.resumed:
             doc["resumed"] = [dict(r) for r in self.resumed]
+        if self.jobs is not None:
+            doc["jobs"] = self.jobs
         return doc
 
     @classmethod
@@ -387,4 +410,5 @@ class RunDocument:
             gxm_version=doc.get("gxm_version"),
             shards=tuple(dict(s) for s in shards) if isinstance(shards, list) else None,
             resumed=tuple(dict(r) for r in _tuple(doc.get("resumed")) if isinstance(r, dict)),
+            jobs=jobs if isinstance(jobs := doc.get("jobs"), int) else None,
         )

@@ -210,6 +210,10 @@ def wait_for(path: Path, proc: subprocess.Popen[str], within_s: float = 120) -> 
 def every_file_parses(run_dir: Path) -> None:
     for path in [run_dir / "run.json", *(run_dir / "cells").glob("*.json")]:
         json.loads(path.read_text())  # a killed gxm leaves whole files only
+    journal = run_dir / "journal.jsonl"  # appended per run: only a last line may be cut short
+    if journal.exists():
+        for line in journal.read_text().split("\n")[:-1]:
+            json.loads(line)
 
 
 @pytest.fixture
@@ -233,7 +237,10 @@ def test_sigkill_at_20_random_moments_then_resume_loses_and_leaves_nothing(
     matrix.write_text(text.replace("duration: 300ms", "duration: 1s"))
     out = tmp_path / "out"
     rng = random.Random(20261130)
-    first = start_gxm("run", "--matrix", str(matrix), "--out", str(out), cwd=tmp_path)
+    # two runs at a time, so most kills land with several runs in flight
+    first = start_gxm(
+        "run", "--matrix", str(matrix), "--out", str(out), "--jobs", "2", cwd=tmp_path
+    )
     killed_runs.append(first)
     wait_for(out, first)
     run_json = next(iter(out.glob("*/run.json")), None)
@@ -245,7 +252,9 @@ def test_sigkill_at_20_random_moments_then_resume_loses_and_leaves_nothing(
     proc, landed = first, 0
     for kill in range(KILLS):
         if kill:
-            proc = start_gxm("run", "--resume", run_dir.name, "--out", str(out), cwd=tmp_path)
+            proc = start_gxm(
+                "run", "--resume", run_dir.name, "--out", str(out), "--jobs", "2", cwd=tmp_path
+            )
             killed_runs.append(proc)
         time.sleep(rng.uniform(0.0, 3.0))
         if proc.poll() is None:
@@ -257,6 +266,7 @@ def test_sigkill_at_20_random_moments_then_resume_loses_and_leaves_nothing(
     final = gxm("run", "--resume", run_dir.name, "--out", str(out), cwd=tmp_path)
     assert final.returncode == 0, final.stderr[-3000:]
     every_file_parses(run_dir)
+    assert not (run_dir / "journal.jsonl").exists()  # every run is in its cell document now
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "complete"
     assert run["command"][:2] == ["gxm", "run"] and "--resume" not in run["command"]

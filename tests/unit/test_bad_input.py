@@ -91,6 +91,7 @@ CASES: list[tuple[str, Setup, int]] = [
     ("--shard not i/n", _argv("run", "--shard", "half"), 2),
     ("--shards 0", _argv("list", "--github-matrix", "--shards", "0"), 2),
     ("--seed not a number", _argv("run", "--seed", "soon"), 2),
+    ("--jobs 0", _argv("run", "--jobs", "0"), 2),
     ("--fixtures unknown name", _argv("run", "--fixtures", "no_such_fixture"), 2),
     ("--matrix missing file", _argv("list", "--matrix", "{tmp}/nope.yaml"), 2),
     ("cell id naming two cells", _argv("cell", "go1.2*-arenas"), 2),

@@ -34,3 +34,11 @@ def test_a_traced_build_keeps_its_packages() -> None:
     line = "[shell] " + shell_line(argv, {"CGO_ENABLED": "1"}, Path("/src/go_fixtures"))
     command = _overhead().parse_shell_line(line)
     assert command.argv == argv and command.env == {"CGO_ENABLED": "1"}
+
+
+def test_a_pinned_bench_run_parses_to_its_binary_and_cpus() -> None:
+    """gxm pins a bench run (`taskset -c 1 BINARY`): the loop runs the same binary, pinned too."""
+    argv = ["taskset", "-c", "1", "/w/bin/go1.22-default/0/gc_live_heap"]
+    line = "[shell] " + shell_line(argv, {"GXM_DURATION": "0.5"}, Path("/w/scratch"))
+    command = _overhead().parse_shell_line(line)
+    assert command.argv == argv[3:] and command.cpus == "1"

@@ -236,6 +236,11 @@ def test_run_containers_get_the_core_limit_the_spec_asks_for() -> None:
         assert (ulimit["Name"], ulimit["Soft"], ulimit["Hard"]) == ("core", limit, limit)
 
 
+def test_a_pinned_run_gets_its_cpuset_and_others_none() -> None:
+    assert "cpuset_cpus" not in config(run_spec())
+    assert config(replace(run_spec(), cpuset=(2, 3)))["cpuset_cpus"] == "2,3"
+
+
 def test_the_bootstrapped_base_holds_the_c_crash_tools_and_is_labelled_by_its_recipe() -> None:
     assert {"gcc", "libc6-dev", "elfutils"} <= set(images.BASE_PACKAGES)
     recipe = images.base_recipe(DockerSettings())

@@ -83,6 +83,8 @@ BAD = {
         "less than the 6MiB",
     ),
     "unknown backend": (HEAD + "backend: podman\n", 4, "backend must be auto | local | docker"),
+    "jobs 0": (HEAD + "jobs: 0\n", 4, "jobs must be at least 1, got 0"),
+    "jobs not a number": (HEAD + "profiles:\n  smoke:\n    jobs: all\n", 6, "jobs must be a whole"),
     "schema missing": ('go: ["1.22"]\n', 1, "missing the required key 'schema'"),
     "schema not 1": ('schema: 2\ngo: ["1.22"]\n', 1, "schema must be 1, got the number 2"),
     "empty go axis": ("schema: 1\ngo: []\n", 2, "the go axis is empty"),
@@ -96,6 +98,11 @@ BAD = {
         HEAD + "defaults:\n  env: {gogc: '100'}\n",
         5,
         "'gogc' is not a variable name",
+    ),
+    "env variable gxm sets itself": (
+        HEAD + "defaults:\n  env: {GXM_SEED: '3'}\n",
+        5,
+        "defaults: env: gxm sets GXM_SEED itself (from the run's --seed)",
     ),
     "wrong type for defaults": (HEAD + "defaults: [1, 2]\n", 4, "`defaults` must be a mapping"),
     "repeats below 1": (HEAD + "defaults:\n  repeats: {stress: 0}\n", 5, "at least 1, got 0"),
@@ -231,6 +238,15 @@ def test_mutated_files_only_ever_raise_gxm_errors(tmp_path: Path) -> None:
 
 
 # --- a good file --------------------------------------------------------------------------------
+
+
+def test_a_fixture_knob_can_be_set_per_cell(tmp_path: Path) -> None:
+    """GXM_* names gxm does not set itself are fixture knobs (gc_live_heap's GXM_LIVE_HEAP_MB):
+    a matrix sets them like GOGC, here per cell through include entries."""
+    text = HEAD + "include:\n  - {go: '1.26', env: {GXM_LIVE_HEAP_MB: '128'}}\n"
+    by_id = {plan.cell.id: plan.settings for plan in load_text(tmp_path, text).cells}
+    assert dict(by_id["go1.26-default"].env)["GXM_LIVE_HEAP_MB"] == "128"
+    assert "GXM_LIVE_HEAP_MB" not in dict(by_id["go1.22-default"].env)
 
 
 def test_good_matrix_applies_profile_defaults_and_include_overrides() -> None:
@@ -516,3 +532,12 @@ def test_parse_size(text: object, size: int) -> None:
 def test_parse_size_rejects(text: object) -> None:
     with pytest.raises(UsageError, match="bad size"):
         parse_size(text)
+
+
+def test_jobs_comes_from_the_profile_else_the_top_level_else_is_left_to_the_machine(
+    tmp_path: Path,
+) -> None:
+    assert load_text(tmp_path, HEAD).jobs is None  # the CPUs gxm may use (harness.schedule)
+    text = HEAD + "jobs: 3\nprofiles:\n  smoke: {jobs: 1}\n  nightly: {}\n"
+    assert load_text(tmp_path, text).jobs == 1
+    assert load_text(tmp_path, text, "nightly").jobs == 3

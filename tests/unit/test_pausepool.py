@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from harness import pausepool
@@ -104,12 +105,53 @@ def test_vectorised_and_plain_quantiles_agree() -> None:
     assert list(vector) == pytest.approx([h.quantile_ns(0.99) for h in hists])
 
 
-def test_ten_percent_p99_change_found_and_control_left_alone() -> None:
-    """Seeded trials on log-normal runs (1000 pauses a run, within-run log-spread 0.5, run-to-run
-    0.03: a quiet machine) counted into Go 1.22's real bucket grid."""
+def _recorded_runs() -> list[pausepool.PauseHistogram]:
+    """Real runs of gc_small_objects at nightly bench settings (provenance in the file)."""
+    doc = json.loads((ROOT / "tests/data/pauses/gc_small_objects-go1.22-nightly.json").read_text())
+    return [H.from_json(run["gc_pause_histogram"]) for run in doc["runs"]]
+
+
+def test_generated_runs_have_the_run_to_run_spread_they_were_made_with() -> None:
+    """The generator's runs, fitted again, give back the between-runs spread they were made
+    with, net of what sampling their pauses explains (the old resampler froze each real run's
+    sampling noise into the spread and so overstated it)."""
     power = _power()
-    spread = power.Spread(
-        pauses_per_run=1000, median_ns=50_000, sigma_within=0.5, sigma_between=0.03
-    )
+    shape = power.Shape.of(_recorded_runs())
+    rng = np.random.default_rng(11)
+    for sigma in (0.0, 0.3):
+        spread = power.Spread(shape, pauses_per_run=300, sigma_between=sigma)
+        refit = power.fit(power.generated_runs(spread, 200, 1.0, rng))
+        assert refit.pauses_per_run == pytest.approx(300, abs=15)
+        assert refit.sigma_between == pytest.approx(sigma, abs=0.1), refit.text()
+
+
+def test_real_runs_p99_spread_is_mostly_their_few_pauses() -> None:
+    """Recorded gc_small_objects runs (~42 pauses a run, load 6-8): how much a run's p99 differs
+    from the next is what sampling so few pauses from their pooled shape explains."""
+    spread = _power().fit(_recorded_runs())
+    assert spread.sigma_sampling > 0.2 and spread.sigma_between < spread.sigma_sampling
+    left = max(0.0, spread.sigma_observed**2 - spread.sigma_sampling**2)
+    assert spread.sigma_between == pytest.approx(math.sqrt(left))
+
+
+def _log_normal_shape(median_ns: float, sigma: float) -> object:
+    power = _power()
+    values = np.random.default_rng(5).lognormal(math.log(median_ns), sigma, 100_000)
+    return power.Shape.of([power.counted(values, power.bucket_grid())])
+
+
+def test_ten_percent_p99_change_found_and_control_left_alone_with_many_pauses() -> None:
+    """Seeded trials on a quiet machine's kind of pauses (log-normal around 50 µs, log-spread
+    0.5), 1000 pauses a run, run-to-run spread 0.03, counted into Go 1.22's real bucket grid."""
+    power = _power()
+    spread = power.Spread(_log_normal_shape(50_000, 0.5), pauses_per_run=1000, sigma_between=0.03)
     found, false_alarms = power.trials(spread, n_trials=10, runs=10, permutations=1000)
     assert found >= 9 and false_alarms <= 1
+
+
+def test_at_nightly_pauses_per_run_a_doubled_p99_is_found_and_the_control_left_alone() -> None:
+    """The recorded runs' own spread and pauses per run (the nightly profile's 1 s runs): a
+    doubled p99 is found in every trial and the control never flagged (a 10% change is found in
+    none: README, "What the pooled p99 test can tell apart")."""
+    power = _power()
+    assert power.trials(power.fit(_recorded_runs()), change=2.0, permutations=1000) == (10, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import struct
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import crashmap, plots
-from harness.store import load_run
+from harness.store import RunStore, load_run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,14 +41,19 @@ def test_heatmap_is_labelled_and_annotated_per_cell() -> None:
     assert fig.axes[1].get_ylabel() == "crash rate"  # the colour bar
 
 
-def test_pause_figure_has_a_panel_per_go_version_and_metric() -> None:
+def test_pause_figure_has_a_row_per_metric_and_the_cells_by_go_version() -> None:
     fig = plots.pause_figure(load_run(SAMPLE), "gc_small_objects")
-    panels = [ax for ax in fig.axes if ax.get_title() or ax.get_ylabel()]
-    assert {ax.get_title() for ax in panels} >= {"go1.22", "go1.26"}
-    assert {ax.get_ylabel() for ax in fig.axes} >= {"p50 pause per run", "p99 pause per run"}
-    first = fig.axes[0]
-    assert [t.get_text() for t in first.get_xticklabels()][0] == "default"  # baseline first
-    assert first.get_yscale() == "log"
+    rows = ["p50 pause per run", "p99 pause per run", "max pause per run"]
+    assert [ax.get_ylabel() for ax in fig.axes] == rows
+    top, bottom = fig.axes[0], fig.axes[-1]
+    assert [t.get_text() for t in top.texts] == ["go1.22", "go1.26"]  # a group per Go version
+    labels = [t.get_text() for t in bottom.get_xticklabels()]
+    assert labels == ["default", "arenas", "greenteagc"] * 2  # baseline first in each group
+    assert top.get_yscale() == "log"
+    boxes = top.collections[0]  # a box per cell with runs: greenteagc has none on either Go
+    assert len(boxes.get_paths()) == 4
+    points = top.collections[-1]  # every passing run: 3 a cell, but one crash in go1.22-arenas
+    assert len(points.get_offsets()) == 11
     assert plots.pause_figure(load_run(SAMPLE), "cmem_finalizer") is not None
     assert plots.pause_figure(load_run(SAMPLE), "no_such_fixture") is None
 
@@ -66,7 +72,8 @@ def test_write_plots_makes_wiki_width_pngs_deterministically(tmp_path: Path) -> 
     for path in written:
         width, height = png_size(path)
         assert width == 880 and 200 <= height <= 1200
-    again = plots.save_png(plots.heatmap_figure(data, "cmem_finalizer"), tmp_path / "again.png")
+    figure = plots.heatmap_figure(data, "cmem_finalizer")
+    again = plots.save_png(figure, tmp_path / "again.png", plots.inputs_digest(data))
     assert again.read_bytes() == written[1].read_bytes()  # same data, same bytes
     assert not list((run_dir / "plots").glob(".*"))  # no temp files left
 
@@ -130,3 +137,36 @@ def test_heatmaps_only_for_fixtures_whose_outcome_differs(tmp_path: Path) -> Non
     assert "crash-rate-cmem_finalizer.png" not in written
     assert not (run_dir / "plots" / "crash-rate-cmem_finalizer.png").exists()  # stale one gone
     assert {p.name for p in (run_dir / "plots").glob("*.png")} == written
+
+
+def test_plots_drawn_from_the_same_inputs_are_kept_not_drawn_again(tmp_path: Path) -> None:
+    """Drawing was most of a report write; a rewrite of an unchanged run draws nothing."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(SAMPLE, run_dir)
+    first = plots.write_plots(load_run(run_dir), run_dir / "plots")
+    inodes = {p.name: p.stat().st_ino for p in first}  # an atomic rewrite is a new inode
+    digest = plots.inputs_digest(load_run(run_dir))
+    assert {plots.png_text(p, plots.INPUTS_KEY) for p in first} == {digest}
+    again = plots.write_plots(load_run(run_dir), run_dir / "plots")
+    assert again == first and {p.name: p.stat().st_ino for p in again} == inodes
+    data = load_run(run_dir)  # one more run in one cell: everything is drawn again
+    cell = data.cell("go1.26-default")
+    assert cell is not None
+    entry = cell.fixtures["gc_small_objects"]
+    runs = [*entry.runs, dataclasses.replace(entry.runs[0], i=len(entry.runs))]
+    fixtures = {**cell.fixtures, "gc_small_objects": dataclasses.replace(entry, runs=runs)}
+    RunStore(run_dir).write_cell(dataclasses.replace(cell, fixtures=fixtures))
+    redrawn = plots.write_plots(load_run(run_dir), run_dir / "plots")
+    assert [p.name for p in redrawn] == list(inodes)
+    assert all(p.stat().st_ino != inodes[p.name] for p in redrawn)
+    assert plots.png_text(redrawn[0], plots.INPUTS_KEY) != digest
+
+
+def test_png_text_reads_only_a_png_s_own_text_chunks(tmp_path: Path) -> None:
+    assert plots.png_text(tmp_path / "missing.png", plots.INPUTS_KEY) is None
+    (tmp_path / "not.png").write_bytes(b"GIF89a")
+    assert plots.png_text(tmp_path / "not.png", plots.INPUTS_KEY) is None
+    figure = crashmap.overview_figure(load_run(SAMPLE))
+    path = plots.save_png(figure, tmp_path / "x.png", "abc123")
+    assert plots.png_text(path, plots.INPUTS_KEY) == "abc123"
+    assert plots.png_text(plots.save_png(figure, tmp_path / "y.png"), plots.INPUTS_KEY) is None

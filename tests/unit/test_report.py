@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness import report
+from harness import claims, report
+from harness.claims import default_claims_path, load_claims
 from harness.errors import UsageError
 from harness.render import render_table
 from harness.report import exit_code_for, render, write_reports
@@ -20,7 +25,9 @@ from harness.store import RunStore, load_run
 from harness.store.bisect_record import BisectRecord, ProbeRecord
 from harness.store.records import CellResult, RunDocument, RunRecord
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "data" / "runs" / "sample"
+SMOKE = ROOT / "tests" / "data" / "runs" / "smoke"
 SAMPLE_CELLS = [
     "go1.22-default",
     "go1.22-arenas",
@@ -417,21 +424,69 @@ def test_html_is_a_whole_page_with_escaped_tables(tmp_path: Path) -> None:
     assert "&lt;bad&gt; &amp;" in page and "<bad>" not in page
 
 
-def test_claims_section_calls_render_claims_when_asked_for(
+def test_claims_section_judges_the_shipped_claims_when_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = []
-
-    def render_claims(run_dir: Path, fmt: str) -> str:
-        calls.append((run_dir, fmt))
-        return "| claim | holds |\n|---|---|\n| x | yes |"
-
-    monkeypatch.setattr(report, "render_claims", render_claims)
+    monkeypatch.setenv("GXM_CACHE", str(tmp_path / "no-toolchains"))  # no `go doc` answers
     run_dir = _make_run(tmp_path, {"go1.22-default": {"s": _fixture("stress", ["pass"])}})
+    shipped = load_claims(default_claims_path())
     md = render(run_dir, "md", claims=True)
-    assert "## Claims\n\n| claim | holds |" in md
-    assert calls == [(run_dir, "md")]
+    assert f"## Claims\n\n{len(shipped)} claims: 0 confirmed, 0 refuted," in md
+    assert _table(md, "#", "claim", "verdict")[2][0] == shipped[0].id  # after the :--- row
+    document = json.loads(render(run_dir, "json", claims=True))
+    assert [c["id"] for c in document["claims"]["claims"]] == [c.id for c in shipped]
     assert "Claims" not in render(run_dir, "md")  # off unless asked for
+    assert "claims" not in json.loads(render(run_dir, "json"))
+
+
+def test_write_reports_judges_the_claims_once_for_every_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Judging the claims took a second of CPU, and it was done again for each report file."""
+    run_dir = tmp_path / "smoke"
+    shutil.copytree(SMOKE, run_dir)  # its go doc answers are recorded: no Go needed
+    judged: list[Path] = []
+    evaluate = claims.evaluate_claims
+
+    def counting(*args: Any, **kwargs: Any) -> list[claims.ClaimVerdict]:
+        judged.append(args[0])
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "evaluate_claims", counting)
+    write_reports(run_dir, with_plots=False)
+    assert judged == [run_dir]
+    for name in ("report.txt", "report.md", "report.html"):
+        assert "Claims" in (run_dir / name).read_text(encoding="utf-8")
+
+
+_HEAVY = ("matplotlib", "scipy")
+
+
+@pytest.mark.parametrize("extra", [[], ["--claims", "--format", "md"], ["--write"]])
+def test_a_report_without_plots_to_draw_imports_neither_matplotlib_nor_scipy(
+    tmp_path: Path, extra: list[str]
+) -> None:
+    """Importing them cost more than the rest of a report: only drawing plots may need one,
+    and rewriting the reports of an unchanged run draws none (its plots are current)."""
+    run_dir = tmp_path / "smoke"
+    shutil.copytree(SMOKE, run_dir)
+    if "--write" in extra:
+        write_reports(run_dir)
+    program = (
+        "import contextlib, io, sys\n"
+        "from harness.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['report', {str(run_dir)!r}, *{extra!r}])\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        f"print(code, len(out.getvalue()), sorted(loaded & {set(_HEAVY)!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    code, size, heavy = done.stdout.split(" ", 2)
+    assert code in ("0", "1") and int(size) > 1000  # a whole report was rendered
+    assert heavy.strip() == "[]"
 
 
 @pytest.mark.parametrize("fmt", report.FORMATS)

@@ -8,7 +8,7 @@ from harness.build import BuildUnit, build_spec
 from harness.context import Clock, Paths, Reporter, RunContext
 from harness.external import external_fixtures
 from harness.model import Cell, CellPlan, ExternalSpec, Settings, Toolchain
-from harness.run import fixture_spec
+from harness.run import fixture_spec, reproduce_line
 
 REPO = Path(__file__).resolve().parents[2]
 SDK = REPO / "tests" / "data" / "sdk_tests"
@@ -42,6 +42,18 @@ def test_main_program_keeps_its_own_run_directory(tmp_path: Path) -> None:
     run = fixture_spec(context(tmp_path), plan, mains[0], tmp_path / "hang", 0)
     assert run.cwd.is_relative_to(tmp_path / "work") and run.argv == (str(tmp_path / "hang"),)
     assert run.timeout_s == 12.0 and dict(run.env)["GODEBUG"] == "gctrace=1"
+
+
+def test_a_pinned_run_names_its_cpus_in_its_spec_and_its_reproduction_line(
+    tmp_path: Path,
+) -> None:
+    mains = external_fixtures("m", REPO / "tests" / "data" / "external_sdk", "./cmd/hang", "stress")
+    plan = CellPlan(Cell("1.22"), Settings(), ("m",))
+    free = fixture_spec(context(tmp_path), plan, mains[0], tmp_path / "hang", 0)
+    assert free.cpuset == () and "taskset" not in reproduce_line(free)
+    pinned = fixture_spec(context(tmp_path), plan, mains[0], tmp_path / "hang", 1, cpuset=(2, 3))
+    assert pinned.cpuset == (2, 3)
+    assert f"taskset -c 2,3 {tmp_path / 'hang'})" in reproduce_line(pinned)
 
 
 def test_go_builds_keep_their_temporary_files_in_the_runs_work_dir(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 // Command gc_cgo_mixed is a GC benchmark for SDK-heavy programs: GC cycles run while cgo calls
 // are in flight. Half of the 2×GOMAXPROCS workers make back-to-back C calls that each checksum a
 // 64 KiB C buffer (about 50 µs of C work), the other half allocate short-lived Go trees, so the
-// collector starts, marks and stops the world while goroutines sit in C. ops = cgo calls. A C
-// checksum or a tree that comes out wrong exits with status 3 (outcome corrupt).
+// collector starts, marks and stops the world while goroutines sit in C. The run lasts
+// GXM_DURATION and on until it holds probe.MinPauses GC pauses. ops = cgo calls. A C checksum
+// or a tree that comes out wrong exits with status 3 (outcome corrupt).
 package main
 
 import (
@@ -10,7 +11,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"gxm.dev/fixtures/internal/cmem"
 	"gxm.dev/fixtures/internal/probe"
@@ -23,9 +23,9 @@ type node struct{ left, right *node }
 func main() {
 	duration, seed := probe.Duration(), probe.Seed()
 	p := probe.Start()
-	deadline := time.Now().Add(duration)
 	workers := 2 * runtime.GOMAXPROCS(0)
 	var calls, trees atomic.Int64
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -33,12 +33,14 @@ func main() {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(seed + int64(w)))
 			if w%2 == 0 {
-				calls.Add(callC(rng, deadline))
+				calls.Add(callC(rng, &stop))
 			} else {
-				trees.Add(allocate(rng, deadline))
+				trees.Add(allocate(rng, &stop))
 			}
 		}(w)
 	}
+	p.Hold(duration)
+	stop.Store(true)
 	wg.Wait()
 	p.Finish(map[string]any{
 		"workers":        workers,
@@ -48,15 +50,15 @@ func main() {
 	}, calls.Load())
 }
 
-// callC checksums a C buffer in C until deadline and returns the number of calls.
-func callC(rng *rand.Rand, deadline time.Time) int64 {
+// callC checksums a C buffer in C until stop and returns the number of calls.
+func callC(rng *rand.Rand, stop *atomic.Bool) int64 {
 	buf := cmem.Malloc(cBufferBytes)
 	defer cmem.Release(buf, cBufferBytes)
 	seed := rng.Uint32()
 	cmem.Fill(buf, cBufferBytes, seed)
 	want := cmem.ExpectedChecksum(cBufferBytes, seed)
 	var n int64
-	for time.Now().Before(deadline) {
+	for !stop.Load() {
 		if got := cmem.Checksum(buf, cBufferBytes); got != want {
 			probe.Corrupt("C buffer %p checksum %#x, want %#x", buf, got, want)
 		}
@@ -65,11 +67,11 @@ func callC(rng *rand.Rand, deadline time.Time) int64 {
 	return n
 }
 
-// allocate builds and checks short-lived trees (depth 8..11) until deadline.
-func allocate(rng *rand.Rand, deadline time.Time) int64 {
+// allocate builds and checks short-lived trees (depth 8..11) until stop.
+func allocate(rng *rand.Rand, stop *atomic.Bool) int64 {
 	keep := make([]*node, 8)
 	var n int64
-	for time.Now().Before(deadline) {
+	for !stop.Load() {
 		depth := 8 + rng.Intn(4)
 		t := build(depth)
 		if got, want := count(t), 1<<(depth+1)-1; got != want {

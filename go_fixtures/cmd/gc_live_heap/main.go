@@ -2,8 +2,10 @@
 // SDK's long-lived caches and object graphs: 64 full binary trees of 32-byte nodes (two pointers
 // per node) totalling about GXM_LIVE_HEAP_MB MiB (default 64) stay live the whole run, while
 // GOMAXPROCS workers keep replacing random depth-6 subtrees (the replaced ones become garbage),
-// so every GC cycle has to mark the whole live heap. ops = subtrees replaced. At the end every
-// tree must still have its node count and every node its value; otherwise exit 3 (corrupt).
+// so every GC cycle has to mark the whole live heap. The run lasts GXM_DURATION and on until it
+// holds probe.MinPauses GC pauses (a large heap has few cycles a second). ops = subtrees
+// replaced. At the end every tree must still have its node count and every node its value;
+// otherwise exit 3 (corrupt).
 package main
 
 import (
@@ -14,7 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"gxm.dev/fixtures/internal/probe"
 )
@@ -61,7 +62,7 @@ func main() {
 			}
 		}(w)
 	}
-	waitForCycles(p, duration)
+	p.Hold(duration)
 	stop.Store(true)
 	wg.Wait()
 	want := uint64(1)<<(depth+1) - 1
@@ -150,21 +151,4 @@ func verify(n *node) uint64 {
 		count += verify(n.left) + verify(n.right)
 	}
 	return count
-}
-
-// minCycles is how many GC cycles a run must contain before it ends: with a large live heap the
-// next GC is far away (GOGC=100 doubles it), and a short run on a busy machine could otherwise
-// finish with no cycle at all and no pause to report.
-const minCycles = 2
-
-// waitForCycles returns once duration has passed and the run holds minCycles GC cycles, or at
-// the latest after 20 times duration or 30 s, whichever is longer (then the figures show how few
-// cycles there were): a descheduled run on a busy machine needs that long for two cycles.
-func waitForCycles(p *probe.Probe, duration time.Duration) {
-	start := time.Now()
-	limit := max(20*duration, 30*time.Second)
-	time.Sleep(duration)
-	for p.Cycles() < minCycles && time.Since(start) < limit {
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -1,8 +1,9 @@
 // Command gc_small_objects is an allocation-heavy GC benchmark in the style of the binary-trees
 // benchmark: every worker builds and checks short-lived binary trees of small pointerful nodes
 // while a modest live set (one long-lived tree and a ring of recent trees) stays reachable, so
-// every GC cycle has real marking to do. ops = trees built. A tree with the wrong node count
-// exits with status 3 (outcome corrupt).
+// every GC cycle has real marking to do. The run lasts GXM_DURATION and on until it holds
+// probe.MinPauses GC pauses. ops = trees built. A tree with the wrong node count exits with
+// status 3 (outcome corrupt).
 package main
 
 import (
@@ -10,7 +11,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"gxm.dev/fixtures/internal/probe"
 )
@@ -30,19 +30,21 @@ var depths = []int{4, 6, 8, 10, 12}
 func main() {
 	duration, seed := probe.Duration(), probe.Seed()
 	p := probe.Start()
-	deadline := time.Now().Add(duration)
 	longLived := build(longLivedDepth)
 	workers := runtime.GOMAXPROCS(0)
 
 	var trees atomic.Int64
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			trees.Add(work(rand.New(rand.NewSource(seed+int64(w))), deadline))
+			trees.Add(work(rand.New(rand.NewSource(seed+int64(w))), &stop))
 		}(w)
 	}
+	p.Hold(duration)
+	stop.Store(true)
 	wg.Wait()
 	liveNodes := mustCheck(longLived, longLivedDepth)
 	runtime.KeepAlive(longLived)
@@ -54,8 +56,8 @@ func main() {
 	}, trees.Load())
 }
 
-// work builds and checks trees until deadline and returns how many it built.
-func work(rng *rand.Rand, deadline time.Time) int64 {
+// work builds and checks trees until stop and returns how many it built.
+func work(rng *rand.Rand, stop *atomic.Bool) int64 {
 	type kept struct {
 		tree  *node
 		depth int
@@ -63,7 +65,7 @@ func work(rng *rand.Rand, deadline time.Time) int64 {
 	recent := make([]kept, recentTrees)
 	next := rng.Intn(len(depths))
 	var built int64
-	for time.Now().Before(deadline) {
+	for !stop.Load() {
 		depth := depths[next%len(depths)]
 		next++
 		tree := build(depth)

@@ -241,11 +241,3 @@ func fraction(part, whole float64) float64 {
 func secondsToNs(seconds float64) int64 {
 	return int64(seconds*1e9 + 0.5)
 }
-
-// Cycles is the number of GC cycles completed since Start. Cheap enough to poll every few
-// milliseconds; a bench fixture uses it to run until its figures rest on real collections.
-func (p *Probe) Cycles() uint64 {
-	now := readMetrics([]string{gcCycles})
-	n, _ := uintDelta(p.before, now, gcCycles)
-	return n
-}

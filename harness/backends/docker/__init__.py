@@ -132,6 +132,7 @@ class DockerBackend:
         self._prepare_lock = threading.Lock()
         self._stats_ok = True
         self._wrapper: Path | None = None
+        self._engine_cpus: tuple[int, ...] | None = None
 
     def __enter__(self) -> DockerBackend:
         """Start by removing containers an earlier gxm could not (it died, or the engine died
@@ -151,6 +152,16 @@ class DockerBackend:
     def prepare(self, toolchain: Toolchain) -> None:
         """Make sure the base image, the toolchain image and the GOCACHE volume exist."""
         self._image_for(toolchain)
+
+    def pinnable_cpus(self) -> tuple[int, ...]:
+        """The engine's CPUs (its host may not be this one): 0 … NCPU-1; () if it will not say."""
+        if self._engine_cpus is None:
+            failures: tuple[type[BaseException], ...] = (*_engine_errors(), ValueError, TypeError)
+            try:
+                self._engine_cpus = tuple(range(int(self.client.info().get("NCPU") or 0)))
+            except failures:
+                self._engine_cpus = ()
+        return self._engine_cpus
 
     def image_for(self, toolchain: Toolchain) -> str:
         """The id of the toolchain image `execute` uses for `toolchain` (prepared if need be)."""

@@ -146,6 +146,8 @@ def container_config(
         config["nano_cpus"] = int(spec.cpus * 1e9)
     if spec.pids_limit is not None:
         config["pids_limit"] = spec.pids_limit
+    if spec.cpuset:
+        config["cpuset_cpus"] = ",".join(str(cpu) for cpu in spec.cpuset)
     if spec.core_dumps is not None:
         config["ulimits"] = [core_ulimit(spec.core_dumps)]
     return config
