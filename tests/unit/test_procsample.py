@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.backends import procsample
-from harness.backends.local import POLL_INTERVAL_MAX_S, POLL_INTERVAL_S, next_poll_s
+from harness.backends.limits import POLL_INTERVAL_MAX_S, POLL_INTERVAL_S, next_poll_s
 
 HOLD = "import time; b = b'x' * (60 << 20); print('ready', flush=True); time.sleep(60)"
 
