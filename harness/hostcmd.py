@@ -12,13 +12,27 @@ import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from harness.errors import CommandError
 from harness.masking import mask_secrets
 
 log = logging.getLogger("gxm.shell")
+
+# Host commands running now (their pids), and a lock held while one starts: without cgroups the
+# local backend ends a run's orphans by sweeping gxm's children, and these are no orphans.
+_starting = threading.Lock()
+_running: set[int] = set()
+
+
+@contextlib.contextmanager
+def host_commands_held() -> Iterator[frozenset[int]]:
+    """While held no host command starts; yields the pids of those running now."""
+    with _starting:
+        yield frozenset(_running)
 
 
 def shell_line(
@@ -54,16 +68,7 @@ def run_command(
     try:
         with contextlib.ExitStack() as files:
             stdin = files.enter_context(open(stdin_path, "rb")) if stdin_path else None
-            proc = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=full_env,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                stdin=stdin or subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            proc = _run_registered(argv, cwd, full_env, timeout_s, stdin)
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         raise CommandError(argv, None, stderr or f"no answer within {timeout_s:.0f}s") from None
@@ -72,3 +77,41 @@ def run_command(
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, proc.stderr or proc.stdout)
     return proc
+
+
+def _run_registered(
+    argv: list[str],
+    cwd: Path | None,
+    env: dict[str, str],
+    timeout_s: float,
+    stdin: IO[bytes] | None,
+) -> subprocess.CompletedProcess[str]:
+    """subprocess.run, with the child's pid in `_running` from its start to its reaping."""
+    with _starting:
+        popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=stdin or subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _running.add(popen.pid)
+    try:
+        with popen:
+            try:
+                stdout, stderr = popen.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                stdout, stderr = popen.communicate()
+                raise subprocess.TimeoutExpired(
+                    argv, timeout_s, stdout.encode(), stderr.encode()
+                ) from None
+            except BaseException:
+                popen.kill()
+                raise
+    finally:
+        _running.discard(popen.pid)
+    return subprocess.CompletedProcess(argv, popen.returncode, stdout, stderr)

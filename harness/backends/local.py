@@ -41,6 +41,7 @@ from harness.backends.containment import Containment
 from harness.backends.limits import POLL_INTERVAL_S, RunLimits, signal_group
 from harness.backends.logcap import CappedLog, pump
 from harness.errors import InfraError
+from harness.hostcmd import host_commands_held
 from harness.model import ExecResult, ExecSpec, Toolchain
 
 log = logging.getLogger("gxm.backends.local")
@@ -326,7 +327,12 @@ class LocalBackend:
             with contextlib.suppress(psutil.Error):
                 stray.kill()
         seen.update({s.pid: _start_time(s) for s in strays})
-        self.containment.end(cgroup, seen, started_at, live)
+        if cgroup is not None:
+            self.containment.end(cgroup, seen, started_at, live)
+        else:  # the orphan sweep: no run or host command may start meanwhile (they are no orphans)
+            with self._lock, host_commands_held() as host_commands:
+                live = (set(self._live) - {proc.pid}) | host_commands
+                self.containment.end(cgroup, seen, started_at, live)
         with self._reap_lock:  # one reaper per child, whichever thread gets here first
             returncode = proc.wait()
         with self._lock:

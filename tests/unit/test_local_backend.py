@@ -324,3 +324,39 @@ def test_a_flood_of_output_is_capped_keeping_head_and_tail(
     assert log.startswith(b"FIRST\n") and log.endswith(b"LAST\n")
     assert result.log_bytes_dropped == 50000000 + len("FIRST\nLAST\n") - (1 << 20)
     assert f"[gxm: {result.log_bytes_dropped} bytes of output dropped".encode() in log
+
+
+def test_a_host_command_of_another_thread_is_no_orphan_of_a_run(tmp_path: Path) -> None:
+    """Without cgroups gxm ends a run's reparented orphans as its subreaper. A host command (a
+    `go env`, test2json, eu-stack) that another thread started meanwhile is a child of gxm too,
+    but no orphan: a run ending beside it must leave it alone (with --jobs N this happens all the
+    time; it used to be SIGKILLed and reaped from under its thread)."""
+    from harness.backends.containment import Containment
+    from harness.hostcmd import run_command
+
+    containment = Containment(root=tmp_path / "none")
+    assert containment.name == "subreaper"
+    outcome: dict[str, object] = {}
+
+    def host_command() -> None:
+        try:
+            done = run_command(["sh", "-c", "sleep 1.5; echo done"], timeout_s=20)
+            outcome["stdout"] = done.stdout
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            outcome["error"] = exc
+
+    def start_host_command_soon() -> threading.Thread:
+        time.sleep(0.2)  # after the run started: born since it started, like its orphans
+        thread = threading.Thread(target=host_command)
+        thread.start()
+        return thread
+
+    with LocalBackend(containment=containment) as local:
+        starter = threading.Thread(target=lambda: outcome.update(t=start_host_command_soon()))
+        starter.start()
+        assert local.execute(spec(tmp_path, "sleep", "0.8"), TOOLCHAIN).exit_code == 0
+        starter.join()
+        thread = outcome.pop("t")
+        assert isinstance(thread, threading.Thread)
+        thread.join(timeout=20)
+    assert outcome == {"stdout": "done\n"}  # killed, it would print nothing
