@@ -92,6 +92,12 @@ def merge_runs(run_dirs: Sequence[Path], results_root: Path) -> Path:
     shards = [RunStore(Path(d)) for d in run_dirs]
     runs = [(shard.run_dir, shard.read_run()) for shard in shards]
     check_compatible(runs)
+    for shard in shards:
+        if shard.journal().entries():  # runs recorded after its cell documents were last written
+            raise UsageError(
+                f"{shard.run_dir.name} was interrupted with runs its cell documents do not hold "
+                f"yet: resume it first (`gxm run --resume {shard.run_dir}`)"
+            )
     run_id = new_run_id(datetime.now(timezone.utc))
     target = RunStore.create(results_root, run_id)
     for shard, (_, run) in zip(shards, runs, strict=True):

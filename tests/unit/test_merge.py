@@ -76,3 +76,19 @@ def test_shards_of_different_matrices_are_refused(tmp_path: Path) -> None:
 def test_a_directory_without_run_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a gxm run directory"):
         merge_runs([tmp_path], tmp_path / "out")
+
+
+def test_a_shard_with_runs_only_in_its_journal_is_refused(tmp_path: Path) -> None:
+    """A shard killed between two cell-document writes keeps its last runs in journal.jsonl;
+    merging its cell documents alone would lose them, so merge asks for a resume first."""
+    from harness.store import RunStore
+
+    a = make_shard(tmp_path, "a", ["go1.22-default"])
+    b = make_shard(tmp_path, "b", ["go1.22-arenas"])
+    store = RunStore(b)
+    cell = store.read_cell("go1.22-arenas")
+    assert cell is not None
+    name, entry = next(iter(cell.fixtures.items()))
+    store.journal().append("go1.22-arenas", name, entry.runs[0])
+    with pytest.raises(UsageError, match="b was interrupted .* resume it first"):
+        merge_runs([a, b], tmp_path / "out")
