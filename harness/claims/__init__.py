@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
@@ -252,10 +251,11 @@ def _go_doc(cache: Path, go: str, package: str, symbol: str) -> dict[str, Any]:
     env = goenv.go_env(toolchain, "", cache / "gocache" / f"go{go}", {}, cache=cache)
     argv = [str(toolchain.go), "doc", f"{package}.{symbol}"]
     record["command"] = " ".join(argv)
-    with tempfile.TemporaryDirectory(prefix="gxm-go-doc-") as scratch:
-        proc = run_command(
-            argv, timeout_s=GO_DOC_TIMEOUT_S, env=env, cwd=Path(scratch), check=False
-        )
+    # outside any module, in gxm's own HOME for go (go_env made it): no scratch directory that a
+    # SIGKILLed gxm would leave behind in /tmp
+    proc = run_command(
+        argv, timeout_s=GO_DOC_TIMEOUT_S, env=env, cwd=Path(env["HOME"]), check=False
+    )
     output = (proc.stderr or proc.stdout).strip()
     if proc.returncode == 0:
         record["exists"] = True
