@@ -158,13 +158,20 @@ def _execute(
         request = request.resumed_from(resumed, datetime.now(timezone.utc))
     fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
 
+    preload = report.Preload()  # the plots at the end need matplotlib: import it meanwhile
+
     def work(ctx: RunContext, backend: Backend) -> None:
         ctx.reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, in {run_dir}")
-        execute_run(ctx, backend, plans, fixtures, request, previous, run_stage)
+        execute_run(ctx, backend, plans, fixtures, request, previous, run_stage, preload.join)
 
     backend_name = selection.backend or matrix.backend
     fresh = previous is None
-    _on_backend(args, matrix, backend_name, run_dir, seed, verbose, work, fresh=fresh, plans=plans)
+    try:
+        _on_backend(
+            args, matrix, backend_name, run_dir, seed, verbose, work, fresh=fresh, plans=plans
+        )
+    finally:
+        preload.join()
     return run_dir
 
 

@@ -53,8 +53,10 @@ class Pipeline:
         repeats: int | None = None,
         jobs: int = 1,
         journal: RunJournal | None = None,
+        before_alone: Callable[[], None] = lambda: None,
     ) -> None:
         self.ctx = ctx
+        self.before_alone = before_alone  # called before each run that runs alone (bench)
         self.backend = backend
         self.fixtures = fixtures
         self.repeats = repeats
@@ -164,6 +166,8 @@ class Pipeline:
                 if job.is_build:
                     self._build_group(job.key, groups[job.key])
                     return None
+                if job.alone:
+                    self.before_alone()
                 return self._execute(job.key, pinned=job.alone)
 
             def finish(job: schedule.Job, record: RunRecord | None) -> None:
@@ -357,11 +361,14 @@ def execute_run(
     request: RunRequest,
     previous: Mapping[str, CellResult] | None = None,
     run_stage: Callable[[Pipeline, Sequence[RunTask]], None] | None = None,
+    before_alone: Callable[[], None] = lambda: None,
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
 
     `run_stage` replaces the planned runs, after the builds (default: `Pipeline.run_all`, builds and
     runs together): `gxm cell --until-fail` repeats one fixture until it fails instead.
+    `before_alone` is called before each run that runs alone (bench runs): gxm's own background
+    work ends there.
 
     The run record says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C:
     re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
@@ -371,7 +378,14 @@ def execute_run(
     store.write_run(run_document(ctx, request, "running", started, None))
     journal = store.journal()
     pipeline = Pipeline(
-        ctx, backend, plans, fixtures, repeats=request.repeats, jobs=request.jobs, journal=journal
+        ctx,
+        backend,
+        plans,
+        fixtures,
+        repeats=request.repeats,
+        jobs=request.jobs,
+        journal=journal,
+        before_alone=before_alone,
     )
     status = "failed"
     try:

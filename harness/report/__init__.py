@@ -23,6 +23,7 @@ from harness.model import Outcome
 from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
 from harness.report import formats, gotests, pauses, tables
 from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
+from harness.report.drawing import Preload as Preload  # matplotlib imported during a run
 from harness.report.tables import INCONCLUSIVE_MARK, UNEXPECTED_MARK
 from harness.store import RunData, load_run
 
@@ -155,10 +156,12 @@ def _pooled_pause_section(data: RunData, fmt: str) -> list[str]:
     ]
 
 
-def _plot_section(data: RunData, style: Style, image_dir: str) -> list[str]:
+def _plot_section(
+    data: RunData, style: Style, image_dir: str, plot_files: Sequence[Path] | None
+) -> list[str]:
     from harness.report import plots
 
-    found = plots.existing_plots(data.store.plots_dir)
+    found = plots.existing_plots(data.store.plots_dir, also=plot_files or ())
     if not found:
         return []
     base = image_dir.rstrip("/")
@@ -191,7 +194,11 @@ def _bisect_section(data: RunData, fmt: str) -> list[str]:
 
 
 def _tabulated(
-    data: RunData, fmt: str, verdicts: Sequence[ClaimVerdict] | None, image_dir: str
+    data: RunData,
+    fmt: str,
+    verdicts: Sequence[ClaimVerdict] | None,
+    image_dir: str,
+    plot_files: Sequence[Path] | None,
 ) -> str:
     style = style_of(fmt)
     title = f"gxm run {data.run_id}"
@@ -202,7 +209,8 @@ def _tabulated(
     if verdicts is not None:
         text = format_verdicts(verdicts, fmt)
         parts += [style.heading("Claims", 2), text.rstrip("\n")]
-    parts += _plot_section(data, style, image_dir) + _cells_section(data, fmt)
+    parts += _plot_section(data, style, image_dir, plot_files)
+    parts += _cells_section(data, fmt)
     return style.document(title, "\n\n".join(parts)) + "\n"
 
 
@@ -213,13 +221,15 @@ def render_data(
     claims: bool = False,
     image_dir: str = PLOTS_DIR,
     verdicts: Sequence[ClaimVerdict] | None = None,
+    plot_files: Sequence[Path] | None = None,
 ) -> str:
     """The report of a loaded run in `fmt` (one of FORMATS), ending with a newline, secrets masked.
 
     `claims` adds the claims section (go_fixtures/claims.yaml judged on this run); `verdicts`
     are those judgements when the caller has them already (`claims.judge_run`: a report written
     in several formats judges once). `image_dir` is where the plots are linked from: a path
-    relative to where the report is read (see `image_base`), or a URL.
+    relative to where the report is read (see `image_base`), or a URL. The plots shown are those
+    in the run's plots/ and `plot_files` (plots being drawn while the report is rendered).
     """
     if claims and verdicts is None and fmt in (*STYLES, "json"):
         verdicts = judge_run(data.run_dir, data)
@@ -237,7 +247,7 @@ def render_data(
     elif fmt == "junit":
         text = formats.junit(data)
     elif fmt in STYLES:
-        text = _tabulated(data, fmt, judged, image_dir)
+        text = _tabulated(data, fmt, judged, image_dir, plot_files)
     else:
         raise UsageError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return mask_secrets(text)
@@ -264,18 +274,31 @@ def image_base(run_dir: Path, output: Path | None, assets_url: str | None) -> st
 
 
 def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
-    """Write plots/ (first, so md and html can show them) and every file of REPORT_FILES into
-    the run directory; return the paths written."""
+    """Write plots/ and every file of REPORT_FILES into the run directory; return the paths
+    written. The plots are drawn while the reports are rendered (`plots.start_plots`), and the
+    reports, which show them, are written once the plots are there."""
     data = load_run(run_dir)
-    written: list[Path] = []
+    plot_files: list[Path] = []
+    pending = None
     if with_plots:
         from harness.report import plots
 
-        written += plots.write_plots(data, data.store.plots_dir)
-    verdicts = judge_run(run_dir, data)  # once for every format
-    for name, fmt in REPORT_FILES.items():
+        plot_files, pending = plots.start_plots(data, data.store.plots_dir)
+    try:
+        verdicts = judge_run(run_dir, data)  # once for every format
+        texts = {
+            name: render_data(data, fmt, claims=True, verdicts=verdicts, plot_files=plot_files)
+            for name, fmt in REPORT_FILES.items()
+        }
+        if pending is not None:
+            pending.finish()
+    finally:
+        if pending is not None:
+            pending.cancel()
+    written = list(plot_files)
+    for name, text in texts.items():
         path = data.store.report_path(name)
-        write_text_atomic(path, render_data(data, fmt, claims=True, verdicts=verdicts))
+        write_text_atomic(path, text)
         written.append(path)
     return written
 

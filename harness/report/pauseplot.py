@@ -98,16 +98,27 @@ def _log_ns_axis(ax: Any) -> None:
     ax.yaxis.set_minor_locator(NullLocator())
 
 
-def pause_figure(data: RunData, fixture: str, go_versions: Sequence[str],
-                 experiments: Sequence[str]) -> Any | None:  # fmt: skip
-    """Per-run GC pauses of `fixture` in every cell (`go_versions` × `experiments`); None when
-    no run has pause metrics (found without importing matplotlib)."""
+PauseRow = tuple[str, list[tuple[Slot, list[float]]]]  # label, per-run samples of each cell
+
+
+def pause_rows(data: RunData, fixture: str, go_versions: Sequence[str],
+               experiments: Sequence[str]) -> list[PauseRow]:  # fmt: skip
+    """The rows of a pause plot: (label, per-run samples of each cell) of every pause metric
+    some run of `fixture` has; empty when none has any."""
     placed = slots(go_versions, experiments)
     rows = [
         (label, [(slot, _samples(data, fixture, slot, metric)) for slot in placed])
         for metric, label in PAUSE_METRICS
     ]
-    rows = [(label, row) for label, row in rows if any(values for _, values in row)]
+    return [(label, row) for label, row in rows if any(values for _, values in row)]
+
+
+def pause_figure(data: RunData, fixture: str, go_versions: Sequence[str],
+                 experiments: Sequence[str]) -> Any | None:  # fmt: skip
+    """Per-run GC pauses of `fixture` in every cell (`go_versions` × `experiments`); None when
+    no run has pause metrics (found without importing matplotlib)."""
+    placed = slots(go_versions, experiments)
+    rows = pause_rows(data, fixture, go_versions, experiments)
     if not rows:
         return None
     from matplotlib.figure import Figure

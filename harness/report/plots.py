@@ -24,7 +24,7 @@ import harness
 from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
-from harness.report import crashmap, pauseplot, pauses, tables
+from harness.report import crashmap, drawing, pauseplot, pauses, tables
 from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, pin_labels
 from harness.store import RunData
 from harness.store.records import CellResult
@@ -38,6 +38,11 @@ PAUSES_PREFIX = "pauses-"
 INPUTS_KEY = "gxm-inputs"  # PNG text chunk: the `inputs_digest` a plot was drawn from
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PNG_OPTIONS = {"compress_level": 1}
+# Rough drawing seconds of a plot, to share plots out among workers: an overview grows with its
+# squares (each a text to render); a heatmap or pause plot costs about the same as the other.
+OVERVIEW_COST_S = 0.1
+SQUARE_COST_S = 0.003
+PLOT_COST_S = 0.2
 
 
 def file_stem(name: str) -> str:
@@ -294,11 +299,31 @@ def _trend_figure(trend: history.Trend, labels: Sequence[str]) -> Any:
 # --- files --------------------------------------------------------------------------------------
 
 
-def write_plots(data: RunData, out_dir: Path) -> list[Path]:
-    """The crash-rate overview of the whole run, a heatmap for each fixture whose outcome differs
-    between cells, and pause plots for every bench fixture with pause metrics, written under
-    `out_dir` (heatmaps or pause plots of an earlier write that this one does not make are
-    removed); returns the paths, overview first.
+def planned_plots(data: RunData, out_dir: Path) -> list[drawing.PlotJob]:
+    """The plots of a run, overview first: the crash-rate overview of the whole run, a heatmap
+    for each fixture whose outcome differs between cells, and pause plots for every bench
+    fixture with pause metrics (found without importing matplotlib)."""
+    grid = Grid.of(data)
+    fixtures = tables.fixture_names(data)
+    cost = OVERVIEW_COST_S + SQUARE_COST_S * len(fixtures) * len(data.cell_ids())
+    jobs = [drawing.PlotJob(out_dir / OVERVIEW_NAME, lambda: crashmap.overview_figure(data), cost)]
+    for fixture in fixtures:
+        if crashmap.outcome_differs(data, fixture):
+            path = out_dir / f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
+            draw = functools.partial(heatmap_figure, data, fixture)
+            jobs.append(drawing.PlotJob(path, draw, PLOT_COST_S))
+    for fixture in tables.fixture_names(data, kind="bench"):
+        if pauseplot.pause_rows(data, fixture, grid.go_versions, grid.experiments):
+            path = out_dir / f"{PAUSES_PREFIX}{file_stem(fixture)}.png"
+            draw = functools.partial(pause_figure, data, fixture)
+            jobs.append(drawing.PlotJob(path, draw, PLOT_COST_S))
+    return jobs
+
+
+def start_plots(data: RunData, out_dir: Path) -> tuple[list[Path], drawing.Drawing]:
+    """Start writing the plots of `planned_plots` under `out_dir` (see `drawing`; call `finish`
+    on what this returns) and return their paths, overview first. Heatmaps or pause plots of an
+    earlier write that this one does not make are removed now.
 
     A PNG already there that was drawn from the same inputs (its `gxm-inputs` chunk equals
     `inputs_digest`) is kept, not drawn again: drawing was most of the cost of writing the
@@ -306,37 +331,37 @@ def write_plots(data: RunData, out_dir: Path) -> list[Path]:
     gxm, such as a matplotlibrc, is not among the inputs: remove plots/ to redraw with it.)
     """
     inputs = inputs_digest(data)
-    planned: list[tuple[str, Callable[[], Any]]] = [
-        (OVERVIEW_NAME, lambda: crashmap.overview_figure(data))
-    ]
-    for fixture in tables.fixture_names(data):
-        if crashmap.outcome_differs(data, fixture):
-            name = f"{HEATMAP_PREFIX}{file_stem(fixture)}.png"
-            planned.append((name, functools.partial(heatmap_figure, data, fixture)))
-    for fixture in tables.fixture_names(data, kind="bench"):
-        name = f"{PAUSES_PREFIX}{file_stem(fixture)}.png"
-        planned.append((name, functools.partial(pause_figure, data, fixture)))
-    written = []
-    for name, draw in planned:
-        path = out_dir / name
-        if png_text(path, INPUTS_KEY) != inputs:
-            fig = draw()
-            if fig is None:
-                continue
-            save_png(fig, path, inputs)
-        written.append(path)
+    planned = planned_plots(data, out_dir)
+    paths = [job.path for job in planned]
     for stale in out_dir.glob("*.png"):
-        if stale.name.startswith((HEATMAP_PREFIX, PAUSES_PREFIX)) and stale not in written:
+        if stale.name.startswith((HEATMAP_PREFIX, PAUSES_PREFIX)) and stale not in paths:
             stale.unlink()
-    return written
+
+    def current(job: drawing.PlotJob) -> bool:
+        return png_text(job.path, INPUTS_KEY) == inputs
+
+    def save(fig: Any, path: Path) -> None:
+        save_png(fig, path, inputs)
+
+    return paths, drawing.start([j for j in planned if not current(j)], save, current)
 
 
-def existing_plots(plot_dir: Path) -> list[tuple[Path, str]]:
-    """The PNGs in `plot_dir` with a caption each: the overview, heatmaps, pauses, the rest."""
-    if not plot_dir.is_dir():
-        return []
+def write_plots(data: RunData, out_dir: Path) -> list[Path]:
+    """Write the plots of `start_plots` and return their paths, overview first."""
+    paths, pending = start_plots(data, out_dir)
+    try:
+        pending.finish()
+    finally:
+        pending.cancel()
+    return paths
+
+
+def existing_plots(plot_dir: Path, also: Sequence[Path] = ()) -> list[tuple[Path, str]]:
+    """The PNGs in `plot_dir`, and `also` (plots being drawn), with a caption each: the
+    overview, heatmaps, pauses, the rest."""
+    paths = set(also) | (set(plot_dir.glob("*.png")) if plot_dir.is_dir() else set())
     found = []
-    for path in plot_dir.glob("*.png"):
+    for path in paths:
         stem = path.stem
         if path.name == OVERVIEW_NAME:
             found.append((0, stem, path, "Failed-run rate of every fixture in every cell"))
