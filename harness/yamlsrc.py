@@ -99,6 +99,13 @@ def read_source(path: Path) -> bytes:
         raise MatrixError(path, None, f"cannot read: {exc.strerror or exc}") from None
 
 
+# libyaml's parser where PyYAML was built with it (its wheels are): the same nodes and marks in a
+# tenth of the time of the pure-Python parser, which was most of gxm's start-up. A file it finds
+# wrong is parsed again by the pure-Python one, whose messages say more (`character '\t' that
+# cannot start any token`).
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: Path) -> YMap:
     """Parse the YAML file at `path` into a YMap (its top level must be a mapping)."""
     return parse_yaml(read_source(path), str(path))
@@ -107,15 +114,26 @@ def load_yaml(path: Path) -> YMap:
 def parse_yaml(data: bytes | str, source: str) -> YMap:
     """Parse YAML text; `source` names it in errors. The top level must be a non-empty mapping."""
     text = _decode(data, source) if isinstance(data, bytes) else data
+    try:
+        return _parse_with(_FAST_LOADER, text, source)
+    except MatrixError:
+        if _FAST_LOADER is yaml.SafeLoader:
+            raise
+        return _parse_with(yaml.SafeLoader, text, source)
+
+
+def _parse_with(kind: type[yaml.SafeLoader], text: str, source: str) -> YMap:
     loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = kind(text)
         node = loader.get_single_node()
         if node is None:
             raise MatrixError(source, 1, "the file is empty: expected `key: value` lines")
         if not isinstance(node, yaml.MappingNode):
-            kind = _node_kind(node)
-            raise MatrixError(source, 1, f"the top level must be `key: value` lines, not {kind}")
+            kind_text = _node_kind(node)
+            raise MatrixError(
+                source, 1, f"the top level must be `key: value` lines, not {kind_text}"
+            )
         return _Builder(loader, source).mapping(node, 0)
     except yaml.YAMLError as exc:
         line, problem = _error_line(exc, text), _short_problem(exc)

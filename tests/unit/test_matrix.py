@@ -541,3 +541,50 @@ def test_jobs_comes_from_the_profile_else_the_top_level_else_is_left_to_the_mach
     text = HEAD + "jobs: 3\nprofiles:\n  smoke: {jobs: 1}\n  nightly: {}\n"
     assert load_text(tmp_path, text).jobs == 1
     assert load_text(tmp_path, text, "nightly").jobs == 3
+
+
+def _lines_of(value: object) -> object:
+    """A parsed YAML value with every line number and raw scalar it carries, for comparing."""
+    from harness.yamlsrc import YMap, YSeq
+
+    if isinstance(value, YMap):
+        items = {k: _lines_of(v) for k, v in value.items()}
+        return (value.line, value.key_lines, value.value_lines, value.raws, items)
+    if isinstance(value, YSeq):
+        return (value.line, value.item_lines, value.raws, [_lines_of(v) for v in value])
+    return value
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        REPO / "matrix.yaml",
+        REPO / "go_fixtures" / "fixtures.yaml",
+        REPO / "go_fixtures" / "claims.yaml",
+    ]
+    + sorted(DATA.glob("*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_libyaml_and_the_python_parser_give_the_same_values_and_lines(path: Path) -> None:
+    """gxm parses with libyaml when PyYAML has it (fast), and with the pure-Python parser when a
+    file is wrong (its messages): both must read a file the same, lines included."""
+    import yaml
+
+    from harness import yamlsrc
+
+    text = path.read_text(encoding="utf-8")
+    assert yamlsrc._FAST_LOADER is yaml.CSafeLoader  # the wheels have libyaml: the fast path runs
+    try:
+        fast = _lines_of(yamlsrc._parse_with(yaml.CSafeLoader, text, str(path)))
+    except MatrixError as error:
+        fast = str(error)
+    try:
+        slow = _lines_of(yamlsrc._parse_with(yaml.SafeLoader, text, str(path)))
+    except MatrixError as error:
+        slow = str(error)
+    if isinstance(slow, str):  # a bad sample: what gxm says comes from the Python parser
+        with pytest.raises(MatrixError) as said:
+            yamlsrc.parse_yaml(text, str(path))
+        assert str(said.value) == slow
+    else:
+        assert fast == slow
