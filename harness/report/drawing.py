@@ -118,8 +118,9 @@ class Drawing:
 
     def cancel(self) -> None:
         if self._worker is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._worker, signal.SIGKILL)
+            for kill in (os.killpg, os.kill):  # the group; the worker itself, were it not in one
+                with contextlib.suppress(ProcessLookupError):
+                    kill(self._worker, signal.SIGKILL)
             _wait(self._worker)
             self._worker = None
 
