@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import goenv, modules, report, store, symbolize, toolchains, until_fail
+from harness import claims, goenv, modules, report, store, symbolize, toolchains, until_fail
 from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.backends.select import open_backend
@@ -162,7 +162,13 @@ def _execute(
 
     def work(ctx: RunContext, backend: Backend) -> None:
         ctx.reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, in {run_dir}")
-        execute_run(ctx, backend, plans, fixtures, request, previous, run_stage, preload.join)
+
+        def provisioned(versions: Sequence[str]) -> None:
+            preload.also(lambda: claims.record_go_api_checks_ahead(run_dir, versions))
+
+        execute_run(
+            ctx, backend, plans, fixtures, request, previous, run_stage, preload.join, provisioned
+        )
 
     backend_name = selection.backend or matrix.backend
     fresh = previous is None

@@ -117,6 +117,10 @@ class Pipeline:
                         state.toolchain, state.go_resolved = toolchain, toolchain.version
                 advance(f"go {spec} → {toolchain.version if toolchain else 'unavailable'}")
 
+    def go_versions(self) -> list[str]:
+        """The Go versions the run's toolchains resolved to (`1.22.10`), after `provision`."""
+        return sorted({s.go_resolved for s in self.states.values() if s.go_resolved})
+
     def build_all(self) -> None:
         """Build every cell (harness.schedule: BUILD_WORKERS at a time); each cell document is
         written as its build ends. Cells that differ only in GODEBUG share one build."""
@@ -362,13 +366,14 @@ def execute_run(
     previous: Mapping[str, CellResult] | None = None,
     run_stage: Callable[[Pipeline, Sequence[RunTask]], None] | None = None,
     before_alone: Callable[[], None] = lambda: None,
+    after_provision: Callable[[Sequence[str]], None] = lambda versions: None,
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
 
     `run_stage` replaces the planned runs, after the builds (default: `Pipeline.run_all`, builds and
     runs together): `gxm cell --until-fail` repeats one fixture until it fails instead.
     `before_alone` is called before each run that runs alone (bench runs): gxm's own background
-    work ends there.
+    work ends there. `after_provision` gets the Go versions the run resolved, before any build.
 
     The run record says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C:
     re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
@@ -391,6 +396,7 @@ def execute_run(
     try:
         done = pipeline.restore(previous or {}, journal.entries())
         pipeline.provision()
+        after_provision(pipeline.go_versions())
         if run_stage is None:
             pipeline.run_all(done)
         else:

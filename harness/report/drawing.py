@@ -56,21 +56,28 @@ def load_matplotlib() -> None:
 
 class Preload:
     """matplotlib imported on a thread of its own while gxm mostly waits (on builds and stress
-    runs), so that the report at the end of a run does not wait for it. `join` before anything
-    that must run alone (a bench run) and before forking: both are safe to call at any time, and
-    more than once. An import that fails here fails again, with its error, where it is needed."""
+    runs), so that the report at the end of a run does not wait for it; `also` runs more such
+    groundwork on threads of their own. `join` before anything that must run alone (a bench run)
+    and before forking: it is safe to call at any time, and more than once. An error in the
+    background is dropped: the same work done where it is needed raises it there."""
 
     def __init__(self) -> None:
-        self._thread = threading.Thread(target=self._load, name="gxm-preload", daemon=True)
-        self._thread.start()
+        self._threads: list[threading.Thread] = []
+        self.also(load_matplotlib)
 
-    @staticmethod
-    def _load() -> None:
-        with contextlib.suppress(Exception):
-            load_matplotlib()
+    def also(self, task: Callable[[], object]) -> None:
+        thread = threading.Thread(target=_quietly, args=(task,), name="gxm-preload", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def join(self) -> None:
-        self._thread.join()
+        for thread in list(self._threads):
+            thread.join()
+
+
+def _quietly(task: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        task()
 
 
 def share_out(jobs: Sequence[PlotJob], workers: int) -> list[list[PlotJob]]:

@@ -1,6 +1,7 @@
 """The run scheduler on real Go runs: with --jobs 2, stress runs overlap each other while every
-bench run (warm-ups included) runs alone, as the start and end in each run record show; and a
-bench run is pinned to CPUs of its own on the local backend."""
+bench run (warm-ups included) runs alone, as the start and end in each run record show, and gxm's
+own groundwork (the claims' `go doc` answers) is done before them; and a bench run is pinned to
+CPUs of its own on the local backend."""
 
 from __future__ import annotations
 
@@ -76,6 +77,11 @@ def test_jobs_2_overlaps_stress_runs_and_runs_every_bench_run_alone(tmp_path: Pa
     stress = [run for run in other if run[0] != "build"]
     assert any(overlap(a, b) for a in stress for b in stress if a is not b), other
     assert not (run_dir / "journal.jsonl").exists()  # every record is in the cell document
+    # the `go doc` answers of the claims were recorded while stress runs went on, not beside a
+    # bench run and not in the reports at the end (`recorded` is to the second: the three bench
+    # runs take over a second)
+    go_api = json.loads((run_dir / "claims" / "go_api.json").read_text())
+    assert _seconds(go_api["recorded"]) <= min(start for _, start, _ in bench)
 
 
 def test_a_pinned_process_runs_only_on_its_cpus(tmp_path: Path) -> None:
