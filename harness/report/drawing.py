@@ -120,6 +120,7 @@ class Drawing:
     def finish(self) -> None:
         if self._worker is not None:
             _wait(self._worker)
+            _reap_group(self._worker)
             self._worker = None
         draw_all([job for job in self._jobs if not self._done(job)], self._save)
 
@@ -129,6 +130,7 @@ class Drawing:
                 with contextlib.suppress(ProcessLookupError):
                     kill(self._worker, signal.SIGKILL)
             _wait(self._worker)
+            _reap_group(self._worker)
             self._worker = None
 
 
@@ -195,6 +197,14 @@ def _die_with(parent: int) -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
+
+
+def _reap_group(pgid: int) -> None:
+    """Reap what of the killed group `pgid` became this process's child: its other workers,
+    where gxm is a subreaper (`backends.containment`) and they outlived the first one."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-pgid, 0)[0]:
+            pass
 
 
 def _wait(pid: int) -> int:
