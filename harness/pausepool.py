@@ -17,6 +17,7 @@ least the observed one.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -218,7 +219,19 @@ def compare_p99(
     permutations: int = PERMUTATIONS,
     seed: int = 0,
 ) -> PooledChange:
-    """Pooled p99 of `runs` against `baseline`, with a seeded permutation test over runs."""
+    """Pooled p99 of `runs` against `baseline`, with a seeded permutation test over runs.
+    The same histograms give the same answer: it is kept (a report in several formats asks
+    for each cell once per format, and the test was most of rendering one)."""
+    return _compare_p99(tuple(runs), tuple(baseline), permutations, seed)
+
+
+@functools.lru_cache(maxsize=512)
+def _compare_p99(
+    runs: tuple[PauseHistogram, ...],
+    baseline: tuple[PauseHistogram, ...],
+    permutations: int,
+    seed: int,
+) -> PooledChange:
     p99, base = _pooled_p99(runs), _pooled_p99(baseline)
     if not p99 or not base:
         return PooledChange(None, None, len(runs), len(baseline))
