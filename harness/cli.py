@@ -417,10 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gxm: {mask_secrets(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(
-            "gxm: interrupted; partial results kept (resume with `gxm run --resume latest`)",
-            file=sys.stderr,
-        )
+        print(f"gxm: {_interrupted_line(args.command)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `gxm list | head`: the reader is gone, nothing to report
         sys.stderr.close()
@@ -432,11 +429,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INFRA
 
 
+_RUN_COMMANDS = ("run", "cell")  # the commands that fill a run directory `--resume` goes on with
+
+
+def _interrupted_line(command: str) -> str:
+    """What an interrupt (Ctrl-C, SIGTERM) left: a run goes on with `--resume`; anything else
+    wrote only whole files and has nothing to resume."""
+    if command in _RUN_COMMANDS:
+        return "interrupted; partial results kept (resume with `gxm run --resume latest`)"
+    return "interrupted; every file written is whole"
+
+
 def _os_error_line(exc: OSError, command: str) -> str:
     """An OS failure (disk full, permissions) as one line: what, where, and for a run how to go
     on once it is fixed (every file gxm wrote is whole, so the run resumes)."""
     where = f": {exc.filename}" if exc.filename else ""
     line = f"{exc.strerror or exc}{where}"
-    if command in ("run", "cell"):
+    if command in _RUN_COMMANDS:
         line += "; the results written so far are whole: fix this, then `gxm run --resume latest`"
     return line

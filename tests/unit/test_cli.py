@@ -87,3 +87,25 @@ def test_an_os_error_names_its_path_and_how_to_go_on() -> None:
     line = _os_error_line(OSError(28, "No space left on device", "/r/run.json"), "run")
     assert line.startswith("No space left on device: /r/run.json")
     assert "gxm run --resume latest" in line and "\n" not in line
+
+
+@pytest.mark.parametrize(
+    ("command", "hint"), [("run", True), ("cell", True), ("report", False), ("publish", False)]
+)
+def test_an_interrupt_says_how_to_resume_only_for_what_resumes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str, hint: bool
+) -> None:
+    """Ctrl-C (or SIGTERM) is exit 130 and one line; `gxm run --resume` only after a command
+    that was filling a run directory (an interrupted report has nothing to resume)."""
+    from harness import commands
+
+    def interrupted(*_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, f"cmd_{command}", interrupted)
+    argv = {"run": ["run"], "cell": ["cell", "go1.22-default"], "report": ["report", "latest"],
+            "publish": ["publish", "latest", "--wiki", "w"]}[command]  # fmt: skip
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 130
+    assert err.startswith("gxm: interrupted") and err.count("\n") == 1
+    assert ("gxm run --resume latest" in err) is hint
