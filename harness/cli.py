@@ -433,11 +433,11 @@ _RUN_COMMANDS = ("run", "cell")  # the commands that fill a run directory `--res
 
 
 def _interrupted_line(command: str) -> str:
-    """What an interrupt (Ctrl-C, SIGTERM) left: a run goes on with `--resume`; anything else
-    wrote only whole files and has nothing to resume."""
+    """What to say after an interrupt (Ctrl-C, SIGTERM): how a run goes on (`--resume`); other
+    commands have nothing to resume."""
     if command in _RUN_COMMANDS:
         return "interrupted; partial results kept (resume with `gxm run --resume latest`)"
-    return "interrupted; every file written is whole"
+    return "interrupted"
 
 
 def _os_error_line(exc: OSError, command: str) -> str:
