@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report import tables
-from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, pin_labels
+from harness.report.figstyle import FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, figure, pin_labels
 from harness.store import RunData
 from harness.store.records import CellResult
 
@@ -67,7 +67,6 @@ def overview_figure(data: RunData) -> Any:
     """Failed runs (crash, corrupt, timeout, oom) of every fixture in every cell of the run."""
     import numpy as np
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
 
     fixtures, cells = tables.fixture_names(data), data.cell_ids()
     col_in = 0.95 if len(cells) <= 8 else 0.6
@@ -75,7 +74,7 @@ def overview_figure(data: RunData) -> Any:
     top_in, bottom_in = 0.95, 0.2
     width_in = max(WIDTH_IN, left_in + col_in * len(cells) + _COLOUR_BAR_IN)
     height_in = max(2.4, top_in + bottom_in + _ROW_IN * len(fixtures))
-    fig = Figure(figsize=(width_in, height_in), dpi=DPI)
+    fig = figure(height_in, width_in)
     plot_w = width_in - left_in - _COLOUR_BAR_IN
     ax = fig.add_axes((left_in / width_in, bottom_in / height_in, plot_w / width_in,
                        1 - (top_in + bottom_in) / height_in))  # fmt: skip

@@ -12,6 +12,17 @@ BASELINE_COLOUR = "#9e9e9e"
 NO_DATA_COLOUR = "#eeeeee"
 
 
+def figure(height_in: float, width_in: float = WIDTH_IN, *, constrained: bool = False) -> Any:
+    """A matplotlib Figure (no pyplot: no global figure state) at gxm's resolution, `width_in`
+    wide (the wiki's content width unless a figure needs more); `constrained` layout only where
+    a figure's layout is not fixed in inches (it costs most of a figure's drawing time)."""
+    from matplotlib.figure import Figure
+
+    return Figure(
+        figsize=(width_in, height_in), dpi=DPI, layout="constrained" if constrained else None
+    )
+
+
 def pin_labels(ax: Any, ylabel_in: float, xlabel_in: float = 0.45) -> None:
     """Put the axis labels of `ax` at fixed distances in inches outside its edges (the y label
     left of the Axes, or right of it for a right-hand axis such as a colour bar's; the x label

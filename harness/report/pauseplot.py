@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import stats
 from harness.report import pauses, tables
-from harness.report.figstyle import BASELINE_COLOUR, DPI, WIDTH_IN, pin_labels
+from harness.report.figstyle import BASELINE_COLOUR, WIDTH_IN, figure, pin_labels
 from harness.store import RunData
 
 PAUSE_METRICS = (
@@ -121,11 +121,10 @@ def pause_figure(data: RunData, fixture: str, go_versions: Sequence[str],
     rows = pause_rows(data, fixture, go_versions, experiments)
     if not rows:
         return None
-    from matplotlib.figure import Figure
     from matplotlib.ticker import NullLocator
 
     height_in = 1.6 + 2.2 * len(rows)
-    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
+    fig = figure(height_in)
     margins = {"left": 0.95 / WIDTH_IN, "right": 1 - 0.15 / WIDTH_IN, "top": 1 - 0.75 / height_in,
                "bottom": 1.1 / height_in, "hspace": 0.45}  # fmt: skip
     # Not sharex: shared axes share their tick locator, and the ticks of the rows above the

@@ -25,7 +25,7 @@ from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
 from harness.report import crashmap, drawing, pauseplot, pauses, tables
-from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, pin_labels
+from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, figure, pin_labels
 from harness.store import RunData
 from harness.store.records import CellResult
 
@@ -48,14 +48,6 @@ PLOT_COST_S = 0.2
 def file_stem(name: str) -> str:
     """A fixture or metric name as a file name part (`mysdk/worker` → `mysdk__worker`)."""
     return name.replace("/", "__")
-
-
-def _figure(height_in: float, *, constrained: bool = True) -> Any:
-    from matplotlib.figure import Figure
-
-    if constrained:
-        return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
-    return Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
 
 
 def save_png(fig: Any, path: Path, inputs: str | None = None) -> Path:
@@ -163,7 +155,7 @@ def heatmap_figure(data: RunData, fixture: str) -> Any:
     left_in = 0.75 + crashmap.CHAR_IN * max(len(e) for e in grid.experiments)
     top_in, bottom_in = 0.5, 0.75
     height_in = 1.6 + 0.6 * rows
-    fig = _figure(height_in, constrained=False)
+    fig = figure(height_in)
     box = (left_in / WIDTH_IN, bottom_in / height_in, (WIDTH_IN - left_in - bar_in) / WIDTH_IN,
            1 - (top_in + bottom_in) / height_in)  # fmt: skip
     ax = fig.add_axes(box)
@@ -224,7 +216,7 @@ def trend_figure(
     y_format: Callable[[float], str],
 ) -> Any:
     """Medians with 95% intervals across runs, one line per cell; flagged steps marked."""
-    fig = _figure(4.2)
+    fig = figure(4.2, constrained=True)
     ax = fig.add_subplot()
     for line in series:
         points = [(i, m) for i, m in enumerate(line.medians) if m is not None]

@@ -17,13 +17,13 @@ from typing import Any
 import psutil
 import pytest
 
-from harness.report import drawing, plots
+from harness.report import drawing, figstyle, plots
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _figure(label: str) -> Any:
-    fig = plots._figure(2.0, constrained=False)
+    fig = figstyle.figure(2.0)
     fig.add_subplot().text(0.5, 0.5, label)
     return fig
 
