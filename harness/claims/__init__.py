@@ -207,9 +207,7 @@ def read_go_api_checks(run_dir: Path) -> tuple[dict[str, Any], ...] | None:
 def ensure_go_api_checks(run_dir: Path, claims: Sequence[Claim]) -> None:
     """Record the `go doc` answers when claims need them and the run has none; a failure is
     logged (the claim then stays inconclusive), never raised."""
-    if read_go_api_checks(run_dir) is not None:
-        return
-    if not any(isinstance(c.rule, GoApiRule) for c in claims):
+    if not _go_api_checks_missing(run_dir, claims):
         return
     try:
         record_go_api_checks(run_dir, claims)
@@ -223,10 +221,14 @@ def record_go_api_checks_ahead(run_dir: Path, versions: Sequence[str]) -> None:
     reports. Quietly does nothing on any error: `judge_run` then asks again, and says why."""
     with contextlib.suppress(Exception):
         claims = load_claims(default_claims_path())
-        if read_go_api_checks(run_dir) is None and any(
-            isinstance(c.rule, GoApiRule) for c in claims
-        ):
+        if _go_api_checks_missing(run_dir, claims):
             record_go_api_checks(run_dir, claims, versions=sorted(versions))
+
+
+def _go_api_checks_missing(run_dir: Path, claims: Sequence[Claim]) -> bool:
+    """Whether `claims` have `go-api` rules and the run has no `go doc` answers recorded yet."""
+    needed = any(isinstance(c.rule, GoApiRule) for c in claims)
+    return needed and read_go_api_checks(run_dir) is None
 
 
 def record_go_api_checks(
