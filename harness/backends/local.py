@@ -119,17 +119,26 @@ class _Logs:
         return dropped
 
 
+def _core_limits(core_dumps: bool | None) -> tuple[int, int] | None:
+    """The (soft, hard) core size limits of a run: the hard limit to allow cores, 0 to forbid
+    them (raising the soft limit up to the hard one needs no privilege); None: keep gxm's."""
+    if core_dumps is None:
+        return None
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    return (hard if core_dumps else 0, hard)
+
+
 def _core_limit_setter(core_dumps: bool | None) -> Callable[[], None] | None:
     """What the child runs before exec to set its core size limit (None: keep gxm's).
 
     A bound C function, no Python code of ours: the child of a threaded parent must not take
-    locks other threads may hold. Raising the soft limit up to the hard one needs no privilege.
+    locks other threads may hold.
     """
-    if core_dumps is None:
-        return None
-    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    return functools.partial(
-        resource.setrlimit, resource.RLIMIT_CORE, (hard if core_dumps else 0, hard)
+    limits = _core_limits(core_dumps)
+    return (
+        None
+        if limits is None
+        else functools.partial(resource.setrlimit, resource.RLIMIT_CORE, limits)
     )
 
 
@@ -137,11 +146,10 @@ def _set_core_limit(pid: int, core_dumps: bool | None) -> None:
     """Set the core size limit of the just started `pid` as `_core_limit_setter` would before
     its exec (None: keep gxm's). Set from outside, a moment after the exec: a program that
     crashes within microseconds of starting has gxm's limit."""
-    if core_dumps is None:
-        return
-    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    with contextlib.suppress(OSError, ValueError):  # gone already
-        resource.prlimit(pid, resource.RLIMIT_CORE, (hard if core_dumps else 0, hard))
+    limits = _core_limits(core_dumps)
+    if limits is not None:
+        with contextlib.suppress(OSError, ValueError):  # gone already
+            resource.prlimit(pid, resource.RLIMIT_CORE, limits)
 
 
 def _affinity_setter(cpuset: tuple[int, ...]) -> Callable[[], None] | None:
