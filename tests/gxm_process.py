@@ -38,3 +38,11 @@ def gxm(
         env={**(os.environ if env is None else env), "PYTHONPATH": str(REPO)},
         preexec_fn=limit,
     )
+
+
+def python_c(program: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -c PROGRAM` in the repository (this checkout's harness importable), output
+    captured as text: for what needs a fresh interpreter (imports, threads, signals)."""
+    return subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -16,6 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
+from gxm_process import python_c
 
 from harness.report import drawing, figstyle, plots
 
@@ -83,6 +82,29 @@ def _gone(pid: int) -> bool:
     return False
 
 
+def _blocked_workers(pids: Path, before: str = "") -> str:
+    """The start of a program (after `before`) that starts two drawing workers which block, each
+    leaving its pid as a file in `pids`, and goes on once both have: `pending` is the Drawing."""
+    return before + textwrap.dedent(
+        f"""
+        import os, signal, time
+        from pathlib import Path
+        from harness.report import drawing
+
+        pids = Path({str(pids)!r})
+
+        def draw():
+            (pids / str(os.getpid())).touch()
+            signal.pause()
+
+        jobs = [drawing.PlotJob(pids / f"{{i}}.png", draw) for i in range(2)]
+        pending = drawing.start(jobs, lambda fig, path: None, lambda job: False, workers=2)
+        while len(list(pids.iterdir())) < 2:
+            time.sleep(0.05)
+        """
+    )
+
+
 def test_share_out_balances_cost_and_keeps_every_job(tmp_path: Path) -> None:
     jobs = _jobs(tmp_path, n=5)  # costs 1..5
     groups = drawing.share_out(jobs, 2)
@@ -147,26 +169,8 @@ def test_cancel_ends_every_worker(tmp_path: Path) -> None:
 
 def test_workers_end_with_the_process_that_started_them(tmp_path: Path) -> None:
     """SIGKILL leaves gxm no time to cancel anything: the kernel ends its workers."""
-    program = textwrap.dedent(
-        f"""
-        import os, signal, time
-        from pathlib import Path
-        from harness.report import drawing
-
-        pids = Path({str(tmp_path)!r})
-
-        def draw():
-            (pids / str(os.getpid())).touch()
-            signal.pause()
-
-        jobs = [drawing.PlotJob(pids / f"{{i}}.png", draw) for i in range(2)]
-        drawing.start(jobs, lambda fig, path: None, lambda job: False, workers=2)
-        while len(list(pids.iterdir())) < 2:
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGKILL)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, timeout=120)
+    program = _blocked_workers(tmp_path) + "os.kill(os.getpid(), signal.SIGKILL)\n"
+    done = python_c(program)
     assert done.returncode == -signal.SIGKILL
     workers = [int(p.name) for p in tmp_path.iterdir()]
     assert len(workers) == 2 and all(_gone(pid) for pid in workers)
@@ -182,9 +186,7 @@ def test_no_workers_while_another_thread_runs() -> None:
         "print(drawing.worker_count())\n"
         "stop.set()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    done = python_c(program)
     assert done.stdout.strip() == "1", done.stderr
 
 
@@ -195,40 +197,22 @@ def test_preload_imports_matplotlib_and_leaves_no_thread() -> None:
         "drawing.Preload().join()\n"
         "print('matplotlib.figure' in sys.modules, threading.active_count())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = python_c(program)
     assert done.stdout.split() == ["True", "1"], done.stderr
 
 
 def test_cancel_leaves_no_zombie_in_a_subreaper(tmp_path: Path) -> None:
     """gxm is a subreaper where it cannot make cgroups: killed workers that outlived the first
     one become its children, and are reaped too."""
-    program = textwrap.dedent(
-        f"""
-        import os, signal, time
-        from pathlib import Path
+    subreaper = "from harness.backends.containment import enable_subreaper\n"
+    subreaper += "assert enable_subreaper()\n"
+    program = _blocked_workers(tmp_path, before=subreaper) + textwrap.dedent(
+        """
         import psutil
-        from harness.backends.containment import enable_subreaper
-        from harness.report import drawing
-
-        assert enable_subreaper()
-        pids = Path({str(tmp_path)!r})
-
-        def draw():
-            (pids / str(os.getpid())).touch()
-            signal.pause()
-
-        jobs = [drawing.PlotJob(pids / f"{{i}}.png", draw) for i in range(2)]
-        pending = drawing.start(jobs, lambda fig, path: None, lambda job: False, workers=2)
-        while len(list(pids.iterdir())) < 2:
-            time.sleep(0.05)
         pending.cancel()
         print(psutil.Process().children(recursive=True))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = python_c(program)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gxm_process import python_c
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "harness"
 
@@ -111,9 +113,7 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
         "    except Exception as exc:\n"
         "        print(f'{name}: {type(exc).__name__}: {exc}')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    done = python_c(script, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == "", done.stdout
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gxm_process import python_c
 
 from harness import claims, report
 from harness.claims import default_claims_path, load_claims
@@ -480,9 +479,7 @@ def test_a_report_without_plots_to_draw_imports_neither_matplotlib_nor_scipy(
         "loaded = {m.split('.')[0] for m in sys.modules}\n"
         f"print(code, len(out.getvalue()), sorted(loaded & {set(_HEAVY)!r}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = python_c(program)
     assert done.returncode == 0, done.stderr[-2000:]
     code, size, heavy = done.stdout.split(" ", 2)
     assert code in ("0", "1") and int(size) > 1000  # a whole report was rendered
