@@ -23,6 +23,7 @@ from harness.model import Outcome
 from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
 from harness.report import formats, gotests, pauses, tables
 from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
+from harness.report.drawing import Drawing
 from harness.report.drawing import Preload as Preload  # matplotlib imported during a run
 from harness.report.tables import INCONCLUSIVE_MARK, UNEXPECTED_MARK
 from harness.store import RunData, load_run
@@ -279,22 +280,18 @@ def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
     reports, which show them, are written once the plots are there."""
     data = load_run(run_dir)
     plot_files: list[Path] = []
-    pending = None
+    pending = Drawing.nothing()
     if with_plots:
         from harness.report import plots
 
         plot_files, pending = plots.start_plots(data, data.store.plots_dir)
-    try:
+    with pending:
         verdicts = judge_run(run_dir, data)  # once for every format
         texts = {
             name: render_data(data, fmt, claims=True, verdicts=verdicts, plot_files=plot_files)
             for name, fmt in REPORT_FILES.items()
         }
-        if pending is not None:
-            pending.finish()
-    finally:
-        if pending is not None:
-            pending.cancel()
+        pending.finish()
     written = list(plot_files)
     for name, text in texts.items():
         path = data.store.report_path(name)

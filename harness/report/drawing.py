@@ -111,11 +111,23 @@ def worker_count() -> int:
 
 class Drawing:
     """Plots being drawn: `finish()` waits for them (drawing here whatever a worker did not
-    leave, `done` telling which are there), `cancel()` stops the workers."""
+    leave, `done` telling which are there), `cancel()` stops the workers; as a context, the
+    workers are cancelled on the way out (nothing to do after `finish`)."""
 
     def __init__(self, jobs: Sequence[PlotJob], save: Save, done: Callable[[PlotJob], bool],
                  worker: int | None) -> None:  # fmt: skip
         self._jobs, self._save, self._done, self._worker = list(jobs), save, done, worker
+
+    @classmethod
+    def nothing(cls) -> Drawing:
+        """A Drawing of no plots."""
+        return cls([], lambda fig, path: None, lambda job: True, None)
+
+    def __enter__(self) -> Drawing:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
 
     def finish(self) -> None:
         if self._worker is not None:

@@ -341,10 +341,8 @@ def start_plots(data: RunData, out_dir: Path) -> tuple[list[Path], drawing.Drawi
 def write_plots(data: RunData, out_dir: Path) -> list[Path]:
     """Write the plots of `start_plots` and return their paths, overview first."""
     paths, pending = start_plots(data, out_dir)
-    try:
+    with pending:
         pending.finish()
-    finally:
-        pending.cancel()
     return paths
 
 
