@@ -166,13 +166,13 @@ class Pipeline:
         self._runs_left = dict(Counter(task.cell_id for task in tasks))
         with self.ctx.reporter.progress("builds and runs", len(builds) + len(runs)) as advance:
 
-            def work(job: schedule.Job) -> RunRecord | None:
+            def work(job: schedule.Job, release: schedule.Release) -> RunRecord | None:
                 if job.is_build:
                     self._build_group(job.key, groups[job.key])
                     return None
                 if job.alone:
                     self.before_alone()
-                return self._execute(job.key, pinned=job.alone)
+                return self._execute(job.key, pinned=job.alone, on_exit=release)
 
             def finish(job: schedule.Job, record: RunRecord | None) -> None:
                 if record is None:
@@ -242,9 +242,12 @@ class Pipeline:
         build = self.states[cell_id].build
         return build.binaries if build is not None else {}
 
-    def _execute(self, task: RunTask, *, pinned: bool = False) -> RunRecord:
+    def _execute(
+        self, task: RunTask, *, pinned: bool = False, on_exit: Callable[[], None] | None = None
+    ) -> RunRecord:
         """Run one planned run of a built cell (on a worker thread: records nothing); `pinned`:
-        on CPUs of its own (harness.schedule.bench_cpuset)."""
+        on CPUs of its own (harness.schedule.bench_cpuset); `on_exit` is called once its process
+        has ended."""
         state = self.states[task.cell_id]
         assert state.toolchain is not None and state.build is not None
         cpus = self.backend.pinnable_cpus() if pinned else ()
@@ -257,6 +260,7 @@ class Pipeline:
             state.build.binaries[task.fixture],
             task.i,
             schedule.bench_cpuset(state.plan.settings.cpus, cpus) if cpus else (),
+            on_exit=on_exit,
         )
         return replace(record, warmup=True) if task.warmup else record  # warm-ups never count
 

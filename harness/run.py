@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -218,9 +219,11 @@ def execute_fixture_run(
     binary: Path,
     i: int,
     cpuset: tuple[int, ...] = (),
+    on_exit: Callable[[], None] | None = None,
 ) -> RunRecord:
     """Run fixture `i` once (pinned to `cpuset` when given) and return its run record (results
-    schema 1, `runs[]` entry), with the wall clock when its process started and ended.
+    schema 1, `runs[]` entry), with the wall clock when its process started and ended;
+    `on_exit()` is called as soon as the process has ended, before its results are read.
 
     A crash in C gets its C function named (harness.symbolize) while the binary is still there;
     whatever core the run left is read, then removed with the run's directory.
@@ -233,6 +236,8 @@ def execute_fixture_run(
     started = utc_timestamp_ms(ctx.clock.now())
     result: ExecResult = backend.execute(spec, toolchain)
     ended = utc_timestamp_ms(ctx.clock.now())
+    if on_exit is not None:
+        on_exit()
     stderr = read_head_and_tail(spec.stderr_path)
     report = read_fixture_result(Path(dict(spec.env)["GXM_RESULT"]))
     record = RunRecord(

@@ -3,8 +3,12 @@
 - builds: `build_workers` at a time, in the order given (matrix order);
 - stress and claim runs: `jobs` at a time, in the seeded plan order, each as soon as its cell is
   built, so runs overlap the builds of other cells (a run of a cell still building is taken up as
-  soon as that build ends; the runs of built cells keep their plan order);
-- bench runs, warm-ups included, run **alone**: once every build and every other run has ended,
+  soon as that build ends; the runs of built cells keep their plan order). A run's place is free
+  once its process has ended (`released`): what gxm makes of the run afterwards (reading its
+  result, naming the C function of a crash from its core) overlaps the next run; at most `jobs`
+  runs are being finished that way at once;
+- bench runs, warm-ups included, run **alone**: once every build and every other run has ended
+  (its finishing included),
   one at a time in the seeded plan order, with nothing else of gxm running meanwhile, so pause
   and timing figures are not disturbed. They are pinned to CPUs where the backend can
   (`bench_cpuset`).
@@ -16,13 +20,14 @@ Ctrl-C (or any error) everything in flight is ended and its result dropped, neve
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -77,6 +82,7 @@ class Board:
     build_workers: int
     builds: deque[Job] = field(default_factory=deque)
     running: list[Job] = field(default_factory=list)
+    released: list[Job] = field(default_factory=list)  # running, their process ended
     built: set[str] = field(default_factory=set)
     _shared: dict[str, deque[Job]] = field(default_factory=dict)  # by cell, plan order
     _heads: list[tuple[int, str]] = field(default_factory=list)  # built cells' next shared run
@@ -120,7 +126,8 @@ class Board:
         while self.builds and building < self.build_workers:
             starts.append(self.builds.popleft())
             building += 1
-        slots = self.jobs - sum(not job.is_build for job in self.running)
+        busy = sum(not job.is_build for job in self.running) - len(self.released)
+        slots = self.jobs - busy - max(0, len(self.released) - self.jobs)
         while slots > 0 and self._heads:
             _, cell = heapq.heappop(self._heads)
             starts.append(self._shared[cell].popleft())
@@ -135,9 +142,17 @@ class Board:
         """Bench runs wait for every build and every shared run to end (built or dropped)."""
         return bool(self._alone) and not self.builds and not any(self._shared.values())
 
+    def release(self, job: Job) -> None:
+        """The process of run `job` ended: its place may go to the next run while gxm finishes
+        it (it still counts as running for a bench run, which waits for `done`)."""
+        if not job.is_build and job in self.running and job not in self.released:
+            self.released.append(job)
+
     def done(self, job: Job) -> None:
         """`job` ended; a build's cells count as built (their runs may start)."""
         self.running.remove(job)
+        if job in self.released:
+            self.released.remove(job)
         if job.is_build:
             for cell in sorted(job.cells):
                 self.built.add(cell)
@@ -173,38 +188,52 @@ class Cancelled(Exception):
     """A job that had not started when the schedule was abandoned."""
 
 
+Release = Callable[[], None]
+
+
 def run_schedule(
     board: Board,
-    work: Callable[[Job], R],
+    work: Callable[[Job, Release], R],
     finish: Callable[[Job, R], None],
     *,
     end_everything: Callable[[], None],
 ) -> None:
-    """Start what `board` allows, `work(job)` on a worker thread, and `finish(job, result)` on
-    this thread as each job ends, until the board is empty.
+    """Start what `board` allows, `work(job, release)` on a worker thread, and
+    `finish(job, result)` on this thread as each job ends, until the board is empty. A run's
+    `work` calls `release()` (from its thread, at most once counts) when its process has ended:
+    the next run may start then (`Board.release`).
 
     On any exception here (Ctrl-C, SIGTERM, an error in `work` or `finish`), jobs not started are
     cancelled and `end_everything` (the backend's kill) is called until every job in flight has
     ended; their results are dropped, and the exception goes on.
     """
-    pool = ThreadPoolExecutor(board.jobs + board.build_workers, thread_name_prefix="gxm-job")
+    # runs, as many more being finished (released), builds
+    threads = 2 * board.jobs + board.build_workers
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="gxm-job")
     futures: dict[Future[R], Job] = {}
+    places: dict[Future[None], Job] = {}  # a run's place, set when `work` releases it
     abandoned = threading.Event()
 
-    def guarded(job: Job) -> R:
+    def guarded(job: Job, place: Future[None]) -> R:
         if abandoned.is_set():
             raise Cancelled(str(job.key))
-        return work(job)
+        return work(job, lambda: _set_once(place))
 
     try:
         while not board.finished:
             for job in board.ready():
-                futures[pool.submit(guarded, job)] = job
+                place: Future[None] = Future()
+                places[place] = job
+                futures[pool.submit(guarded, job, place)] = job
             if not futures:
                 raise RuntimeError("the schedule stalled with work pending")  # a bug, never input
-            ended, _ = wait(futures, timeout=POLL_S, return_when=FIRST_COMPLETED)
-            for future in sorted(ended, key=lambda f: futures[f].order):
+            signals: list[Future[Any]] = [*futures, *places]
+            ended, _ = wait(signals, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for place in [p for p in places if p in ended]:
+                board.release(places.pop(place))
+            for future in sorted(futures.keys() & ended, key=lambda f: futures[f].order):
                 job = futures.pop(future)
+                places = {p: j for p, j in places.items() if j is not job}
                 board.done(job)
                 finish(job, future.result())
     except BaseException:
@@ -213,6 +242,11 @@ def run_schedule(
         _end_in_flight(list(futures), end_everything)
         raise
     pool.shutdown(wait=True)
+
+
+def _set_once(place: Future[None]) -> None:
+    with contextlib.suppress(InvalidStateError):  # released before: the first one counts
+        place.set_result(None)
 
 
 def _end_in_flight(futures: list[Future[R]], end_everything: Callable[[], None]) -> None:

@@ -118,6 +118,53 @@ def test_dropped_runs_never_start_and_are_counted_per_cell() -> None:
     assert board.finished
 
 
+def test_a_released_run_frees_its_place_but_a_bench_run_waits_for_its_end() -> None:
+    """jobs=1: once run 0's process has ended (released), run 1 starts while run 0 is still
+    being finished; the bench run 3 waits until both are done; finishing runs beyond `jobs`
+    hold their places again."""
+    board = Board.of([], [run("a", 0), run("a", 1), run("a", 2), run("a", 3, alone=True)],
+                     jobs=1, workers=1, built=["a"])  # fmt: skip
+    (first,) = board.ready()
+    assert board.ready() == []
+    board.release(first)
+    (second,) = board.ready()
+    assert second.order == 1 and first in board.running
+    board.release(second)  # two being finished with jobs=1: no third yet
+    assert board.ready() == []
+    board.done(first)
+    (third,) = board.ready()
+    assert third.order == 2
+    board.release(third)
+    board.done(second)
+    assert board.ready() == []  # the bench run waits for run 2's finishing
+    board.done(third)
+    (bench,) = board.ready()
+    assert bench.alone
+    board.release(bench)
+    assert board.ready() == [] and not board.finished
+    board.done(bench)
+    assert board.finished
+
+
+def test_run_schedule_starts_the_next_run_when_work_releases_its_place() -> None:
+    """jobs=1 on real threads: run 0 releases its place and then waits for run 1 to start: it
+    can only finish because run 1 started while run 0 was still in `work`."""
+    board = Board.of([], [run("a", 0), run("a", 1)], jobs=1, workers=1, built=["a"])
+    second_started, finished = threading.Event(), []
+
+    def work(job: Job, release: Callable[[], None]) -> bool:
+        if job.order == 1:
+            second_started.set()
+            return True
+        release()
+        release()  # a second call changes nothing
+        return second_started.wait(timeout=10)
+
+    run_schedule(board, work, lambda job, seen: finished.append((job.order, seen)),
+                 end_everything=lambda: None)  # fmt: skip
+    assert sorted(finished) == [(0, True), (1, True)]
+
+
 def test_bench_cpuset_takes_the_last_cpus_it_needs() -> None:
     assert bench_cpuset(2, [0, 1, 2, 3]) == (2, 3)
     assert bench_cpuset(1.5, range(8)) == (6, 7)
@@ -134,7 +181,7 @@ def test_run_schedule_runs_jobs_at_a_time_and_finishes_on_the_calling_thread() -
     lock, live, most, finished = threading.Lock(), [0], [0], []
     caller = threading.get_ident()
 
-    def work(job: Job) -> str:
+    def work(job: Job, release: Callable[[], None]) -> str:
         with lock:
             live[0] += 1
             most[0] = max(most[0], live[0])
@@ -157,7 +204,7 @@ def test_an_abandoned_schedule_ends_what_is_in_flight_and_records_none_of_it() -
     board = Board.of([], [run("a", k) for k in range(6)], jobs=2, workers=1, built=["a"])
     stop, started, finished, ended = threading.Event(), [], [], []
 
-    def work(job: Job) -> str:
+    def work(job: Job, release: Callable[[], None]) -> str:
         started.append(job.order)
         stop.wait(timeout=30)  # a process that runs until it is killed
         return "killed"
