@@ -158,12 +158,15 @@ def _execute(
         request = request.resumed_from(resumed, datetime.now(timezone.utc))
     fixtures: dict[str, Fixture] = {f.name: f for f in matrix.fixtures}
 
-    preload = report.Preload()  # the plots at the end need matplotlib: import it meanwhile
+    preload = report.Preload()
 
     def work(ctx: RunContext, backend: Backend) -> None:
         ctx.reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, in {run_dir}")
 
         def provisioned(versions: Sequence[str]) -> None:
+            # the plots at the end need matplotlib: imported while the builds run (not sooner:
+            # gxm's own start-up would share the interpreter with the import)
+            preload.matplotlib()
             preload.also(lambda: claims.record_go_api_checks_ahead(run_dir, versions))
 
         execute_run(

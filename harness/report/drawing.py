@@ -55,14 +55,16 @@ def load_matplotlib() -> None:
 
 
 class Preload:
-    """matplotlib imported on a thread of its own while gxm mostly waits (on builds and stress
-    runs), so that the report at the end of a run does not wait for it; `also` runs more such
-    groundwork on threads of their own. `join` before anything that must run alone (a bench run)
-    and before forking: it is safe to call at any time, and more than once. An error in the
-    background is dropped: the same work done where it is needed raises it there."""
+    """Groundwork on threads of their own while gxm mostly waits (on builds and stress runs):
+    `matplotlib()` imports matplotlib, so that the report at the end of a run does not wait for
+    it; `also(task)` runs any other such task. `join` before anything that must run alone (a
+    bench run) and before forking: it is safe to call at any time, and more than once. An error
+    in the background is dropped: the same work done where it is needed raises it there."""
 
     def __init__(self) -> None:
         self._threads: list[threading.Thread] = []
+
+    def matplotlib(self) -> None:
         self.also(load_matplotlib)
 
     def also(self, task: Callable[[], object]) -> None:

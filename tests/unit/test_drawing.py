@@ -194,7 +194,9 @@ def test_preload_imports_matplotlib_and_leaves_no_thread() -> None:
     program = (
         "import sys, threading\n"
         "from harness.report import drawing\n"
-        "drawing.Preload().join()\n"
+        "preload = drawing.Preload()\n"
+        "preload.matplotlib()\n"
+        "preload.join()\n"
         "print('matplotlib.figure' in sys.modules, threading.active_count())\n"
     )
     done = python_c(program)
