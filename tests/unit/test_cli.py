@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
+from gxm_process import gxm, python_c
 
 from harness.cli import main
 
@@ -109,3 +111,36 @@ def test_an_interrupt_says_how_to_resume_only_for_what_resumes(
     assert code == 130
     assert err.startswith("gxm: interrupted") and err.count("\n") == 1
     assert ("gxm run --resume latest" in err) is hint
+
+
+def test_exit_now_keeps_what_an_exit_must_do(tmp_path: Path) -> None:
+    """`gxm` leaves without tearing the interpreter down, but still joins other threads, runs
+    the atexit handlers (a temporary directory's cleanup among them) and flushes its output."""
+    program = textwrap.dedent(
+        f"""
+        import pathlib, sys, tempfile, threading, time
+        from harness.cli import exit_now
+        out = pathlib.Path({str(tmp_path)!r})
+        kept = tempfile.TemporaryDirectory(dir=out)  # removed by its finalizer at exit
+        (out / "dir.txt").write_text(kept.name)
+        def late():
+            time.sleep(0.3)
+            (out / "late.txt").write_text("written")
+        threading.Thread(target=late).start()
+        sys.stdout.write("no newline yet")  # still in the buffer: stdout is a pipe
+        exit_now(3)
+        print("never")
+        """
+    )
+    done = python_c(program)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "no newline yet"
+    assert (tmp_path / "late.txt").read_text() == "written"
+    assert not Path((tmp_path / "dir.txt").read_text()).exists()
+
+
+def test_python_m_harness_exits_with_the_command_s_code(tmp_path: Path) -> None:
+    done = gxm("list", "--matrix", str(tmp_path / "nope.yaml"), cwd=tmp_path, timeout=60)
+    assert done.returncode == 2 and "nope.yaml" in done.stderr
+    done = gxm("list", "--profile", "smoke", "--json", cwd=REPO, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout)
