@@ -223,12 +223,13 @@ def _on_backend(
 
 def _finish(run_dir: Path) -> int:
     """Write the reports beside the results, print the tables, and return the exit code."""
-    report.write_reports(run_dir)
-    text = store.RunStore(run_dir).report_path("report.txt").read_text(encoding="utf-8")
+    data = store.load_run(run_dir)
+    with report.start_reports(data) as pending:
+        pending.finish()
+    text = pending.texts["report.txt"]
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
     print(f"results: {run_dir}", file=sys.stderr)
-    data = store.load_run(run_dir)
     infra = report.infra_summary(data)
     if infra:
         print(f"gxm: {mask_secrets(infra)}", file=sys.stderr)
@@ -299,14 +300,18 @@ def cmd_cell(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     run_dir = store.resolve_run(args.run, args.out)
-    if args.write:
-        for path in report.write_reports(run_dir):
-            print(f"wrote {path}", file=sys.stderr)
     if args.assets_url and args.format not in TABLE_FORMATS:
         formats = "|".join(TABLE_FORMATS)
         raise UsageError(f"--assets-url applies to --format {formats} (the ones with plots)")
     image_dir = report.image_base(run_dir, args.output, args.assets_url)
-    text = report.render(run_dir, args.format, claims=bool(args.claims), image_dir=image_dir)
+    data = store.load_run(run_dir)
+    with report.start_reports(data, write=args.write) as pending:  # the plots drawn meanwhile
+        text = report.render_data(
+            data, args.format, claims=bool(args.claims), image_dir=image_dir,
+            plot_files=pending.plot_files,
+        )  # fmt: skip
+        for path in pending.finish():
+            print(f"wrote {path}", file=sys.stderr)
     text = text if text.endswith("\n") else text + "\n"
     if args.output is None:
         sys.stdout.write(text)
@@ -314,7 +319,7 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
-    return report.exit_code_for(run_dir)
+    return report.exit_code_for_data(data)
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -274,30 +274,57 @@ def image_base(run_dir: Path, output: Path | None, assets_url: str | None) -> st
     return Path(os.path.relpath((Path(run_dir) / PLOTS_DIR).resolve(), where)).as_posix()
 
 
-def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
-    """Write plots/ and every file of REPORT_FILES into the run directory; return the paths
-    written. The plots are drawn while the reports are rendered (`plots.start_plots`), and the
-    reports, which show them, are written once the plots are there."""
-    data = load_run(run_dir)
-    plot_files: list[Path] = []
-    pending = Drawing.nothing()
-    if with_plots:
-        from harness.report import plots
+class PendingReports:
+    """The report files of a loaded run being made (`start_reports`): the plots are drawn while
+    the texts are rendered; `finish` writes them all (the reports, which show the plots, once the
+    plots are there) and returns the paths written. Meanwhile the caller may render more of the
+    same run (`plot_files`: the plots being drawn). As a context, anything still drawing is
+    stopped on the way out."""
 
-        plot_files, pending = plots.start_plots(data, data.store.plots_dir)
-    with pending:
-        verdicts = judge_run(run_dir, data)  # once for every format
-        texts = {
-            name: render_data(data, fmt, claims=True, verdicts=verdicts, plot_files=plot_files)
+    def __init__(self, data: RunData, *, write: bool = True, with_plots: bool = True) -> None:
+        self.data, self.write = data, write
+        self.plot_files: list[Path] = []
+        self.texts: dict[str, str] = {}
+        self._drawing = Drawing.nothing()
+        if write and with_plots:
+            from harness.report import plots
+
+            self.plot_files, self._drawing = plots.start_plots(data, data.store.plots_dir)
+
+    def __enter__(self) -> PendingReports:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._drawing.cancel()
+
+    def finish(self) -> list[Path]:
+        if not self.write:
+            return []
+        data = self.data
+        verdicts = judge_run(data.run_dir, data)  # once for every format
+        self.texts = {
+            name: render_data(data, fmt, claims=True, verdicts=verdicts, plot_files=self.plot_files)
             for name, fmt in REPORT_FILES.items()
         }
-        pending.finish()
-    written = list(plot_files)
-    for name, text in texts.items():
-        path = data.store.report_path(name)
-        write_text_atomic(path, text)
-        written.append(path)
-    return written
+        self._drawing.finish()
+        written = list(self.plot_files)
+        for name, text in self.texts.items():
+            path = data.store.report_path(name)
+            write_text_atomic(path, text)
+            written.append(path)
+        return written
+
+
+def start_reports(data: RunData, *, write: bool = True, with_plots: bool = True) -> PendingReports:
+    """Start making plots/ and every file of REPORT_FILES for `data` (nothing when not `write`)."""
+    return PendingReports(data, write=write, with_plots=with_plots)
+
+
+def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
+    """Write plots/ and every file of REPORT_FILES into the run directory; return the paths
+    written (see `PendingReports`)."""
+    with start_reports(load_run(run_dir), with_plots=with_plots) as pending:
+        return pending.finish()
 
 
 def exit_code_for_data(data: RunData) -> int:
