@@ -1,8 +1,11 @@
-"""benchmarks/overhead.py reads gxm's `[shell]` trace back into the commands its loop replays."""
+"""benchmarks/overhead.py reads gxm's `[shell]` trace back into the commands its loop replays;
+benchmarks/report_time.py times reports on a copy of a run."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -42,3 +45,19 @@ def test_a_pinned_bench_run_parses_to_its_binary_and_cpus() -> None:
     line = "[shell] " + shell_line(argv, {"GXM_DURATION": "0.5"}, Path("/w/scratch"))
     command = _overhead().parse_shell_line(line)
     assert command.argv == argv[3:] and command.cpus == "1"
+
+
+def test_report_time_times_a_copy_and_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    """benchmarks/report_time.py draws and writes every report of a copy of the run (its own
+    plots/ removed each time) and prints min/median/max; the run itself is not touched."""
+    sample = ROOT / "tests" / "data" / "runs" / "sample"
+    run = tmp_path / sample.name
+    shutil.copytree(sample, run)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "report_time.py"), str(run), "--times", "1"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{ROOT}: min " in done.stdout and "(1 times)" in done.stdout
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
