@@ -224,7 +224,7 @@ def _on_backend(
 def _finish(run_dir: Path) -> int:
     """Write the reports beside the results, print the tables, and return the exit code."""
     data = store.load_run(run_dir)
-    with report.start_reports(data) as pending:
+    with report.PendingReports(data) as pending:
         pending.finish()
     text = pending.texts["report.txt"]
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -305,7 +305,7 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise UsageError(f"--assets-url applies to --format {formats} (the ones with plots)")
     image_dir = report.image_base(run_dir, args.output, args.assets_url)
     data = store.load_run(run_dir)
-    with report.start_reports(data, write=args.write) as pending:  # the plots drawn meanwhile
+    with report.PendingReports(data, write=args.write) as pending:  # the plots drawn meanwhile
         text = report.render_data(
             data, args.format, claims=bool(args.claims), image_dir=image_dir,
             plot_files=pending.plot_files,

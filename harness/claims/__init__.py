@@ -11,7 +11,6 @@ from the run's own toolchains: `record_go_api_checks` asks `go doc` and records 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -218,11 +217,11 @@ def ensure_go_api_checks(run_dir: Path, claims: Sequence[Claim]) -> None:
 def record_go_api_checks_ahead(run_dir: Path, versions: Sequence[str]) -> None:
     """Record the `go doc` answers `judge_run` will need while a run's builds and runs go on,
     from the Go versions it resolved: they were a third of the time from a run's last run to its
-    reports. Quietly does nothing on any error: `judge_run` then asks again, and says why."""
-    with contextlib.suppress(Exception):
-        claims = load_claims(default_claims_path())
-        if _go_api_checks_missing(run_dir, claims):
-            record_go_api_checks(run_dir, claims, versions=sorted(versions))
+    reports. Meant for background work that drops its errors (`report.Preload`): `judge_run`
+    then asks again, and says why."""
+    claims = load_claims(default_claims_path())
+    if _go_api_checks_missing(run_dir, claims):
+        record_go_api_checks(run_dir, claims, versions=sorted(versions))
 
 
 def _go_api_checks_missing(run_dir: Path, claims: Sequence[Claim]) -> bool:

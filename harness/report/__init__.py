@@ -275,11 +275,11 @@ def image_base(run_dir: Path, output: Path | None, assets_url: str | None) -> st
 
 
 class PendingReports:
-    """The report files of a loaded run being made (`start_reports`): the plots are drawn while
+    """The report files of a loaded run being made: the plots are drawn (from creation on) while
     the texts are rendered; `finish` writes them all (the reports, which show the plots, once the
     plots are there) and returns the paths written. Meanwhile the caller may render more of the
-    same run (`plot_files`: the plots being drawn). As a context, anything still drawing is
-    stopped on the way out."""
+    same run (`plot_files`: the plots being drawn). Nothing is made when not `write`. As a
+    context, anything still drawing is stopped on the way out."""
 
     def __init__(self, data: RunData, *, write: bool = True, with_plots: bool = True) -> None:
         self.data, self.write = data, write
@@ -315,15 +315,10 @@ class PendingReports:
         return written
 
 
-def start_reports(data: RunData, *, write: bool = True, with_plots: bool = True) -> PendingReports:
-    """Start making plots/ and every file of REPORT_FILES for `data` (nothing when not `write`)."""
-    return PendingReports(data, write=write, with_plots=with_plots)
-
-
 def write_reports(run_dir: Path, *, with_plots: bool = True) -> list[Path]:
     """Write plots/ and every file of REPORT_FILES into the run directory; return the paths
     written (see `PendingReports`)."""
-    with start_reports(load_run(run_dir), with_plots=with_plots) as pending:
+    with PendingReports(load_run(run_dir), with_plots=with_plots) as pending:
         return pending.finish()
 
 

@@ -132,20 +132,23 @@ class Drawing:
         self.cancel()
 
     def finish(self) -> None:
-        if self._worker is not None:
-            _wait(self._worker)
-            _reap_group(self._worker)
-            self._worker = None
+        self._end_worker(kill=False)
         draw_all([job for job in self._jobs if not self._done(job)], self._save)
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            for kill in (os.killpg, os.kill):  # the group; the worker itself, were it not in one
+        self._end_worker(kill=True)
+
+    def _end_worker(self, *, kill: bool) -> None:
+        """Wait for the first worker (SIGKILLed first when `kill`), and reap its group."""
+        if self._worker is None:
+            return
+        if kill:
+            for end in (os.killpg, os.kill):  # the group; the worker itself, were it not in one
                 with contextlib.suppress(ProcessLookupError):
-                    kill(self._worker, signal.SIGKILL)
-            _wait(self._worker)
-            _reap_group(self._worker)
-            self._worker = None
+                    end(self._worker, signal.SIGKILL)
+        _wait(self._worker)
+        _reap_group(self._worker)
+        self._worker = None
 
 
 def start(
