@@ -14,16 +14,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 from harness import __version__
 from harness.cli_bisect import add_bisect_parser
 from harness.errors import EXIT_INFRA, EXIT_USAGE, GxmError
+from harness.markup import FORMATS, TABLE_FORMATS
 from harness.masking import mask_secrets
-from harness.render import FORMATS, TABLE_FORMATS
-from harness.settings import MAX_REPEATS
+from harness.model import MAX_REPEATS
 
 EPILOG = (
     "Exit codes: 0 all outcomes as expected, 1 some outcome unexpected, 2 usage or input "
@@ -432,9 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from harness import commands
-
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = _handler(args.command)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return int(handler(args, argv))
@@ -454,6 +453,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"gxm: {mask_secrets(_os_error_line(exc, args.command))}", file=sys.stderr)
         return EXIT_INFRA
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace, Sequence[str]], int]:
+    """`cmd_<command>` of the module that has it: `report_commands` for the commands that read
+    finished runs (imported without the run machinery, which `gxm report` never needs), else
+    `commands`."""
+    from harness import report_commands
+
+    module: ModuleType = report_commands
+    if command not in report_commands.COMMANDS:
+        from harness import commands
+
+        module = commands
+    handler: Callable[[argparse.Namespace, Sequence[str]], int] = getattr(module, f"cmd_{command}")
+    return handler
 
 
 _RUN_COMMANDS = ("run", "cell")  # the commands that fill a run directory `--resume` goes on with

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from harness import claims, goenv, modules, report, store, symbolize, toolchains, until_fail
-from harness.atomic import write_text_atomic
 from harness.backends import Backend
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
@@ -26,7 +25,7 @@ from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture
 from harness.pipeline import Pipeline, RunRequest, execute_run
 from harness.plan import RunTask
-from harness.render import TABLE_FORMATS, render_table
+from harness.render import render_table
 from harness.reproduction import print_reproduction
 from harness.schedule import default_jobs
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
@@ -296,67 +295,6 @@ def cmd_cell(args: argparse.Namespace, argv: Sequence[str]) -> int:
     max_runs = args.max_runs if args.until_fail else None
     print_reproduction(selection, matrix, plans[0], run_dir, seed, max_runs)
     return code
-
-
-def cmd_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    run_dir = store.resolve_run(args.run, args.out)
-    if args.assets_url and args.format not in TABLE_FORMATS:
-        formats = "|".join(TABLE_FORMATS)
-        raise UsageError(f"--assets-url applies to --format {formats} (the ones with plots)")
-    image_dir = report.image_base(run_dir, args.output, args.assets_url)
-    data = store.load_run(run_dir)
-    with report.PendingReports(data, write=args.write) as pending:  # the plots drawn meanwhile
-        text = report.render_data(
-            data, args.format, claims=bool(args.claims), image_dir=image_dir,
-            plot_files=pending.plot_files,
-        )  # fmt: skip
-        for path in pending.finish():
-            print(f"wrote {path}", file=sys.stderr)
-    text = text if text.endswith("\n") else text + "\n"
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    return report.exit_code_for_data(data)
-
-
-def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness.report import history
-
-    run_a = store.resolve_run(args.run_a, args.out)
-    run_b = store.resolve_run(args.run_b, args.out)
-    comparison = history.compare(run_a, run_b)
-    sys.stdout.write(history.render_comparison(comparison, args.format))
-    return comparison.exit_code
-
-
-def cmd_trend(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness.report import history, plots
-
-    runs = history.load_history(args.out)
-    if not runs:
-        raise UsageError(f"no runs under {args.out}/ yet; start one with `gxm run`")
-    found = history.trends(runs, args.fixture, args.metric)
-    plot_dir = args.plots or args.out / "trends"
-    written = plots.write_trend_plots(found, plot_dir)
-    images = {key: str(path) for key, path in written.items()}
-    sys.stdout.write(history.render_trends(found, args.format, images))
-    for path in written.values():
-        print(f"plot: {path}", file=sys.stderr)
-    return 0
-
-
-def cmd_publish(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from harness.report import publish
-
-    run_dir = store.resolve_run(args.run, args.out)
-    result = publish.publish(run_dir, args.wiki, cache=args.cache)
-    state = f"committed {result.commit[:12]}" if result.commit else "no change, nothing committed"
-    pushed = ", pushed" if result.pushed else ""
-    print(f"wiki {result.checkout}: {', '.join(result.pages)} — {state}{pushed}", file=sys.stderr)
-    return 0
 
 
 def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:

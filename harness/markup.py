@@ -12,6 +12,9 @@ from __future__ import annotations
 import html
 import re
 
+FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")  # of `gxm report`
+TABLE_FORMATS = ("txt", "md", "mediawiki", "html")  # the ones `inline` writes, with tables
+
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # Markdown: punctuation a GFM renderer may read as syntax inside a line. `_` only at a word's edge
 # (GFM never opens emphasis inside a word, and `gc_small_objects` should stay readable), `~` only

@@ -141,6 +141,9 @@ class Cell:
         return tuple(e for e in self.goexperiment.split(",") if e)
 
 
+MAX_REPEATS = 10_000  # runs per fixture per cell; more is a typo (1e9 ate gigabytes planning)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Run settings of a cell: matrix `defaults`, overridden by profile and include entries."""

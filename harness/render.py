@@ -16,10 +16,9 @@ import tabulate as tabulate_module
 from tabulate import Line, TableFormat, tabulate
 
 from harness.errors import UsageError
+from harness.markup import FORMATS as FORMATS
+from harness.markup import TABLE_FORMATS as TABLE_FORMATS
 from harness.markup import inline
-
-FORMATS = ("txt", "md", "mediawiki", "html", "benchstat", "junit", "json")
-TABLE_FORMATS = ("txt", "md", "mediawiki", "html")
 
 
 def _underlined(title: str, level: int) -> str:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from harness.errors import UsageError
-from harness.model import FIXTURE_KINDS, Settings
+from harness.model import FIXTURE_KINDS, MAX_REPEATS, Settings
 from harness.yamlsrc import (
     YMap,
     check_keys,
@@ -30,7 +30,6 @@ DEFAULTS_KEYS = (
     "memory", "build_memory", "cpus", "pids", "env", "c_backtrace", "keep_core", "log_limit",
 )  # fmt: skip
 MIN_LOG_LIMIT_BYTES = 64 << 10
-MAX_REPEATS = 10_000  # runs per fixture per cell; more is a typo (1e9 ate gigabytes planning)
 MIN_MEMORY_BYTES = 6 << 20  # the least memory limit docker accepts
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # Variables gxm sets for every run, and where to set what they carry instead. Other GXM_* names

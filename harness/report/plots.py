@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
+import importlib.util
 import io
 import json
 import struct
@@ -89,8 +89,21 @@ def inputs_digest(data: RunData) -> str:
     digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode())
     for source in sorted(Path(harness.__file__).parent.rglob("*.py")):
         digest.update(source.read_bytes())
-    digest.update(importlib.metadata.version("matplotlib").encode())
+    digest.update(_matplotlib_version())
     return digest.hexdigest()[:32]
+
+
+def _matplotlib_version() -> bytes:
+    """matplotlib's `_version.py` (which holds its version), found without importing it or
+    `importlib.metadata` (which imports the `email` package: a tenth of gxm's start-up);
+    empty where matplotlib is not there or has no such file."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return b""
+    try:
+        return (Path(spec.origin).parent / "_version.py").read_bytes()
+    except OSError:
+        return b""
 
 
 # --- grid of cells ------------------------------------------------------------------------------
@@ -335,7 +348,12 @@ def start_plots(data: RunData, out_dir: Path) -> tuple[list[Path], drawing.Drawi
     def save(fig: Any, path: Path) -> None:
         save_png(fig, path, inputs)
 
-    return paths, drawing.start([j for j in planned if not current(j)], save, current)
+    drawn = [job for job in planned if not current(job)]
+    if drawn:
+        # numpy before the workers are forked, so that it is imported once: matplotlib needs it
+        # there, and the report rendered here meanwhile needs it for the pooled pause figures.
+        import numpy  # noqa: F401
+    return paths, drawing.start(drawn, save, current)
 
 
 def write_plots(data: RunData, out_dir: Path) -> list[Path]:

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import goenv, report
+from harness import goenv
 from harness.atomic import write_text_atomic
 from harness.errors import CommandError, UsageError
 from harness.hostcmd import run_command
 from harness.masking import mask_secrets
-from harness.report import history, plots
+from harness.report import document, history, plots
 from harness.store import RunData, load_run
 
 log = logging.getLogger("gxm.publish")
@@ -205,12 +205,12 @@ def _nav(*pages: tuple[str, str]) -> str:
 
 
 def _run_page_text(data: RunData) -> str:
-    body = report.render_data(data, "md", claims=True, image_dir=f"{IMAGES_DIR}/{data.run_id}")
+    body = document.render_data(data, "md", claims=True, image_dir=f"{IMAGES_DIR}/{data.run_id}")
     return _nav(("Home", "Home"), ("Trends", "Trends")) + "\n\n" + body
 
 
 def _home_text(data: RunData) -> str:
-    body = report.render_data(data, "md", claims=True, image_dir=f"{IMAGES_DIR}/{data.run_id}")
+    body = document.render_data(data, "md", claims=True, image_dir=f"{IMAGES_DIR}/{data.run_id}")
     intro = (
         f"Latest published run: {link(data.run_id, run_page(data.run_id))}."
         f" Earlier runs are in the sidebar; metrics across runs on {link('Trends', 'Trends')}."

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
+from harness.report import document
 from harness.store import load_run
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def _dump_dom(page: Path, profile: Path) -> str:
 def test_report_html_never_scrolls_sideways_in_a_1400px_window(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     shutil.copytree(SMOKE, run_dir)
-    page_html = report.render_data(load_run(run_dir), "html", claims=True)
+    page_html = document.render_data(load_run(run_dir), "html", claims=True)
     assert "<h2>Claims</h2>" in page_html and page_html.count("</body>") == 1
     page = run_dir / "report.html"
     page.write_text(page_html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")

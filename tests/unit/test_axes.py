@@ -14,7 +14,7 @@ from harness.errors import MatrixError, NothingSelectedError
 from harness.fixtures import load_fixtures
 from harness.matrix import load_matrix
 from harness.model import Cell, Fixture, Outcome, Toolchain, make_axes
-from harness.report import render
+from harness.report.document import render
 from harness.report.tables import AXES_BASELINE_NOTE, baseline_id, has_axis_cells
 from harness.selection import Selection, github_matrix, select_cells, selected_plans
 from harness.store import load_run

@@ -99,12 +99,13 @@ def test_an_interrupt_says_how_to_resume_only_for_what_resumes(
 ) -> None:
     """Ctrl-C (or SIGTERM) is exit 130 and one line; `gxm run --resume` only after a command
     that was filling a run directory (an interrupted report has nothing to resume)."""
-    from harness import commands
+    from harness import commands, report_commands
 
     def interrupted(*_args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, f"cmd_{command}", interrupted)
+    module = report_commands if command in report_commands.COMMANDS else commands
+    monkeypatch.setattr(module, f"cmd_{command}", interrupted)
     argv = {"run": ["run"], "cell": ["cell", "go1.22-default"], "report": ["report", "latest"],
             "publish": ["publish", "latest", "--wiki", "w"]}[command]  # fmt: skip
     code, _, err = run_cli(capsys, *argv)

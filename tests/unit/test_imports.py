@@ -10,6 +10,7 @@ only works in some order fails here.
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,48 @@ def test_the_noxfile_imports_need_nothing_but_pyyaml() -> None:
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+SAMPLE_RUN = ROOT / "tests" / "data" / "runs" / "sample"
+# What the plots of a run need none of: the claims, the table renderer and tabulate, the run
+# machinery and the commands that make runs, the matrix's YAML, psutil, importlib.metadata.
+_NOT_BEFORE_DRAWING = (
+    "harness.claims",
+    "harness.render",
+    "tabulate",
+    "harness.report.document",
+    "harness.commands",
+    "harness.pipeline",
+    "yaml",
+    "psutil",
+    "importlib.metadata",
+)
+
+
+def test_report_write_starts_its_plots_before_the_imports_they_do_not_need(
+    tmp_path: Path,
+) -> None:
+    """`gxm report RUN --write` spent a fifth of its time importing the claims, tabulate and the
+    run machinery before the plots (the longest part) started; those are now imported while the
+    plots are drawn."""
+    run = tmp_path / "sample"
+    shutil.copytree(SAMPLE_RUN, run)
+    program = (
+        "import sys\n"
+        "from harness.report import drawing\n"
+        "start = drawing.start\n"
+        "def recording(*args, **kwargs):\n"
+        "    print('LOADED ' + ' '.join(sorted(sys.modules)), file=sys.stderr, flush=True)\n"
+        "    return start(*args, **kwargs)\n"
+        "drawing.start = recording\n"
+        "from harness import cli\n"
+        f"sys.exit(cli.main(['report', {str(run)!r}, '--write']))\n"
+    )
+    done = python_c(program)
+    assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: the sample has unexpected verdicts
+    lines = [line for line in done.stderr.splitlines() if line.startswith("LOADED ")]
+    assert len(lines) == 1, done.stderr[-2000:]
+    loaded = set(lines[0].split()[1:])
+    assert "harness.report.plots" in loaded
+    assert sorted(loaded & set(_NOT_BEFORE_DRAWING)) == []
+    assert (run / "plots" / "overview-crash-rate.png").is_file()

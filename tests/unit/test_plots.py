@@ -170,3 +170,12 @@ def test_png_text_reads_only_a_png_s_own_text_chunks(tmp_path: Path) -> None:
     path = plots.save_png(figure, tmp_path / "x.png", "abc123")
     assert plots.png_text(path, plots.INPUTS_KEY) == "abc123"
     assert plots.png_text(plots.save_png(figure, tmp_path / "y.png"), plots.INPUTS_KEY) is None
+
+
+def test_the_inputs_of_a_plot_include_the_matplotlib_version() -> None:
+    """A plot drawn by another matplotlib is drawn again: its version is among the inputs, read
+    without importing importlib.metadata."""
+    import importlib.metadata
+
+    version = importlib.metadata.version("matplotlib")
+    assert version.encode() in plots._matplotlib_version()

@@ -16,7 +16,8 @@ from harness import claims, report
 from harness.claims import default_claims_path, load_claims
 from harness.errors import UsageError
 from harness.render import render_table
-from harness.report import exit_code_for, render, write_reports
+from harness.report import exit_code_for, write_reports
+from harness.report.document import render
 from harness.report.pauses import format_metric, format_ns, pause_table
 from harness.report.tables import signature_tag
 from harness.stats import summarize_runs, verdict

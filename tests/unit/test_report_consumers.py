@@ -23,7 +23,7 @@ from readers import MARKDOWN_ELEMENTS, gfm
 from harness import report
 from harness.cli import main
 from harness.markup import inline
-from harness.report import plots
+from harness.report import document, plots
 from harness.report.formats import benchstat, junit
 from harness.store import load_run, natural_key
 
@@ -132,7 +132,7 @@ def _wiki_rows(table: mwparserfromhell.nodes.Tag) -> list[list[str]]:
 
 
 def test_mediawiki_is_wiki_tables_with_no_markdown_and_no_empty_caption(smoke_run: Path) -> None:
-    text = report.render_data(load_run(smoke_run), "mediawiki", claims=True)
+    text = document.render_data(load_run(smoke_run), "mediawiki", claims=True)
     wikicode = mwparserfromhell.parse(text)
     tags = wikicode.filter_tags()
     tables = [tag for tag in tags if tag.tag == "table"]
@@ -168,7 +168,7 @@ def _assert_images_resolve(root: ET.Element, base: Path) -> None:
 
 
 def test_markdown_renders_every_table_and_drops_no_text(smoke_run: Path) -> None:
-    markdown = report.render_data(load_run(smoke_run), "md", claims=True)
+    markdown = document.render_data(load_run(smoke_run), "md", claims=True)
     root = gfm(markdown)
     elements = {element.tag for element in root.iter()}
     assert elements <= MARKDOWN_ELEMENTS, elements - MARKDOWN_ELEMENTS
@@ -216,7 +216,7 @@ def test_assets_url_is_refused_for_formats_without_images(
 
 
 def test_html_is_strict_html5_with_code_not_backticks(smoke_run: Path) -> None:
-    text = report.render_data(load_run(smoke_run), "html", claims=True)
+    text = document.render_data(load_run(smoke_run), "html", claims=True)
     parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
     root = parser.parse(text)  # strict: any parse error raises
     _assert_tables(root, TABLES_WITH_CLAIMS)
@@ -231,7 +231,7 @@ def test_html_is_strict_html5_with_code_not_backticks(smoke_run: Path) -> None:
 def test_html_cells_may_wrap_so_wide_tables_fit_the_page(smoke_run: Path) -> None:
     """No style keeps every cell on one line (the claims table was 3,500 px wide in a 1,400 px
     window); the browser check of the real page is tests/integration/test_report_browser.py."""
-    text = report.render_data(load_run(smoke_run), "html", claims=True)
+    text = document.render_data(load_run(smoke_run), "html", claims=True)
     root = html5lib.parse(text, namespaceHTMLElements=False)
     css = " ".join(style.text or "" for style in root.iter("style"))
     for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
