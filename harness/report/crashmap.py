@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report import tables
-from harness.report.figstyle import FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, figure, pin_labels
+from harness.report.figstyle import (
+    FONT_SIZE,
+    NO_DATA_COLOUR,
+    WIDTH_IN,
+    figure,
+    pin_labels,
+    ticks_as_text,
+)
 from harness.store import RunData
 from harness.store.records import CellResult
 
@@ -91,10 +98,10 @@ def overview_figure(data: RunData) -> Any:
     cmap = colormaps["Reds"].with_extremes(bad=NO_DATA_COLOUR)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     ax.xaxis.tick_top()
-    ax.set_xticks(range(len(cells)), [tables.cell_header(c, True) for c in cells],
-                  fontsize=size + 1)  # fmt: skip
-    ax.set_yticks(range(len(fixtures)), fixtures, fontsize=FONT_SIZE - 1)
-    ax.tick_params(length=0)
+    ax.set_xticks(range(len(cells)), [tables.cell_header(c, True) for c in cells])
+    ax.set_yticks(range(len(fixtures)), fixtures)
+    ticks_as_text(ax, "x", marks=False, fontsize=size + 1)
+    ticks_as_text(ax, "y", marks=False, fontsize=FONT_SIZE - 1)
     ax.set_title("failed runs (crash, corrupt, timeout, oom) per fixture and cell", y=1.0, pad=32)
     pin_labels(ax, ylabel_in=0.0)  # no axis labels: only so that nothing is measured to place them
     bar_ax = fig.add_axes(((width_in - _COLOUR_BAR_IN + 0.15) / width_in,
@@ -104,4 +111,5 @@ def overview_figure(data: RunData) -> Any:
     bar.set_label("crash rate")
     pin_labels(bar.ax, ylabel_in=0.5)
     bar.ax.yaxis.set_major_formatter(lambda x, _pos: f"{x * 100:.0f}%")
+    ticks_as_text(bar.ax, "y")
     return fig

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import stats
 from harness.report import pauses, tables
-from harness.report.figstyle import BASELINE_COLOUR, WIDTH_IN, figure, pin_labels
+from harness.report.figstyle import BASELINE_COLOUR, WIDTH_IN, figure, pin_labels, ticks_as_text
 from harness.store import RunData
 
 PAUSE_METRICS = (
@@ -135,15 +135,15 @@ def pause_figure(data: RunData, fixture: str, go_versions: Sequence[str],
         _log_ns_axis(ax)
         ax.set_xlim(placed[0].x - 0.6, placed[-1].x + 0.6)
         ax.xaxis.set_major_locator(NullLocator())
-        ax.grid(axis="y", alpha=0.3)
         ax.set_ylabel(label)
         pin_labels(ax, ylabel_in=0.62)
         for g in range(1, len(go_versions)):
             ax.axvline(g * (len(experiments) + _GROUP_GAP) - (1 + _GROUP_GAP) / 2, color="0.75")
     bottom = axes[-1]
-    bottom.set_xticks(
-        [s.x for s in placed], [s.experiment for s in placed], rotation=30, ha="right"
-    )
+    bottom.set_xticks([s.x for s in placed], [s.experiment for s in placed])
+    for ax in axes:
+        ticks_as_text(ax, "y", grid=True)
+    ticks_as_text(bottom, "x", rotation=30, ha="right")
     top = axes[0]
     for g, go in enumerate(go_versions):
         centre = g * (len(experiments) + _GROUP_GAP) + (len(experiments) - 1) / 2

@@ -25,7 +25,15 @@ from harness import stats
 from harness.atomic import write_bytes_atomic, write_text_atomic
 from harness.model import go_version_key
 from harness.report import crashmap, drawing, pauseplot, pauses, tables
-from harness.report.figstyle import DPI, FONT_SIZE, NO_DATA_COLOUR, WIDTH_IN, figure, pin_labels
+from harness.report.figstyle import (
+    DPI,
+    FONT_SIZE,
+    NO_DATA_COLOUR,
+    WIDTH_IN,
+    figure,
+    pin_labels,
+    ticks_as_text,
+)
 from harness.store import RunData
 from harness.store.records import CellResult
 
@@ -194,6 +202,8 @@ def heatmap_figure(data: RunData, fixture: str) -> Any:
     bar.set_label("crash rate")
     pin_labels(bar.ax, ylabel_in=0.5)
     bar.ax.yaxis.set_major_formatter(lambda x, _pos: f"{x * 100:.0f}%")
+    for axes, which in ((ax, "x"), (ax, "y"), (bar.ax, "y")):
+        ticks_as_text(axes, which)
     return fig
 
 

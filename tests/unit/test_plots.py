@@ -6,14 +6,27 @@ import dataclasses
 import shutil
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
+from matplotlib.ticker import NullLocator
 
 from harness.report import crashmap, plots
+from harness.report.figstyle import TICK_LABEL_GID, figure, ticks_as_text
 from harness.store import RunStore, load_run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "runs" / "sample"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def tick_labels(ax: Any, which: str) -> list[str]:
+    """The tick labels of `ax`'s x or y axis: texts drawn by `figstyle.ticks_as_text`."""
+    return [t.get_text() for t in ax.texts if t.get_gid() == TICK_LABEL_GID + which]
+
+
+def other_texts(ax: Any) -> list[str]:
+    """The texts of `ax` that are not tick labels."""
+    return [t.get_text() for t in ax.texts if not (t.get_gid() or "").startswith(TICK_LABEL_GID)]
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -33,12 +46,15 @@ def test_heatmap_is_labelled_and_annotated_per_cell() -> None:
     fig = plots.heatmap_figure(load_run(SAMPLE), "cmem_finalizer")
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Go version" and ax.get_ylabel() == "GOEXPERIMENT"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["go1.22", "go1.26"]
-    texts = {t.get_text() for t in ax.texts}
+    assert tick_labels(ax, "x") == ["go1.22", "go1.26"]
+    assert tick_labels(ax, "y") == ["default", "arenas", "greenteagc"]
+    assert len(ax.get_xticks()) == len(ax.get_yticks()) == 0  # no matplotlib ticks made
+    texts = set(other_texts(ax))
     assert "1/3 !\nSIGSEGV" in texts  # the crash in go1.22-arenas, unexpected
     assert "0/3" in texts and "unsupported" in texts  # greenteagc did not build on 1.22
     assert "not run" in texts  # no go1.26-greenteagc cell in this run
     assert fig.axes[1].get_ylabel() == "crash rate"  # the colour bar
+    assert tick_labels(fig.axes[1], "y") == ["0%", "20%", "40%", "60%", "80%", "100%"]
 
 
 def test_pause_figure_has_a_row_per_metric_and_the_cells_by_go_version() -> None:
@@ -46,8 +62,8 @@ def test_pause_figure_has_a_row_per_metric_and_the_cells_by_go_version() -> None
     rows = ["p50 pause per run", "p99 pause per run", "max pause per run"]
     assert [ax.get_ylabel() for ax in fig.axes] == rows
     top, bottom = fig.axes[0], fig.axes[-1]
-    assert [t.get_text() for t in top.texts] == ["go1.22", "go1.26"]  # a group per Go version
-    labels = [t.get_text() for t in bottom.get_xticklabels()]
+    assert other_texts(top) == ["go1.22", "go1.26"]  # a group per Go version
+    labels = tick_labels(bottom, "x")
     assert labels == ["default", "arenas", "greenteagc"] * 2  # baseline first in each group
     assert top.get_yscale() == "log"
     boxes = top.collections[0]  # a box per cell with runs: greenteagc has none on either Go
@@ -112,12 +128,9 @@ def test_file_stem(name: str, stem: str) -> None:
 def test_overview_has_a_square_per_fixture_and_cell() -> None:
     data = load_run(SAMPLE)
     ax = crashmap.overview_figure(data).axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["cmem_finalizer", "gc_small_objects"]
-    assert [t.get_text() for t in ax.get_xticklabels()][:2] == [
-        "go1.22\ndefault",
-        "go1.22\narenas",
-    ]
-    texts = [t.get_text() for t in ax.texts]
+    assert tick_labels(ax, "y") == ["cmem_finalizer", "gc_small_objects"]
+    assert tick_labels(ax, "x")[:2] == ["go1.22\ndefault", "go1.22\narenas"]
+    texts = other_texts(ax)
     assert len(texts) == 2 * len(data.cell_ids())
     assert "1/3 !\nSIGSEGV" in texts  # crash: its signature's tag
     assert "1/3 !\ntimeout" in texts  # other failures: the outcome
@@ -170,6 +183,40 @@ def test_png_text_reads_only_a_png_s_own_text_chunks(tmp_path: Path) -> None:
     path = plots.save_png(figure, tmp_path / "x.png", "abc123")
     assert plots.png_text(path, plots.INPUTS_KEY) == "abc123"
     assert plots.png_text(plots.save_png(figure, tmp_path / "y.png"), plots.INPUTS_KEY) is None
+
+
+@pytest.mark.parametrize(("scale", "far"), [("linear", False), ("log", False), ("log", True)])
+def test_ticks_as_text_draws_the_pixels_the_ticks_drew(scale: str, far: bool) -> None:
+    """Tick labels, marks and grid lines drawn as plain texts and lines give the same image as
+    matplotlib's own ticks, on either side of the Axes."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def pixels(as_text: bool) -> Any:
+        fig = figure(2.4)
+        ax = fig.add_axes((0.2, 0.2, 0.6, 0.6))
+        ax.plot([1.0, 3.0, 7.0], [2e4, 3e5, 4e6], marker="o")
+        ax.set_yscale(scale)
+        ax.yaxis.set_major_formatter(lambda y, _pos: f"{y / 1000:.0f}k")
+        if far:
+            ax.xaxis.tick_top()
+            ax.yaxis.tick_right()
+        if as_text:
+            ticks_as_text(ax, "x", rotation=30, ha="right")
+            ticks_as_text(ax, "y", grid=True)
+        else:
+            ax.tick_params(axis="x", labelrotation=30)
+            for label in ax.get_xticklabels():
+                label.set_ha("right")
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.grid(axis="y", alpha=0.3)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy()
+
+    drawn, ticked = pixels(True), pixels(False)
+    assert drawn.shape == ticked.shape
+    assert (drawn != ticked).any(axis=-1).sum() == 0
 
 
 def test_the_inputs_of_a_plot_include_the_matplotlib_version() -> None:
