@@ -400,3 +400,23 @@ def test_clean_removes_leftover_containers_and_dry_run_only_lists_them(
     finally:
         with contextlib.suppress(Exception):
             stale.remove(force=True)
+
+
+def test_an_interrupt_while_the_engine_creates_the_container_leaves_none(
+    engine: Any, docker_backend: DockerBackend, docker_ctx: RunContext, go122: Toolchain,
+    docker_build: BuildResult, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A Ctrl-C (or SIGTERM) that came while the engine was creating a container, before its id
+    was back, left the container behind in the Created state."""
+    spec = fixture_spec(docker_ctx, PLAN, EXTERNAL["hang"], docker_build.binaries["hang"], 3)
+    create = docker_backend.client.api.create_container
+
+    def created_then_interrupted(*args: Any, **kwargs: Any) -> Any:
+        create(*args, **kwargs)  # the engine made it, and then the interrupt came
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(docker_backend.client.api, "create_container", created_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        docker_backend.execute(spec, go122)
+    assert gxm_containers(engine, spec.label) == []
+    assert docker_backend.live_containers() == []

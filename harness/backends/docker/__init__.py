@@ -213,7 +213,14 @@ class DockerBackend:
                 name=container_name(spec.label, secrets.token_hex(4)),
                 session=self.session,
             )
-            container_id = self._create(config)
+            try:
+                container_id = self._create(config)
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM) or failed while the engine was creating it: the
+                # container may be there without its id known here, so it goes by its name.
+                with contextlib.suppress(*_engine_errors()):
+                    self.client.api.remove_container(config["name"], force=True)
+                raise
             return self._supervise(container_id, spec, exchange, started)
         except _engine_errors() as exc:  # also OSError: handing the mounts over failed
             return ExecResult(
