@@ -12,7 +12,6 @@ FONT_SIZE = 10
 BASELINE_COLOUR = "#9e9e9e"
 NO_DATA_COLOUR = "#eeeeee"
 TICK_LABEL_GID = "tick-label-"  # + "x" or "y": the gid of the texts `ticks_as_text` draws
-_TICK_IN = 3.5 / 72  # matplotlib's tick marks and the gap after them: 3.5 pt each
 
 
 def figure(height_in: float, width_in: float = WIDTH_IN, *, constrained: bool = False) -> Any:
@@ -78,9 +77,10 @@ def ticks_as_text(ax: Any, which: str, *, grid: bool = False, marks: bool = True
         style = {"ha": "left" if far else "right", "va": "center_baseline"}
         points = ([edge] * len(shown), [v for _, v in shown])
         mark = markers.TICKRIGHT if far else markers.TICKLEFT
-    gap = (_TICK_IN * 2 if marks else _TICK_IN) * (1 if far else -1)
-    away = offset_copy(place, ax.get_figure(), **{"y" if which == "x" else "x": gap},
-                       units="inches")  # fmt: skip
+    # where matplotlib puts a label: the tick's length (when it has a mark) and its pad away
+    gap = params[f"{which}tick.major.pad"] + (params[f"{which}tick.major.size"] if marks else 0)
+    shift = {"y" if which == "x" else "x": gap if far else -gap}
+    away = offset_copy(place, ax.get_figure(), **shift, units="points")
     style |= {"fontsize": params[f"{which}tick.labelsize"], "gid": TICK_LABEL_GID + which}
     for i, v in shown:
         xy = (v, edge) if which == "x" else (edge, v)

@@ -213,14 +213,7 @@ class DockerBackend:
                 name=container_name(spec.label, secrets.token_hex(4)),
                 session=self.session,
             )
-            try:
-                container_id = self._create(config)
-            except BaseException:
-                # Interrupted (Ctrl-C, SIGTERM) or failed while the engine was creating it: the
-                # container may be there without its id known here, so it goes by its name.
-                with contextlib.suppress(*_engine_errors()):
-                    self.client.api.remove_container(config["name"], force=True)
-                raise
+            container_id = self._create(config)
             return self._supervise(container_id, spec, exchange, started)
         except _engine_errors() as exc:  # also OSError: handing the mounts over failed
             return ExecResult(
@@ -253,13 +246,20 @@ class DockerBackend:
     def _create(self, config: dict[str, Any]) -> str:
         """Create the container; its id. The low-level call, as `client.containers.create` does it
         minus the inspect that call makes afterwards to build a model (one engine round trip a
-        run that nothing reads)."""
+        run that nothing reads). Interrupted (Ctrl-C, SIGTERM) or failed while the engine was
+        creating it, the container may be there without its id known here: it is removed by
+        its name."""
         from docker.models.containers import _create_container_args  # type: ignore[attr-defined]
 
         args = _create_container_args({**config, "version": self.client.api._version})
-        with self._lock:  # so remove_all never misses a container being created
-            container_id = str(self.client.api.create_container(**args)["Id"])
-            self._live.add(container_id)
+        try:
+            with self._lock:  # so remove_all never misses a container being created
+                container_id = str(self.client.api.create_container(**args)["Id"])
+                self._live.add(container_id)
+        except BaseException:
+            with contextlib.suppress(*_engine_errors()):
+                self.client.api.remove_container(config["name"], force=True)
+            raise
         log.debug("created %s (%s)", config["name"], " ".join(config["command"]))
         return container_id
 
