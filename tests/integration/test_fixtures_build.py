@@ -95,13 +95,33 @@ def test_bench_runs_hold_enough_pauses_for_a_nightly_pooled_p99(
     minor, goexperiment, out = built
     needed = math.ceil(pausepool.MIN_PAUSES_FOR_P99 / nightly_bench_repeats())
     bench = [f for f in pass_expected(minor, goexperiment) if f.kind == "bench"]
-    assert {"gc_small_objects", "gc_live_heap", "gc_cgo_mixed"} <= {f.name for f in bench}
+    names = {f.name for f in bench}
+    assert {"gc_small_objects", "gc_live_heap", "gc_cgo_mixed", "gc_short_cycles"} <= names
     for fixture in bench:
         result = tmp_path / f"{fixture.name}.json"
         proc = run_fixture(out / fixture.binary_name, result, GXM_DURATION="0.02")
         assert (proc.returncode, proc.stderr) == (0, ""), fixture.name
         if fixture.name not in FEW_PAUSES_BY_DESIGN:
             assert read_fixture_result(result).metrics["gc_pauses"] >= needed, fixture.name
+
+
+def test_gc_short_cycles_holds_many_times_the_pauses_of_gc_small_objects(
+    built: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    """The pause benchmark runs short GC cycles: one half-second run alone holds the pauses a
+    pooled p99 needs, and several times what gc_small_objects holds in the same time."""
+    _, _, out = built
+    pauses = {}
+    for name in ("gc_short_cycles", "gc_small_objects"):
+        result = tmp_path / f"{name}.json"
+        proc = run_fixture(out / CATALOGUE[name].binary_name, result, GXM_DURATION="0.5")
+        assert (proc.returncode, proc.stderr) == (0, ""), name
+        report = read_fixture_result(result)
+        pauses[name] = report.metrics["gc_pauses"]
+        assert report.pause_histogram is not None, name
+        assert sum(report.pause_histogram["counts"]) == pauses[name], name
+    assert pauses["gc_short_cycles"] >= pausepool.MIN_PAUSES_FOR_P99, pauses
+    assert pauses["gc_short_cycles"] >= 4 * pauses["gc_small_objects"], pauses
 
 
 def pass_expected(minor: str, goexperiment: str) -> list[Fixture]:
