@@ -1,12 +1,13 @@
 """Does the pooled p99 pause test find a 10% change at 10 runs a side, and leave a control alone?
 
 Measured with real gxm runs here (`nox -s perf` runs this after overhead.py), at the nightly
-profile's bench settings (benchmarks/pause_power.yaml: gc_small_objects on Go 1.22, 10 measured
-runs of 1 s after a warm-up, local backend), each pair of sides as two cells of ONE run so their
-runs are interleaved and share the machine's load:
+profile's bench settings (benchmarks/pause_power.yaml: a GC benchmark on Go 1.22, gc_short_cycles
+unless --fixture says otherwise, 10 measured runs of 1 s after a warm-up, local backend; runs
+of --duration seconds instead), each pair of sides as two cells of ONE run so their runs are
+interleaved and share the machine's load:
 
-1. knob: GOGC=200 against GOGC=50 (profile `knob`), and the control, GOGC=100 twice (`control`),
-   through `pausepool.compare_p99` as `gxm report` shows it;
+1. knobs: GOGC=200 against GOGC=50 (profile `knob`), GOMAXPROCS=1 against 2 (`procs`), and the
+   control, GOGC=100 twice (`control`), through `pausepool.compare_p99` as `gxm report` shows it;
 2. fit: from the control's baseline runs, what generated runs need: the pooled pause distribution
    (its shape, ms-long pauses of a descheduled GC included), the pauses per run, and the
    run-to-run spread of a run's log p99 with the part that sampling that many pauses explains
@@ -15,9 +16,11 @@ runs are interleaved and share the machine's load:
    random factor (sigma_between), the changed side by 1.10 more; counted into Go 1.22's real
    bucket grid (tests/data/pauses/go1.22-pause-buckets.json); the changed side and an unchanged
    one (the control) are each tested against an unchanged side. `--length N` also tries runs with
-   N times the pauses (the machine's part of the spread kept: a conservative assumption).
+   N times the pauses (the machine's part of the spread kept: a conservative assumption; measured
+   here, a 30 s run's spread is a quarter of a 1 s run's).
 
     python benchmarks/pause_power.py                  # measure (about 2 min), fit, trial
+    python benchmarks/pause_power.py --duration 30    # runs of 30 s (about 35 min)
     python benchmarks/pause_power.py RUN_DIR [--cell C] [--fixture F] [--against-cell C2]
 """
 
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,7 +50,7 @@ from harness.store import RunStore  # noqa: E402
 
 BUCKETS = ROOT / "tests" / "data" / "pauses" / "go1.22-pause-buckets.json"
 MATRIX = ROOT / "benchmarks" / "pause_power.yaml"
-FIXTURE = "gc_small_objects"
+FIXTURE = "gc_short_cycles"
 BASELINE_CELL = "go1.22-default"
 OTHER_CELL = "go1.22-default-panicnil_0"
 
@@ -194,15 +198,28 @@ def compare_cells(run_dir: Path, fixture: str, cell: str, baseline: str) -> None
     print(f"  pooled p99 of {cell} against {baseline}: {change.text}")
 
 
-def measure(profile: str, out: Path) -> Path:
-    """A real gxm run of benchmarks/pause_power.yaml's profile; its run directory."""
+def matrix_for(duration_s: float | None, out: Path) -> Path:
+    """pause_power.yaml, or a copy of it in `out` whose runs last `duration_s` (timeout 4x that,
+    at least the original)."""
+    if duration_s is None:
+        return MATRIX
+    doc = yaml.safe_load(MATRIX.read_text())
+    doc["defaults"]["duration"] = f"{duration_s:g}s"
+    doc["defaults"]["timeout"] = f"{max(60.0, 4 * duration_s):g}s"
+    copy = out / f"pause_power-{duration_s:g}s.yaml"
+    copy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return copy
+
+
+def measure(profile: str, fixture: str, matrix: Path, out: Path) -> Path:
+    """A real gxm run of one fixture in a profile of `matrix`; its run directory."""
     before = set(out.iterdir())
     subprocess.run(
-        [sys.executable, "-m", "harness", "run", "--matrix", str(MATRIX), "--profile", profile,
-         "--backend", "local", "--out", str(out), "--seed", "1"],
+        [sys.executable, "-m", "harness", "run", "--matrix", str(matrix), "--profile", profile,
+         "--fixtures", fixture, "--backend", "local", "--out", str(out), "--seed", "1"],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    (run_dir,) = set(out.iterdir()) - before
+    (run_dir,) = {p for p in set(out.iterdir()) - before if p.is_dir()}
     return run_dir
 
 
@@ -218,11 +235,13 @@ def report_trials(real: CellRuns, args: argparse.Namespace) -> None:
 
 
 def _measured(args: argparse.Namespace, out: Path) -> Path:
-    for profile in ("knob", "control"):
-        run_dir = measure(profile, out)
-        label = "GOGC=200 vs GOGC=50" if profile == "knob" else "GOGC=100 twice (control)"
+    matrix = matrix_for(args.duration, out)
+    labels = {"knob": "GOGC=200 vs GOGC=50", "procs": "GOMAXPROCS=1 vs 2",
+              "control": "GOGC=100 twice (control)"}  # fmt: skip
+    for profile, label in labels.items():
+        run_dir = measure(profile, args.fixture, matrix, out)
         print(f"{profile}: {label}, run {run_dir.name}")
-        compare_cells(run_dir, FIXTURE, OTHER_CELL, BASELINE_CELL)
+        compare_cells(run_dir, args.fixture, OTHER_CELL, BASELINE_CELL)
     return run_dir
 
 
@@ -238,6 +257,12 @@ def main() -> int:
                         help="also try runs N times the pauses (repeatable)")  # fmt: skip
     parser.add_argument("--change", type=float, action="append",
                         help="p99 factor of the changed side (repeatable; 1.10)")  # fmt: skip
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="measure with runs this long (default: pause_power.yaml's 1 s)",
+    )
     parser.add_argument("--keep", type=Path, help="measure into this directory and keep it")
     args = parser.parse_args()
     if args.run_dir is None:

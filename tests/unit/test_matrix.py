@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import GxmError, MatrixError, NothingSelectedError, UsageError
+from harness.fixtures import load_fixtures
 from harness.matrix import (
     Matrix,
     expand,
@@ -407,8 +408,11 @@ def test_unknown_pattern_names_it_and_lists_valid_ids() -> None:
 # --- the project's matrix.yaml ------------------------------------------------------------------
 
 
+PROJECT_FIXTURES = REPO / "go_fixtures" / "fixtures.yaml"
+
+
 def test_project_matrix_smoke_is_the_default_with_4_cells() -> None:
-    matrix = load_matrix(REPO / "matrix.yaml", None, FIXTURES)
+    matrix = load_matrix(REPO / "matrix.yaml", None, PROJECT_FIXTURES)
     assert matrix.profile == "smoke"
     assert ids(matrix) == ["go1.22-default", "go1.22-arenas", "go1.26-default", "go1.26-arenas"]
     settings = matrix.cells[0].settings
@@ -416,11 +420,21 @@ def test_project_matrix_smoke_is_the_default_with_4_cells() -> None:
         2,
         3,
     )
-    assert matrix.cells[0].fixtures == ("cmem_finalizer", "gc_small_objects", "arena_churn")
+    assert matrix.cells[0].fixtures == tuple(load_fixtures(PROJECT_FIXTURES))
+
+
+def test_project_matrix_pauses_profile_runs_gc_short_cycles_for_30_s() -> None:
+    """The profile the README sends a reader to for a pooled p99 to about 10%."""
+    matrix = load_matrix(REPO / "matrix.yaml", "pauses", PROJECT_FIXTURES)
+    assert ids(matrix) == ["go1.22-default", "go1.26-default"]
+    for plan in matrix.cells:
+        assert plan.fixtures == ("gc_short_cycles",)
+        assert (plan.settings.duration_s, plan.settings.repeats_bench) == (30.0, 10)
+        assert plan.settings.timeout_s == 120.0  # a run that goes on past its 30 s is stopped
 
 
 def test_project_matrix_nightly_has_35_experiment_cells() -> None:
-    matrix = load_matrix(REPO / "matrix.yaml", "nightly", FIXTURES)
+    matrix = load_matrix(REPO / "matrix.yaml", "nightly", PROJECT_FIXTURES)
     matrix = replace(matrix, cells=tuple(p for p in matrix.cells if not p.cell.axes))
     assert len(matrix.cells) == 35 == len(set(ids(matrix)))
     assert {plan.cell.go for plan in matrix.cells} == {f"1.{n}" for n in range(21, 28)}
