@@ -17,7 +17,7 @@ interleaved and share the machine's load:
    bucket grid (tests/data/pauses/go1.22-pause-buckets.json); the changed side and an unchanged
    one (the control) are each tested against an unchanged side. `--length N` also tries runs with
    N times the pauses (the machine's part of the spread kept: a conservative assumption; measured
-   here, a 30 s run's spread is a quarter of a 1 s run's).
+   here, the machine's part for 30 s runs was a quarter to a half of that for 1 s runs).
 
     python benchmarks/pause_power.py                  # measure (about 2 min), fit, trial
     python benchmarks/pause_power.py --duration 30    # runs of 30 s (about 35 min)

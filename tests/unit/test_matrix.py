@@ -426,7 +426,12 @@ def test_project_matrix_smoke_is_the_default_with_4_cells() -> None:
 def test_project_matrix_pauses_profile_runs_gc_short_cycles_for_30_s() -> None:
     """The profile the README sends a reader to for a pooled p99 to about 10%."""
     matrix = load_matrix(REPO / "matrix.yaml", "pauses", PROJECT_FIXTURES)
-    assert ids(matrix) == ["go1.22-default", "go1.26-default"]
+    assert ids(matrix) == [
+        "go1.22-default",
+        "go1.22-nogreenteagc",
+        "go1.26-default",
+        "go1.26-nogreenteagc",
+    ]
     for plan in matrix.cells:
         assert plan.fixtures == ("gc_short_cycles",)
         assert (plan.settings.duration_s, plan.settings.repeats_bench) == (30.0, 10)
