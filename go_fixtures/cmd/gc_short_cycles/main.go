@@ -3,10 +3,10 @@
 // stop-the-world pauses. What it measures is the cost of stopping and restarting the world
 // itself, with little marking behind it; the pooled p99 of its pauses rests on tens of pauses
 // where other bench fixtures give it a handful. GOMAXPROCS workers each allocate messages (a
-// 32-byte header pointing at a 4 KiB payload filled with a pattern of the message's number) and
-// keep the latest 16 in a ring; every message leaving the ring must still hold its pattern. The
-// run lasts GXM_DURATION and on until it holds probe.MinPauses GC pauses. ops = messages
-// allocated. A message with a wrong byte exits with status 3 (outcome corrupt).
+// small header pointing at a 4 KiB payload whose every 64th byte carries a pattern of the
+// message's number) and keep the latest 16 in a ring; every message leaving the ring must still
+// hold its pattern. The run lasts GXM_DURATION and on until it holds probe.MinPauses GC pauses.
+// ops = messages allocated. A message with a wrong byte exits with status 3 (outcome corrupt).
 package main
 
 import (
