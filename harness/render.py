@@ -16,9 +16,7 @@ import tabulate as tabulate_module
 from tabulate import Line, TableFormat, tabulate
 
 from harness.errors import UsageError
-from harness.markup import FORMATS as FORMATS
-from harness.markup import TABLE_FORMATS as TABLE_FORMATS
-from harness.markup import inline
+from harness.markup import TABLE_FORMATS, inline
 
 
 def _underlined(title: str, level: int) -> str:

@@ -31,9 +31,9 @@ from harness.claims.rules import INCONCLUSIVE, VERDICTS, Measured
 from harness.claims.spec import Rule
 from harness.errors import GxmError, UsageError
 from harness.hostcmd import run_command
-from harness.markup import inline
+from harness.markup import TABLE_FORMATS, inline
 from harness.model import Toolchain
-from harness.render import STYLES, TABLE_FORMATS, render_table
+from harness.render import STYLES, render_table
 from harness.store import RunData, RunStore, load_run, utc_timestamp
 
 log = logging.getLogger("gxm.claims")

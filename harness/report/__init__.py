@@ -18,7 +18,6 @@ from pathlib import Path
 from harness import store
 from harness.atomic import write_text_atomic
 from harness.errors import EXIT_INFRA, EXIT_NOTHING_SELECTED, EXIT_OK, EXIT_UNEXPECTED
-from harness.markup import FORMATS as FORMATS
 from harness.model import Outcome
 from harness.report import tables
 from harness.report.drawing import Drawing

@@ -13,9 +13,9 @@ from pathlib import Path
 from harness import pausepool
 from harness.claims import ClaimVerdict, format_verdicts, judge_run, verdicts_document
 from harness.errors import UsageError
-from harness.markup import inline, link
+from harness.markup import FORMATS, inline, link
 from harness.masking import mask_secrets
-from harness.render import FORMATS, STYLES, Style, bullets_of_markup, render_table, style_of
+from harness.render import STYLES, Style, bullets_of_markup, render_table, style_of
 from harness.report import formats, gotests, pauses, tables
 from harness.report.bisects import PROBE_HEADERS, probe_rows, summary_lines
 from harness.report.tables import INCONCLUSIVE_MARK, UNEXPECTED_MARK

@@ -15,6 +15,7 @@ from gxm_process import python_c
 from harness import claims, report
 from harness.claims import default_claims_path, load_claims
 from harness.errors import UsageError
+from harness.markup import FORMATS
 from harness.render import render_table
 from harness.report import exit_code_for, write_reports
 from harness.report.document import render
@@ -487,7 +488,7 @@ def test_a_report_without_plots_to_draw_imports_neither_matplotlib_nor_scipy(
     assert heavy.strip() == "[]"
 
 
-@pytest.mark.parametrize("fmt", report.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_secret_looking_env_values_never_reach_a_report(tmp_path: Path, fmt: str) -> None:
     bench = _fixture("bench", ["pass"] * 3)
     bench["runs"][0]["command"] = "GITHUB_TOKEN=ghp_leak1 ./fixture"
@@ -528,7 +529,7 @@ def test_pause_table_ignores_warmup_runs(tmp_path: Path) -> None:
     assert pause_table(data)[0][4] == "200µs" and pause_table(data)[0][-1] == "3"
 
 
-@pytest.mark.parametrize("fmt", report.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_cli_report_prints_every_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     from harness.cli import main
 
