@@ -368,6 +368,8 @@ class ExecResult:
     peak_rss_bytes: int | None = None
     infra_error: str | None = None  # the backend itself failed (could not start, engine gone)
     log_bytes_dropped: int = 0  # output over the spec's log limit, dropped from the middle
+    # CPU seconds the rest of the host used meanwhile (backends.cpuuse; local backend only)
+    others_cpu_s: float | None = None
 
 
 @dataclass(frozen=True)

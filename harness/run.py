@@ -258,6 +258,8 @@ def execute_fixture_run(
         gc_pause_histogram=report.pause_histogram if report.status == "ok" else None,
         started=started,
         ended=ended,
+        # a bench run runs alone: what else the host did meanwhile is the machine's own noise
+        others_cpu_s=result.others_cpu_s if fixture.kind == "bench" else None,
     )
     if fixture.is_test:  # its cwd is the user's package directory: nothing there is removed
         record = _test_record(ctx, toolchain, fixture, spec, result, stderr, record)

@@ -192,6 +192,9 @@ def verdict(outcomes: Sequence[str | Outcome], expected: Sequence[str | Outcome]
 ALPHA = 0.05  # a change is significant when p < ALPHA (benchstat's default)
 MAX_RELATIVE_SPREAD = 0.10  # robust spread (scaled MAD / median) above this is too noisy to trust
 MIN_TRUSTED_RUNS = 5
+# A bench run is disturbed when the rest of the host used more than this many CPUs' worth of time
+# while it ran (backends.cpuuse); a quiet machine's daemons use about a hundredth of one.
+NOISY_OTHERS_CPUS = 0.1
 
 
 def min_p_value(n_a: int, n_b: int) -> float:
@@ -343,10 +346,15 @@ def spread_warnings(
     values: Sequence[float],
     load_avgs: Sequence[float] = (),
     cpus: int | None = None,
+    others_cpus: Sequence[float] = (),
 ) -> list[SpreadWarning]:
     """Why a metric's numbers should not be trusted (empty when no reason applies): too few runs
-    (under MIN_TRUSTED_RUNS), a relative spread over MAX_RELATIVE_SPREAD, or a noisy machine (the
-    1-minute load average recorded before a run exceeded the CPU count)."""
+    (under MIN_TRUSTED_RUNS), a relative spread over MAX_RELATIVE_SPREAD, or a noisy machine.
+
+    Noisy: where every run says how much CPU the rest of the host used while it ran
+    (`others_cpus`, in CPUs: `run_others_cpus`), more than NOISY_OTHERS_CPUS in some run; else
+    (older runs, the docker backend) the 1-minute load average recorded before a run over the CPU
+    count, which gxm's own runs push up as well."""
     reasons = []
     if len(values) < MIN_TRUSTED_RUNS:
         reasons.append(
@@ -356,10 +364,26 @@ def spread_warnings(
     if spread is not None and spread > MAX_RELATIVE_SPREAD:
         limit = f"{MAX_RELATIVE_SPREAD * 100:.0f}%"
         reasons.append(SpreadWarning("spread", f"spread ±{spread * 100:.0f}% (over {limit})"))
-    if cpus and load_avgs and max(load_avgs) > cpus:
+    if others_cpus:
+        if max(others_cpus) > NOISY_OTHERS_CPUS:
+            text = (f"noisy machine: other processes took up to {max(others_cpus):.2f} CPUs "
+                    "during a run")  # fmt: skip
+            reasons.append(SpreadWarning("load", text))
+    elif cpus and load_avgs and max(load_avgs) > cpus:
         text = f"noisy machine: load average up to {max(load_avgs):.1f} on {cpus} CPUs"
         reasons.append(SpreadWarning("load", text))
     return reasons
+
+
+def run_others_cpus(runs: Iterable[RunRecord]) -> list[float]:
+    """How many CPUs' worth of time the rest of the host used during each measured run
+    (`others_cpu_s` over the run's seconds); [] unless every measured run recorded it."""
+    shares = []
+    for run in measured_runs(runs):
+        if run.others_cpu_s is None or run.seconds <= 0:
+            return []
+        shares.append(run.others_cpu_s / run.seconds)
+    return shares
 
 
 def run_load_avgs(runs: Iterable[RunRecord]) -> list[float]:

@@ -36,7 +36,7 @@ from typing import IO
 
 import psutil
 
-from harness.backends import procsample
+from harness.backends import cpuuse, procsample
 from harness.backends.containment import Containment
 from harness.backends.limits import POLL_INTERVAL_S, RunLimits, signal_group
 from harness.backends.logcap import CappedLog, pump
@@ -219,6 +219,7 @@ class LocalBackend:
     def execute(self, spec: ExecSpec, toolchain: Toolchain) -> ExecResult:
         """Run `spec` to completion; the child's failures are results, never exceptions."""
         started = time.monotonic()
+        cpu_before = cpuuse.mark()
         try:
             proc = self._start(spec)
         except (OSError, subprocess.SubprocessError) as exc:  # the latter: a failed preexec step
@@ -237,7 +238,8 @@ class LocalBackend:
         finally:
             with self._lock:
                 self._live.pop(proc.pid, None)
-        return dataclasses.replace(result, log_bytes_dropped=logs.finish())
+        others = cpuuse.others_s(cpu_before, cpuuse.mark())  # the leader is reaped by now
+        return dataclasses.replace(result, log_bytes_dropped=logs.finish(), others_cpu_s=others)
 
     def _start(self, spec: ExecSpec) -> subprocess.Popen[bytes]:
         """Start the process in a new session (its own group) with exactly `spec.env`; its

@@ -149,13 +149,14 @@ def significant_changes(data: RunData) -> list[str]:
 def _warning_text(doc: CellResult, name: str, cpus: int | None) -> str | None:
     runs = doc.fixtures[name].runs
     loads = stats.run_load_avgs(runs)
+    others = stats.run_others_cpus(runs)
     general: dict[str, str] = {}
     spreads = []
     for column in PAUSE_COLUMNS:
         values = stats.metric_samples(runs, column.metric)
         if not values:
             continue
-        for warning in stats.spread_warnings(values, loads, cpus):
+        for warning in stats.spread_warnings(values, loads, cpus, others):
             if warning.kind == "spread":
                 spreads.append(f"{column.header} {warning.text.split(' (')[0].split()[-1]}")
             else:

@@ -31,6 +31,12 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _number_or_none(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
 def _tuple(value: object) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (list, tuple)) else ()
 
@@ -70,6 +76,8 @@ class RunRecord:
     # so concurrent runs can be told apart from runs that ran alone (optional: older files lack it)
     started: str | None = None
     ended: str | None = None
+    # a bench run's: CPU seconds the rest of the host used while it ran (local backend; optional)
+    others_cpu_s: float | None = None
 
     @property
     def is_infra_error(self) -> bool:
@@ -112,6 +120,8 @@ class RunRecord:
         if self.started is not None:
             doc["started"] = self.started
             doc["ended"] = self.ended
+        if self.others_cpu_s is not None:
+            doc["others_cpu_s"] = self.others_cpu_s
         return doc
 
     @classmethod
@@ -143,6 +153,7 @@ class RunRecord:
             c_backtrace_tool=doc.get("c_backtrace_tool"),
             started=_text_or_none(doc.get("started")),
             ended=_text_or_none(doc.get("ended")),
+            others_cpu_s=_number_or_none(doc.get("others_cpu_s")),
         )
 
 

@@ -77,6 +77,15 @@ def test_jobs_2_overlaps_stress_runs_and_runs_every_bench_run_alone(tmp_path: Pa
     stress = [run for run in other if run[0] != "build"]
     assert any(overlap(a, b) for a in stress for b in stress if a is not b), other
     assert not (run_dir / "journal.jsonl").exists()  # every record is in the cell document
+    # what else the host did meanwhile is recorded for the runs that ran alone, and only those
+    for path in (run_dir / "cells").glob("*.json"):
+        for fixture in json.loads(path.read_text())["fixtures"].values():
+            for entry in fixture["runs"]:
+                others = entry.get("others_cpu_s")
+                if fixture["kind"] == "bench":
+                    assert isinstance(others, float) and others >= 0, entry
+                else:
+                    assert others is None, entry
     # the `go doc` answers of the claims were recorded while stress runs went on, not beside a
     # bench run and not in the reports at the end (`recorded` is to the second: the three bench
     # runs take over a second)

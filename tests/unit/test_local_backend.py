@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -182,6 +183,46 @@ def test_peak_rss_is_the_programs_never_gxms(backend: LocalBackend, tmp_path: Pa
     result = backend.execute(spec(tmp_path, "/bin/true"), TOOLCHAIN)
     assert result.exit_code == 0 and len(ballast) > 0
     assert result.peak_rss_bytes is None or result.peak_rss_bytes < 50 << 20
+
+
+BUSY_S = "import time; end = time.monotonic() + {s}\nwhile time.monotonic() < end: pass"
+TICKS_S = 0.1  # /proc/stat counts in clock ticks, one per 10 ms and CPU: a few either way
+
+
+def _host_busy_s() -> float:
+    times = psutil.cpu_times()
+    return float(times.user + times.nice + times.system + times.irq + times.softirq + times.steal)
+
+
+def test_the_runs_own_cpu_is_not_the_hosts_noise(backend: LocalBackend, tmp_path: Path) -> None:
+    """A run spinning for 1 s and printing the CPU time it got: none of that is counted as
+    other processes', whatever else the machine does meanwhile."""
+    code = BUSY_S.format(s=1.0) + "\nprint(time.process_time())"
+    before = _host_busy_s()
+    result = backend.execute(spec(tmp_path, sys.executable, "-c", code), TOOLCHAIN)
+    busy = _host_busy_s() - before
+    own = float((tmp_path / "logs" / "out.txt").read_text())
+    assert result.exit_code == 0 and own > 0.1
+    assert result.others_cpu_s is not None
+    assert result.others_cpu_s <= busy - own + TICKS_S
+
+
+def test_a_process_busy_beside_the_run_is_the_hosts_noise(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    """Another process (not gxm, not the run) spinning while the run sleeps: its CPU time is
+    in `others_cpu_s`, the load-average-free measure of a noisy machine."""
+    hog = subprocess.Popen([sys.executable, "-c", BUSY_S.format(s=30)])
+    try:
+        time.sleep(0.2)  # spinning before the run starts
+        hog_before = sum(psutil.Process(hog.pid).cpu_times()[:2])
+        result = backend.execute(spec(tmp_path, "sleep", "1"), TOOLCHAIN)
+        hog_used = sum(psutil.Process(hog.pid).cpu_times()[:2]) - hog_before
+    finally:
+        hog.kill()
+        hog.wait()
+    assert result.exit_code == 0 and hog_used > 0.05
+    assert result.others_cpu_s is not None and result.others_cpu_s >= hog_used - TICKS_S
 
 
 @pytest.mark.parametrize("kind", ["missing", "not-executable", "bad-cwd"])

@@ -263,6 +263,23 @@ def test_spread_warnings_say_why_numbers_are_not_to_trust(tmp_path: Path) -> Non
     assert "p99 pause ±" in line
 
 
+def test_a_load_average_of_gxms_own_runs_is_no_noisy_machine(tmp_path: Path) -> None:
+    """Back-to-back bench runs keep the load average near the CPU count by themselves: what
+    decides is the CPU the rest of the host used while each ran (`others_cpu_s`)."""
+    quiet = _fixture("bench", ["pass"] * 10, p99_ns=100_000, step_ns=1_000)
+    busy = _fixture("bench", ["pass"] * 10, p99_ns=100_000, step_ns=1_000)
+    for n, (a, b) in enumerate(zip(quiet["runs"], busy["runs"], strict=True)):
+        a["load_avg"] = b["load_avg"] = [5.8, 3.0, 1.0]
+        a["seconds"] = b["seconds"] = 1.0
+        a["others_cpu_s"] = 0.01
+        b["others_cpu_s"] = 0.45 if n == 3 else 0.01
+    md = render(_make_run(tmp_path, {"go1.22-default": {"q": quiet, "b": busy}}), "md")
+    lines = [li for li in md.splitlines() if li.startswith("- go1.22-default ")]
+    assert lines == [
+        "- go1.22-default b: noisy machine: other processes took up to 0.45 CPUs during a run"
+    ]
+
+
 def test_crash_rates_with_wilson_interval_and_fisher_against_baseline(tmp_path: Path) -> None:
     cells = {
         "go1.22-default": {"s": _fixture("stress", ["pass"] * 10)},

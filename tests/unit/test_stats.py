@@ -19,6 +19,7 @@ from harness.stats import (
     min_p_value,
     relative_spread,
     run_load_avgs,
+    run_others_cpus,
     spread_warnings,
     summarize_runs,
     verdict,
@@ -216,6 +217,24 @@ def test_spread_warnings_say_why() -> None:
     assert kinds["few-runs"] == "only 3 runs (want ≥5)"
     assert kinds["spread"].startswith("spread ±")
     assert kinds["load"] == "noisy machine: load average up to 6.3 on 2 CPUs"
+
+
+def test_the_cpu_others_used_decides_a_noisy_machine_where_runs_measured_it() -> None:
+    steady = [100.0, 101.0, 99.0, 100.0, 100.5, 99.5]
+    assert spread_warnings(steady, [2.4] * 6, cpus=2, others_cpus=[0.02] * 6) == []
+    [warning] = spread_warnings(steady, [0.1] * 6, cpus=2, others_cpus=[0.02] * 5 + [0.3])
+    assert (warning.kind, warning.text) == (
+        "load",
+        "noisy machine: other processes took up to 0.30 CPUs during a run",
+    )
+    runs = [
+        _run(-1, "pass", warmup=True, seconds=1.0, others_cpu_s=0.9),
+        _run(0, "pass", seconds=2.0, others_cpu_s=0.1),
+        _run(1, "pass", seconds=1.0, others_cpu_s=0.0),
+    ]
+    assert run_others_cpus(runs) == [0.05, 0.0]
+    assert RunRecord.from_json(runs[1].to_json()).others_cpu_s == 0.1
+    assert run_others_cpus([*runs, _run(2, "pass", seconds=1.0)]) == []  # one did not measure
 
 
 def test_warmups_are_run_but_never_counted() -> None:
