@@ -193,7 +193,7 @@ ALPHA = 0.05  # a change is significant when p < ALPHA (benchstat's default)
 MAX_RELATIVE_SPREAD = 0.10  # robust spread (scaled MAD / median) above this is too noisy to trust
 MIN_TRUSTED_RUNS = 5
 # A bench run is disturbed when the rest of the host used more than this many CPUs' worth of time
-# while it ran (backends.cpuuse); a quiet machine's daemons use about a hundredth of one.
+# while it ran (backends.cpuuse); on a quiet machine that was at most two hundredths of one.
 NOISY_OTHERS_CPUS = 0.1
 
 

@@ -9,7 +9,6 @@ package main
 import (
 	"math/rand"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"gxm.dev/fixtures/internal/cmem"
@@ -25,23 +24,14 @@ func main() {
 	p := probe.Start()
 	workers := 2 * runtime.GOMAXPROCS(0)
 	var calls, trees atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(seed + int64(w)))
-			if w%2 == 0 {
-				calls.Add(callC(rng, &stop))
-			} else {
-				trees.Add(allocate(rng, &stop))
-			}
-		}(w)
-	}
-	p.Hold(duration)
-	stop.Store(true)
-	wg.Wait()
+	p.HoldWorkers(duration, workers, func(w int, stop *atomic.Bool) {
+		rng := rand.New(rand.NewSource(seed + int64(w)))
+		if w%2 == 0 {
+			calls.Add(callC(rng, stop))
+		} else {
+			trees.Add(allocate(rng, stop))
+		}
+	})
 	p.Finish(map[string]any{
 		"workers":        workers,
 		"cgo_calls":      calls.Load(),

@@ -46,25 +46,16 @@ func main() {
 	workers := runtime.GOMAXPROCS(0)
 	locks := make([]sync.Mutex, trees)
 	var replaced atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(seed + int64(w)))
-			for !stop.Load() {
-				t := rng.Intn(trees)
-				locks[t].Lock()
-				replace(forest[t], depth, rng)
-				locks[t].Unlock()
-				replaced.Add(1)
-			}
-		}(w)
-	}
-	p.Hold(duration)
-	stop.Store(true)
-	wg.Wait()
+	p.HoldWorkers(duration, workers, func(w int, stop *atomic.Bool) {
+		rng := rand.New(rand.NewSource(seed + int64(w)))
+		for !stop.Load() {
+			t := rng.Intn(trees)
+			locks[t].Lock()
+			replace(forest[t], depth, rng)
+			locks[t].Unlock()
+			replaced.Add(1)
+		}
+	})
 	want := uint64(1)<<(depth+1) - 1
 	for i, root := range forest {
 		if got := verify(root); got != want {

@@ -11,7 +11,6 @@ package main
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"gxm.dev/fixtures/internal/probe"
@@ -34,18 +33,9 @@ func main() {
 	workers := runtime.GOMAXPROCS(0)
 
 	var messages atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			messages.Add(work(uint64(seed)+uint64(w)<<48, &stop))
-		}(w)
-	}
-	p.Hold(duration)
-	stop.Store(true)
-	wg.Wait()
+	p.HoldWorkers(duration, workers, func(w int, stop *atomic.Bool) {
+		messages.Add(work(uint64(seed)+uint64(w)<<48, stop))
+	})
 
 	p.Finish(map[string]any{
 		"workers":       workers,

@@ -9,7 +9,6 @@ package main
 import (
 	"math/rand"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"gxm.dev/fixtures/internal/probe"
@@ -34,18 +33,9 @@ func main() {
 	workers := runtime.GOMAXPROCS(0)
 
 	var trees atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			trees.Add(work(rand.New(rand.NewSource(seed+int64(w))), &stop))
-		}(w)
-	}
-	p.Hold(duration)
-	stop.Store(true)
-	wg.Wait()
+	p.HoldWorkers(duration, workers, func(w int, stop *atomic.Bool) {
+		trees.Add(work(rand.New(rand.NewSource(seed+int64(w))), stop))
+	})
 	liveNodes := mustCheck(longLived, longLivedDepth)
 	runtime.KeepAlive(longLived)
 

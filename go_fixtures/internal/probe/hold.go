@@ -2,6 +2,8 @@ package probe
 
 import (
 	"runtime/metrics"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +30,23 @@ func (p *Probe) Hold(d time.Duration) {
 	for pauses() < MinPauses && time.Since(p.start) < limit {
 		time.Sleep(holdPoll)
 	}
+}
+
+// HoldWorkers runs work(w, stop) on n goroutines (w from 0) until Hold(d) returns, then sets
+// stop and waits for every one of them to return: the workload of a bench fixture.
+func (p *Probe) HoldWorkers(d time.Duration, n int, work func(w int, stop *atomic.Bool)) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			work(w, &stop)
+		}(w)
+	}
+	p.Hold(d)
+	stop.Store(true)
+	wg.Wait()
 }
 
 // pauseCounter returns a function counting the pauses since Start. It reads one sample over and
