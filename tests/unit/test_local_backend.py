@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import secrets
 import signal
@@ -118,6 +119,38 @@ def test_core_limit_of_the_child_is_the_specs(
     expected = {True: hard, False: 0, None: soft}[core_dumps]
     assert (tmp_path / "logs" / "out.txt").read_text().split() == [str(expected), str(hard)]
     assert resource.getrlimit(resource.RLIMIT_CORE) == (soft, hard)
+
+
+_forks_of_gxm: list[int] = []
+os.register_at_fork(before=lambda: _forks_of_gxm.append(1))  # Python's own forks of this process
+
+
+def test_a_pinned_run_is_on_its_cpus_and_gxm_keeps_its_own(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    mine = os.sched_getaffinity(0)
+    cpu = max(mine)
+    show = "grep Cpus_allowed_list /proc/self/status"
+    backend.execute(spec(tmp_path, "sh", "-c", show, cpuset=(cpu,)), TOOLCHAIN)
+    assert (tmp_path / "logs" / "out.txt").read_text().split() == ["Cpus_allowed_list:", str(cpu)]
+    assert os.sched_getaffinity(0) == mine
+
+
+@pytest.mark.parametrize("core_dumps", [None, False])
+def test_pinning_a_run_adds_no_fork_of_gxm(
+    backend: LocalBackend, tmp_path: Path, core_dumps: bool | None
+) -> None:
+    """Bench runs are pinned, and a fork (not vfork) of the large gxm process costs a run 20-60
+    ms: pinning may not need a `preexec_fn` (Python runs its before-fork hooks only for one).
+    Compared with the same run unpinned: where joining the run's cgroup needs one (cgroup v2),
+    both fork."""
+    forks = []
+    for cpuset in [(), (max(os.sched_getaffinity(0)),)]:
+        before = len(_forks_of_gxm)
+        run = spec(tmp_path, "true", cpuset=cpuset, core_dumps=core_dumps)
+        assert backend.execute(run, TOOLCHAIN).exit_code == 0
+        forks.append(len(_forks_of_gxm) - before)
+    assert forks[1] == forks[0]
 
 
 def test_one_file_for_both_streams_keeps_both(backend: LocalBackend, tmp_path: Path) -> None:
