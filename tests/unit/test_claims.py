@@ -414,6 +414,38 @@ def test_recorded_go_doc_answers_decide_the_api_claim(tmp_path: Path) -> None:
     assert "go1.22.10: runtime.RegisterMemoryManager: no such symbol" in verdict.evidence[0]
 
 
+def test_go_doc_is_asked_once_per_toolchain_and_its_answers_kept(tmp_path: Path) -> None:
+    """An exact Go release's API never changes: a second run asks no `go doc` of the same
+    toolchain (it cost 0.3 s of CPU beside every run's builds), a re-provisioned one is asked
+    again, and a failed question is asked again."""
+    cache = fake_go_cache(tmp_path, "1.22.10")
+    go = cache / "toolchains" / "go1.22.10" / "go" / "bin" / "go"
+    asked = tmp_path / "asked.txt"
+    go.write_text(go.read_text().replace("#!/bin/sh\n", f'#!/bin/sh\necho "$2" >> {asked}\n'))
+    meta = cache / "toolchains" / "go1.22.10" / "toolchain.json"
+    meta.write_text('{"version": "1.22.10", "sha256": "aa"}')
+    claim = Claim("11", "c", API)
+    docs = []
+    for n in range(3):
+        if n == 2:
+            meta.write_text('{"version": "1.22.10", "sha256": "bb"}')
+        run_dir = make_run(tmp_path / f"r{n}", [cell_doc("1.22", "", {}, resolved="1.22.10")])
+        path = record_go_api_checks(run_dir, [claim], cache=cache)
+        assert path is not None
+        docs.append(json.loads(path.read_text())["checks"])
+        assert evaluate_claims(run_dir, [claim])[0].verdict == "refuted"
+    assert asked.read_text().split() == ["runtime.Pinner", "runtime.RegisterMemoryManager"] * 2
+    assert [[c.get("exists") for c in checks] for checks in docs] == [[True, False]] * 3
+    assert docs[1] == docs[0] and docs[2] == docs[0]
+    asked.unlink()
+    go.write_text('#!/bin/sh\necho "$2" >> ' + str(asked) + '\necho "go: broken" >&2; exit 2\n')
+    meta.write_text('{"version": "1.22.10", "sha256": "cc"}')
+    for n in range(2):
+        run_dir = make_run(tmp_path / f"e{n}", [cell_doc("1.22", "", {}, resolved="1.22.10")])
+        assert record_go_api_checks(run_dir, [claim], cache=cache) is None
+    assert len(asked.read_text().split()) == 4
+
+
 def test_nothing_is_recorded_without_a_cached_toolchain(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, [cell_doc("1.22", "", {}, resolved="1.22.10")])
     assert record_go_api_checks(run_dir, [Claim("11", "c", API)], cache=tmp_path / "empty") is None
