@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import shutil
@@ -162,14 +163,26 @@ def _execute(
     def work(ctx: RunContext, backend: Backend) -> None:
         ctx.reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, in {run_dir}")
 
-        def provisioned(versions: Sequence[str]) -> None:
-            # the plots at the end need matplotlib: imported while the builds run (not sooner:
-            # gxm's own start-up would share the interpreter with the import)
+        versions: list[str] = []
+
+        def groundwork() -> None:
+            # what the report at the end needs (matplotlib, the `go doc` answers), beside the
+            # first stress run: a build keeps every CPU busy, a stress run seldom does, and bench
+            # runs (each after `preload.join`) come after every stress run
             preload.matplotlib()
             preload.also(lambda: claims.record_go_api_checks_ahead(run_dir, versions))
 
         execute_run(
-            ctx, backend, plans, fixtures, request, previous, run_stage, preload.join, provisioned
+            ctx,
+            backend,
+            plans,
+            fixtures,
+            request,
+            previous,
+            run_stage,
+            before_alone=preload.join,
+            after_provision=versions.extend,
+            before_shared=functools.partial(preload.once, groundwork),
         )
 
     backend_name = selection.backend or matrix.backend

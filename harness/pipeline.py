@@ -54,9 +54,11 @@ class Pipeline:
         jobs: int = 1,
         journal: RunJournal | None = None,
         before_alone: Callable[[], None] = lambda: None,
+        before_shared: Callable[[], None] = lambda: None,
     ) -> None:
         self.ctx = ctx
         self.before_alone = before_alone  # called before each run that runs alone (bench)
+        self.before_shared = before_shared  # ... and before each other scheduled run
         self.backend = backend
         self.fixtures = fixtures
         self.repeats = repeats
@@ -170,8 +172,7 @@ class Pipeline:
                 if job.is_build:
                     self._build_group(job.key, groups[job.key])
                     return None
-                if job.alone:
-                    self.before_alone()
+                (self.before_alone if job.alone else self.before_shared)()
                 return self._execute(job.key, pinned=job.alone, on_exit=release)
 
             def finish(job: schedule.Job, record: RunRecord | None) -> None:
@@ -371,13 +372,16 @@ def execute_run(
     run_stage: Callable[[Pipeline, Sequence[RunTask]], None] | None = None,
     before_alone: Callable[[], None] = lambda: None,
     after_provision: Callable[[Sequence[str]], None] = lambda versions: None,
+    before_shared: Callable[[], None] = lambda: None,
 ) -> str:
     """Run the whole selection into ctx.paths.run_dir; return the final run status.
 
     `run_stage` replaces the planned runs, after the builds (default: `Pipeline.run_all`, builds and
     runs together): `gxm cell --until-fail` repeats one fixture until it fails instead.
     `before_alone` is called before each run that runs alone (bench runs): gxm's own background
-    work ends there. `after_provision` gets the Go versions the run resolved, before any build.
+    work ends there; `before_shared` before each other scheduled run (stress, claim), which
+    leave room beside them. `after_provision` gets the Go versions the run resolved, before any
+    build.
 
     The run record says `running` while work goes on, then `complete`, `interrupted` (Ctrl-C:
     re-raised after the record is written) or `failed` (an unexpected harness error, re-raised).
@@ -395,6 +399,7 @@ def execute_run(
         jobs=request.jobs,
         journal=journal,
         before_alone=before_alone,
+        before_shared=before_shared,
     )
     status = "failed"
     try:

@@ -55,7 +55,7 @@ def load_matplotlib() -> None:
 
 
 class Preload:
-    """Groundwork on threads of their own while gxm mostly waits (on builds and stress runs):
+    """Groundwork on threads of their own while gxm mostly waits (beside stress runs):
     `matplotlib()` imports matplotlib, so that the report at the end of a run does not wait for
     it; `also(task)` runs any other such task. `join` before anything that must run alone (a
     bench run) and before forking: it is safe to call at any time, and more than once. An error
@@ -63,6 +63,16 @@ class Preload:
 
     def __init__(self) -> None:
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._began = False
+
+    def once(self, start: Callable[[], object]) -> None:
+        """Call `start` (which starts tasks) the first time this is called, from any thread."""
+        with self._lock:
+            if self._began:
+                return
+            self._began = True
+        start()
 
     def matplotlib(self) -> None:
         self.also(load_matplotlib)

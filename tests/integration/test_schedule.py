@@ -1,7 +1,7 @@
 """The run scheduler on real Go runs: with --jobs 2, stress runs overlap each other while every
 bench run (warm-ups included) runs alone, as the start and end in each run record show, and gxm's
-own groundwork (the claims' `go doc` answers) is done before them; and a bench run is pinned to
-CPUs of its own on the local backend."""
+own groundwork (the claims' `go doc` answers) is done after the build and before them; and a
+bench run is pinned to CPUs of its own on the local backend."""
 
 from __future__ import annotations
 
@@ -91,6 +91,9 @@ def test_jobs_2_overlaps_stress_runs_and_runs_every_bench_run_alone(tmp_path: Pa
     # runs take over a second)
     go_api = json.loads((run_dir / "claims" / "go_api.json").read_text())
     assert _seconds(go_api["recorded"]) <= min(start for _, start, _ in bench)
+    # ... nor beside the build, which keeps both CPUs busy: beside the first stress run
+    (build_end,) = [end for name, _, end in other if name == "build"]
+    assert _seconds(go_api["recorded"]) >= int(build_end)
 
 
 def test_a_pinned_process_runs_only_on_its_cpus(tmp_path: Path) -> None:

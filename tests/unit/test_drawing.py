@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -201,6 +202,26 @@ def test_preload_imports_matplotlib_and_leaves_no_thread() -> None:
     )
     done = python_c(program)
     assert done.stdout.split() == ["True", "1"], done.stderr
+
+
+def test_preload_once_starts_its_groundwork_once_whichever_threads_ask() -> None:
+    """Every stress run asks for the groundwork (`before_shared`), from the scheduler's worker
+    threads: it starts with the first and never again."""
+    preload = drawing.Preload()
+    started: list[int] = []
+    go = threading.Barrier(4)
+
+    def ask() -> None:
+        go.wait()
+        preload.once(lambda: started.append(threading.get_native_id()))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    preload.once(lambda: started.append(0))
+    assert len(started) == 1 and started[0] != 0
 
 
 def test_cancel_leaves_no_zombie_in_a_subreaper(tmp_path: Path) -> None:
