@@ -163,7 +163,10 @@ def _execute(
     def work(ctx: RunContext, backend: Backend) -> None:
         ctx.reporter.info(f"run {run_dir.name}: {len(plans)} cells, seed {seed}, in {run_dir}")
 
-        versions: list[str] = []
+        versions: list[str] = []  # the Go versions the run resolved, before any build
+
+        def provisioned(resolved: Sequence[str]) -> None:
+            versions[:] = resolved
 
         def groundwork() -> None:
             # what the report at the end needs (matplotlib, the `go doc` answers), beside the
@@ -181,7 +184,7 @@ def _execute(
             previous,
             run_stage,
             before_alone=preload.join,
-            after_provision=versions.extend,
+            after_provision=provisioned,
             before_shared=functools.partial(preload.once, groundwork),
         )
 
