@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import claims, goenv, modules, report, store, symbolize, toolchains, until_fail
+from harness import goenv, modules, report, store, symbolize, toolchains, until_fail
 from harness.backends import Backend
 from harness.backends.select import open_backend
 from harness.context import Clock, Paths, Reporter, RunContext
@@ -26,7 +26,6 @@ from harness.matrix import Matrix, load_matrix
 from harness.model import CellPlan, Fixture
 from harness.pipeline import Pipeline, RunRequest, execute_run
 from harness.plan import RunTask
-from harness.render import render_table
 from harness.reproduction import print_reproduction
 from harness.schedule import default_jobs
 from harness.selection import Selection, github_matrix, github_shard_matrix, selected_plans
@@ -102,6 +101,8 @@ def cmd_list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     ]
     headers = ["cell", "nox session", "go", "GOEXPERIMENT"]
     headers += ["GODEBUG", "build mode", "cgo"] if extra_axes else []
+    from harness.render import render_table
+
     print(render_table([*headers, "fixtures"], table, "txt"))
     lines = expansion_lines(matrix.externals, matrix.fixtures_by_name)
     print("\n".join(["", "external entries:", *lines]) if lines else "", end="\n" if lines else "")
@@ -168,12 +169,19 @@ def _execute(
         def provisioned(resolved: Sequence[str]) -> None:
             versions[:] = resolved
 
+        def go_api_checks() -> None:
+            import harness.report.document  # noqa: F401
+            from harness import claims  # with the report document: needed only at the end
+
+            claims.record_go_api_checks_ahead(run_dir, versions)
+
         def groundwork() -> None:
-            # what the report at the end needs (matplotlib, the `go doc` answers), beside the
-            # first stress run: a build keeps every CPU busy, a stress run seldom does, and bench
-            # runs (each after `preload.join`) come after every stress run
+            # what the report at the end needs (matplotlib, the `go doc` answers, the claims and
+            # report modules), beside the first stress run: a build keeps every CPU busy, a
+            # stress run seldom does, and bench runs (each after `preload.join`) come after every
+            # stress run
             preload.matplotlib()
-            preload.also(lambda: claims.record_go_api_checks_ahead(run_dir, versions))
+            preload.also(go_api_checks)
 
         execute_run(
             ctx,
@@ -340,6 +348,8 @@ def cmd_doctor(args: argparse.Namespace, argv: Sequence[str]) -> int:
     rows.append(containment_row())
     rows.extend(doctor_report(matrix.docker, cache))
     rows.extend(symbolize.doctor_rows(matrix.docker.base_image))
+    from harness.render import render_table
+
     print(render_table(["check", "status", "what to do"], rows, "txt"))
     return 0
 
