@@ -233,6 +233,11 @@ def _entry(cache: Path, version: str) -> Path:
     return cache / "toolchains" / f"go{version}"
 
 
+def installed(cache: Path, version: str) -> Toolchain | None:
+    """The toolchain of the exact Go `version` in `cache`, or None when it is not there whole."""
+    return _installed(_entry(cache, version))
+
+
 def _installed(entry: Path) -> Toolchain | None:
     """The toolchain unpacked at `entry`, or None when it is absent or incomplete."""
     try:

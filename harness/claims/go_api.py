@@ -17,6 +17,7 @@ from typing import Any
 from harness.atomic import write_json_atomic
 from harness.claims.rules import CONFIRMED, INCONCLUSIVE, REFUTED, Judgement, Measured
 from harness.model import go_version_key
+from harness.toolchains import installed
 
 ANSWERS_SCHEMA = "gxm.go-doc-answers/1"
 
@@ -29,7 +30,8 @@ class AnswerCache:
 
     def __init__(self, cache: Path, go: str) -> None:
         self.path = cache / "go_api" / f"go{go}.json"
-        self.toolchain = _toolchain_sha256(cache / "toolchains" / f"go{go}" / "toolchain.json")
+        toolchain = installed(cache, go)
+        self.toolchain = toolchain.sha256 if toolchain else ""
         self.answers: dict[str, dict[str, Any]] = {}
         if self.toolchain:
             doc = _read_json(self.path)
@@ -48,11 +50,6 @@ class AnswerCache:
             with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 write_json_atomic(self.path, doc)
-
-
-def _toolchain_sha256(meta_path: Path) -> str:
-    sha = _read_json(meta_path).get("sha256")
-    return sha if isinstance(sha, str) else ""
 
 
 def _read_json(path: Path) -> dict[str, Any]:
