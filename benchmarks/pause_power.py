@@ -117,7 +117,11 @@ def fit(
     histograms: Sequence[pausepool.PauseHistogram], *, sims: int = 400, seed: int = 0
 ) -> Spread:
     """The spread of real runs: the sampling part is what runs drawn from the pooled shape alone
-    show (simulated `sims` times), the between-runs part the variance left over."""
+    show (simulated `sims` times), the between-runs part the variance left over. Fewer than two
+    runs with pauses (a cell where the fixture is unsupported, say): SystemExit with a message."""
+    if sum(1 for h in histograms if h.total) < 2:
+        raise SystemExit(f"pause_power: {len(histograms)} passing measured run(s) with pauses; "
+                         "fitting a run-to-run spread needs at least 2")  # fmt: skip
     shape = Shape.of(histograms)
     pauses = round(statistics.median(h.total for h in histograms))
     rng, grid = np.random.default_rng(seed), bucket_grid()
@@ -283,4 +287,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except SystemExit as unusable:  # bad input: its one-line message, exit status 2
+        if isinstance(unusable.code, str):
+            print(unusable.code, file=sys.stderr)
+            sys.exit(2)
+        raise

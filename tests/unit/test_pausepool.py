@@ -134,6 +134,14 @@ def test_real_runs_p99_spread_is_mostly_their_few_pauses() -> None:
     assert spread.sigma_between == pytest.approx(math.sqrt(left))
 
 
+def test_fitting_a_cell_without_two_runs_with_pauses_says_so() -> None:
+    """An unsupported cell has no passing bench runs: a one-line message, not a traceback."""
+    power = _power()
+    for runs in ([], [H(((1000.0, 2000.0),), (500,))]):
+        with pytest.raises(SystemExit, match="needs at least 2"):
+            power.fit(runs)
+
+
 def _log_normal_shape(median_ns: float, sigma: float) -> object:
     power = _power()
     values = np.random.default_rng(5).lognormal(math.log(median_ns), sigma, 100_000)
