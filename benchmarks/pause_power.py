@@ -119,8 +119,9 @@ def fit(
     """The spread of real runs: the sampling part is what runs drawn from the pooled shape alone
     show (simulated `sims` times), the between-runs part the variance left over. Fewer than two
     runs with pauses (a cell where the fixture is unsupported, say): SystemExit with a message."""
-    if sum(1 for h in histograms if h.total) < 2:
-        raise SystemExit(f"pause_power: {len(histograms)} passing measured run(s) with pauses; "
+    with_pauses = sum(1 for h in histograms if h.total)
+    if with_pauses < 2:
+        raise SystemExit(f"pause_power: {with_pauses} passing measured run(s) with pauses; "
                          "fitting a run-to-run spread needs at least 2")  # fmt: skip
     shape = Shape.of(histograms)
     pauses = round(statistics.median(h.total for h in histograms))
